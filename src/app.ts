@@ -1,0 +1,37 @@
+import { Hono } from "hono";
+import { loadConfig } from "./config/load.ts";
+import { problem } from "./http/problem.ts";
+import type { GatewayEnv } from "./routes/context.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { proxyRoutes } from "./routes/proxy.ts";
+
+/** The gateway's HTTP surface. */
+export const app = new Hono<GatewayEnv>();
+
+app.route("/_gw", healthRoutes);
+
+// Everything but the health report refuses to work on a bad configuration, naming what is wrong.
+app.use("*", async (c, next) => {
+  const config = loadConfig(c.env.ROUNDHOUSE_CONFIG);
+  if (!config.ok) {
+    const first = config.issues[0];
+    return problem(
+      503,
+      "bad-config",
+      "Gateway configuration is invalid",
+      first ? `${first.path}: ${first.message}` : undefined,
+      { issues: config.issues },
+    );
+  }
+  c.set("config", config.services);
+  await next();
+});
+
+app.route("/s", proxyRoutes);
+
+app.notFound(() => problem(404, "not-found", "Not found", "no such route"));
+
+app.onError((error) => {
+  console.error("unhandled error", error);
+  return problem(500, "internal", "Internal error", "the gateway failed to handle this request");
+});

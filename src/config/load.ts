@@ -1,0 +1,73 @@
+import { ConfigSchema, defaultNodeId, type NodeConfig, type ServiceConfig } from "./schema.ts";
+
+/** A node with its id resolved. */
+export type ResolvedNode = NodeConfig & { readonly id: string };
+
+/** A service with node ids resolved and nodes indexed by id. */
+export interface ResolvedService extends Omit<ServiceConfig, "nodes"> {
+  readonly nodes: readonly ResolvedNode[];
+  readonly byId: ReadonlyMap<string, ResolvedNode>;
+}
+
+/** One problem with the configuration, located by its path. */
+export interface ConfigIssue {
+  /** Dotted path of the bad field, e.g. `services[0].nodes[1].url`. */
+  readonly path: string;
+  readonly message: string;
+}
+
+/** The outcome of reading the configuration: usable services, or every reason it is not usable. */
+export type LoadedConfig =
+  | { readonly ok: true; readonly services: ReadonlyMap<string, ResolvedService> }
+  | { readonly ok: false; readonly issues: readonly ConfigIssue[] };
+
+/**
+ * Parses and validates the raw ROUNDHOUSE_CONFIG value (a JSON string, or an object when the var
+ * is a TOML table). A configuration is used whole or not at all, so a typo never half-works.
+ */
+export function parseConfig(raw: unknown): LoadedConfig {
+  let value: unknown = raw;
+  if (typeof raw === "string") {
+    try {
+      value = JSON.parse(raw);
+    } catch (error) {
+      return { ok: false, issues: [{ path: "ROUNDHOUSE_CONFIG", message: `not JSON: ${(error as Error).message}` }] };
+    }
+  }
+  if (value === undefined) {
+    return { ok: false, issues: [{ path: "ROUNDHOUSE_CONFIG", message: "not set" }] };
+  }
+  const parsed = ConfigSchema.safeParse(value);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      issues: parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message })),
+    };
+  }
+  const services = new Map<string, ResolvedService>();
+  for (const service of parsed.data.services) {
+    const nodes = service.nodes.map((n) => ({ ...n, id: n.id ?? defaultNodeId(n.url) }));
+    services.set(service.name, { ...service, nodes, byId: new Map(nodes.map((n) => [n.id, n])) });
+  }
+  return { ok: true, services };
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const part of path) {
+    out += typeof part === "number" ? `[${part}]` : `${out ? "." : ""}${String(part)}`;
+  }
+  return out || "(root)";
+}
+
+let cachedRaw: unknown;
+let cached: LoadedConfig | undefined;
+
+/** Parses once per isolate and per distinct raw value, so the hot path pays for a comparison only. */
+export function loadConfig(raw: unknown): LoadedConfig {
+  if (cached === undefined || raw !== cachedRaw) {
+    cached = parseConfig(raw);
+    cachedRaw = raw;
+  }
+  return cached;
+}

@@ -1,0 +1,131 @@
+import { z } from "zod";
+
+/** Durable Object location hints a node's gate may be placed by. */
+export const LOCATION_HINTS = ["wnam", "enam", "sam", "weur", "eeur", "apac", "oc", "afr", "me"] as const;
+
+const nodeUrl = z
+  .url({ protocol: /^https?$/, error: "must be an absolute http:// or https:// URL" })
+  .refine((u) => !new URL(u).search && !new URL(u).hash, "must not carry a query or fragment");
+
+/** One backend node of a service. */
+export const NodeSchema = z.strictObject({
+  /** Stable id; defaults to the URL's host:port. */
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,128}$/, "letters, digits and . _ : - only, at most 128")
+    .optional(),
+  /** Where the node listens; a path here prefixes every forwarded path. */
+  url: nodeUrl,
+  /** Datacenter the node runs in. */
+  dc: z.string().min(1).max(64).optional(),
+  /** Rack (or zone) within the datacenter. */
+  rack: z.string().min(1).max(64).optional(),
+  /** Relative share of traffic. */
+  weight: z.int().min(1).max(100).default(1),
+  /** Where to place the node's gate object (Durable Object location hint). */
+  locationHint: z.enum(LOCATION_HINTS).optional(),
+});
+
+/** When and how a failed attempt is sent to another node. */
+export const RetrySchema = z.strictObject({
+  /** Most times one request is sent to a node, first try included (Envoy: 2, NGINX: every node). */
+  maxAttempts: z.int().min(1).max(10).default(3),
+  /** Time an attempt may wait for response headers. */
+  perTryTimeoutMs: z.int().min(1).max(300_000).default(5_000),
+  /** Time the whole dispatch may take until response headers, retries and backoff included. */
+  deadlineMs: z.int().min(1).max(600_000).default(15_000),
+  /** Base of the jittered exponential backoff between attempts (Envoy: 25 ms). */
+  backoffBaseMs: z.int().min(0).max(60_000).default(25),
+  /** Cap of one backoff sleep (Envoy: 10 × base). */
+  backoffMaxMs: z.int().min(0).max(60_000).default(250),
+  /** Statuses retried when the request is safe to repeat. */
+  retryOnStatus: z.array(z.int().min(500).max(599)).default([502, 503, 504]),
+  /** Largest request body buffered so it can be replayed; larger bodies stream and are not retried. */
+  maxReplayBodyBytes: z
+    .int()
+    .min(0)
+    .max(64 * 1024 * 1024)
+    .default(1024 * 1024),
+});
+
+/** Per-node admission: how many handshakes one node takes at once. */
+export const GateSchema = z.strictObject({
+  /** Handshakes (until response headers) in progress at one node at once; more wait their turn. */
+  limit: z.int().min(1).max(10_000).default(64),
+});
+
+/** Passive outlier ejection. */
+export const EjectionSchema = z.strictObject({
+  /** Consecutive failures (network error, timeout, 5xx) that eject a node (Envoy: 5). */
+  consecutiveFailures: z.int().min(1).max(1_000).default(5),
+  /** First ejection's length; the n-th in a row lasts n times this (Envoy: 30 s). */
+  baseMs: z.int().min(1).max(3_600_000).default(30_000),
+  /** Longest ejection (Envoy: 300 s). */
+  maxMs: z.int().min(1).max(86_400_000).default(300_000),
+  /** Largest share of nodes ejected at once; at least one node of two or more may go. */
+  maxEjectedShare: z.number().min(0).max(1).default(0.5),
+});
+
+/** How isolates share one rotation. */
+export const RotationSchema = z.strictObject({
+  /** Positions an isolate leases from the service's coordinator at a time. */
+  leaseSize: z.int().min(1).max(4_096).default(32),
+});
+
+/** A backend service: a named set of nodes and how traffic is spread over them. */
+export const ServiceSchema = z
+  .strictObject({
+    /** Name used in URLs (`/s/{name}/…`). */
+    name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "lower-case letters, digits, _ and -"),
+    /** Nodes listed in the config. */
+    nodes: z.array(NodeSchema).max(1_000).default([]),
+    /** Balancing policy. */
+    policy: z.enum(["round_robin"]).default("round_robin"),
+    /** Where the handshake lock is held: per node, or one lock for the whole service (baseline only). */
+    lockScope: z.enum(["node", "global"]).default("node"),
+    retry: RetrySchema.prefault({}),
+    gate: GateSchema.prefault({}),
+    ejection: EjectionSchema.prefault({}),
+    rotation: RotationSchema.prefault({}),
+  })
+  .superRefine((service, ctx) => {
+    const seen = new Set<string>();
+    service.nodes.forEach((node, i) => {
+      const id = node.id ?? defaultNodeId(node.url);
+      if (seen.has(id)) {
+        ctx.addIssue({ code: "custom", path: ["nodes", i, "id"], message: `duplicate node id "${id}"` });
+      }
+      seen.add(id);
+    });
+    if (service.retry.backoffMaxMs < service.retry.backoffBaseMs) {
+      ctx.addIssue({ code: "custom", path: ["retry", "backoffMaxMs"], message: "below backoffBaseMs" });
+    }
+    if (service.ejection.maxMs < service.ejection.baseMs) {
+      ctx.addIssue({ code: "custom", path: ["ejection", "maxMs"], message: "below baseMs" });
+    }
+  });
+
+/** The whole gateway configuration (the ROUNDHOUSE_CONFIG var). */
+export const ConfigSchema = z
+  .strictObject({
+    /** Services the gateway serves. */
+    services: z.array(ServiceSchema).default([]),
+  })
+  .superRefine((config, ctx) => {
+    const seen = new Set<string>();
+    config.services.forEach((service, i) => {
+      if (seen.has(service.name)) {
+        ctx.addIssue({ code: "custom", path: ["services", i, "name"], message: "duplicate name" });
+      }
+      seen.add(service.name);
+    });
+  });
+
+export type NodeConfig = z.output<typeof NodeSchema>;
+export type ServiceConfig = z.output<typeof ServiceSchema>;
+export type RoundhouseConfig = z.output<typeof ConfigSchema>;
+
+/** The id a node gets when the config names none: its host and port. */
+export function defaultNodeId(url: string): string {
+  return new URL(url).host;
+}

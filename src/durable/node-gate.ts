@@ -1,0 +1,151 @@
+import { DurableObject } from "cloudflare:workers";
+import {
+  type EjectionPolicy,
+  eject,
+  HEALTHY,
+  type HealthState,
+  isEjected,
+  recordFailure,
+  recordSuccess,
+} from "../balancer/ejection.ts";
+import { GateQueue } from "../balancer/gate-queue.ts";
+
+/** What a dispatch tells the gate about one attempt. */
+export interface ForwardOptions {
+  /** Service the node belongs to (names its coordinator). */
+  readonly service: string;
+  /** Node the request is addressed to. */
+  readonly nodeId: string;
+  /** Handshakes this gate admits at once. */
+  readonly gateLimit: number;
+  /** Longest wait for a free slot. */
+  readonly queueTimeoutMs: number;
+  /** Longest wait for response headers once the request is sent. */
+  readonly perTryTimeoutMs: number;
+  readonly ejection: EjectionPolicy;
+  /** Nodes the service has, for the coordinator's ejection cap. */
+  readonly totalNodes: number;
+}
+
+/** How an attempt through the gate ended. */
+export type ForwardResult =
+  | { readonly kind: "response"; readonly response: Response; readonly ejectedUntil?: number }
+  | {
+      readonly kind: "network-error" | "timeout";
+      readonly detail: string;
+      readonly ejectedUntil?: number;
+    }
+  | {
+      readonly kind: "not-sent";
+      readonly reason: "ejected" | "queue-timeout";
+      readonly ejectedUntil?: number;
+    };
+
+/** What the gate reports to tests and to the services API. */
+export interface GateStats {
+  readonly inFlight: number;
+  readonly queued: number;
+  readonly peakInFlight: number;
+  readonly forwarded: number;
+  readonly health: Readonly<Record<string, HealthState>>;
+}
+
+const HEALTH_PREFIX = "health:";
+
+/**
+ * One per backend node (or, with lock scope `global`, one per service, reproducing the old single
+ * lock). It holds the node's lock only across the handshake: a slot is taken before the request
+ * goes out and given back when response headers arrive, while the body streams on unlocked. Being
+ * the one object every dispatch to the node passes through, it is also where the node's failure
+ * streak and ejection live.
+ */
+export class NodeGate extends DurableObject<Env> {
+  private readonly queue = new GateQueue(1);
+  private readonly health = new Map<string, HealthState>();
+  private forwarded = 0;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    for (const [key, state] of ctx.storage.kv.list<HealthState>({ prefix: HEALTH_PREFIX })) {
+      this.health.set(key.slice(HEALTH_PREFIX.length), state);
+    }
+  }
+
+  /** Sends `request` to the node under the gate's lock and reports how it went. */
+  async forward(request: Request, options: ForwardOptions): Promise<ForwardResult> {
+    const before = this.health.get(options.nodeId) ?? HEALTHY;
+    if (isEjected(before, Date.now())) {
+      return { kind: "not-sent", reason: "ejected", ejectedUntil: before.ejectedUntil };
+    }
+    this.queue.setLimit(options.gateLimit);
+    if (!(await this.queue.acquire(options.queueTimeoutMs))) {
+      return { kind: "not-sent", reason: "queue-timeout" };
+    }
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), options.perTryTimeoutMs);
+    this.forwarded++;
+    try {
+      const response = await fetch(request, { signal: abort.signal });
+      const ejectedUntil =
+        response.status >= 500 ? await this.failed(options) : this.succeeded(options);
+      return { kind: "response", response, ejectedUntil };
+    } catch (error) {
+      const ejectedUntil = await this.failed(options);
+      if (abort.signal.aborted) {
+        return { kind: "timeout", detail: `no response headers within ${options.perTryTimeoutMs} ms`, ejectedUntil };
+      }
+      return { kind: "network-error", detail: (error as Error).message, ejectedUntil };
+    } finally {
+      clearTimeout(timer);
+      this.queue.release();
+    }
+  }
+
+  /** Lifts a node's ejection and failure streak at once. */
+  readmit(nodeId: string): void {
+    this.store(nodeId, HEALTHY);
+  }
+
+  stats(): GateStats {
+    return {
+      inFlight: this.queue.inFlight,
+      queued: this.queue.queued,
+      peakInFlight: this.queue.peak,
+      forwarded: this.forwarded,
+      health: Object.fromEntries(this.health),
+    };
+  }
+
+  private succeeded(options: ForwardOptions): undefined {
+    const state = this.health.get(options.nodeId) ?? HEALTHY;
+    const next = recordSuccess(state, Date.now(), options.ejection);
+    if (next !== state) this.store(options.nodeId, next);
+    return undefined;
+  }
+
+  /** Counts a failure; returns the ejection's end when this failure got the node ejected. */
+  private async failed(options: ForwardOptions): Promise<number | undefined> {
+    const state = this.health.get(options.nodeId) ?? HEALTHY;
+    const { state: next, wantsEjection } = recordFailure(state, options.ejection);
+    if (!wantsEjection) {
+      this.store(options.nodeId, next);
+      return undefined;
+    }
+    const ejected = eject(next, Date.now(), options.ejection);
+    const coordinator = this.env.ROTATION.get(this.env.ROTATION.idFromName(options.service));
+    const granted = await coordinator.requestEjection({
+      nodeId: options.nodeId,
+      until: ejected.ejectedUntil,
+      totalNodes: options.totalNodes,
+      maxEjectedShare: options.ejection.maxEjectedShare,
+    });
+    // Refused: the service cannot spare the node; keep the streak so the next failure asks again.
+    this.store(options.nodeId, granted ? ejected : next);
+    return granted ? ejected.ejectedUntil : undefined;
+  }
+
+  private store(nodeId: string, state: HealthState): void {
+    this.health.set(nodeId, state);
+    this.ctx.storage.kv.put(HEALTH_PREFIX + nodeId, state);
+  }
+}

@@ -1,0 +1,98 @@
+import { DurableObject } from "cloudflare:workers";
+import { ejectionAllowance } from "../balancer/ejection.ts";
+import type { RotationLease } from "../balancer/rotation.ts";
+
+/** A lease plus what the isolate must know to route with it. */
+export interface LeaseGrant extends RotationLease {
+  /** Nodes currently ejected, with the time each ejection ends (ms since epoch). */
+  readonly ejected: ReadonlyArray<{ readonly nodeId: string; readonly until: number }>;
+}
+
+/** A gate asking to eject one of the service's nodes. */
+export interface EjectionRequest {
+  readonly nodeId: string;
+  /** When the ejection would end. */
+  readonly until: number;
+  /** Nodes the service has now. */
+  readonly totalNodes: number;
+  /** Largest share of them that may be out at once. */
+  readonly maxEjectedShare: number;
+}
+
+/** Counters a test or benchmark reads to prove the coordinator is off the per-request path. */
+export interface CoordinatorStats {
+  readonly leases: number;
+  readonly positionsLeased: number;
+  readonly ejected: number;
+}
+
+const EJECTIONS_KEY = "ejections";
+
+/**
+ * One per service. It owns the service's rotation sequence and its ejection ledger. Isolates lease
+ * blocks of positions from it, so it sees one call per block rather than one per request; gates
+ * ask it before ejecting, because only the service-wide view can cap how many nodes are out.
+ */
+export class RotationCoordinator extends DurableObject<Env> {
+  // The sequence restarts at 0 after eviction; that only shifts where the rotation resumes.
+  private nextPosition = 0;
+  private leases = 0;
+  private positionsLeased = 0;
+  private readonly ejections: Map<string, number>;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    const saved = ctx.storage.kv.get<Array<[string, number]>>(EJECTIONS_KEY) ?? [];
+    this.ejections = new Map(saved);
+  }
+
+  /** Grants the next `size` positions of the rotation. */
+  lease(size: number): LeaseGrant {
+    const start = this.nextPosition;
+    this.nextPosition += size;
+    this.leases++;
+    this.positionsLeased += size;
+    return { start, size, ejected: this.currentEjections(Date.now()) };
+  }
+
+  /** Records an ejection if the service can spare the node; answers whether it may go. */
+  requestEjection(request: EjectionRequest): boolean {
+    const now = Date.now();
+    const current = this.currentEjections(now);
+    const alreadyOut = current.some((e) => e.nodeId === request.nodeId);
+    const allowance = ejectionAllowance(request.totalNodes, request.maxEjectedShare);
+    if (!alreadyOut && current.length >= allowance) return false;
+    this.ejections.set(request.nodeId, request.until);
+    this.save();
+    return true;
+  }
+
+  /** Lifts an ejection early (the node proved healthy, or was removed). */
+  readmit(nodeId: string): void {
+    if (this.ejections.delete(nodeId)) this.save();
+  }
+
+  stats(): CoordinatorStats {
+    return {
+      leases: this.leases,
+      positionsLeased: this.positionsLeased,
+      ejected: this.currentEjections(Date.now()).length,
+    };
+  }
+
+  private currentEjections(now: number): Array<{ nodeId: string; until: number }> {
+    let expired = false;
+    for (const [id, until] of this.ejections) {
+      if (until <= now) {
+        this.ejections.delete(id);
+        expired = true;
+      }
+    }
+    if (expired) this.save();
+    return [...this.ejections].map(([nodeId, until]) => ({ nodeId, until }));
+  }
+
+  private save(): void {
+    this.ctx.storage.kv.put(EJECTIONS_KEY, [...this.ejections]);
+  }
+}

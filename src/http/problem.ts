@@ -1,0 +1,31 @@
+/** Fields of an RFC 9457 problem document beyond the standard ones. */
+export type ProblemExtensions = Record<string, unknown>;
+
+/** The problem types Roundhouse answers with; each is documented in docs/problems.md. */
+export type ProblemType =
+  | "bad-config"
+  | "unknown-service"
+  | "no-node-available"
+  | "upstream-timeout"
+  | "upstream-error"
+  | "not-found"
+  | "bad-request"
+  | "unauthorized"
+  | "payload-too-large"
+  | "internal";
+
+/** An RFC 9457 `application/problem+json` response. */
+export function problem(
+  status: number,
+  type: ProblemType,
+  title: string,
+  detail?: string,
+  extensions: ProblemExtensions = {},
+  headers: HeadersInit = {},
+): Response {
+  const body = { type: `urn:roundhouse:problem:${type}`, title, status, detail, ...extensions };
+  const out = new Headers(headers);
+  out.set("content-type", "application/problem+json");
+  out.set("cache-control", "no-store");
+  return new Response(JSON.stringify(body), { status, headers: out });
+}

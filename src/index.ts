@@ -1,0 +1,8 @@
+import { app } from "./app.ts";
+
+export { NodeGate } from "./durable/node-gate.ts";
+export { RotationCoordinator } from "./durable/rotation-coordinator.ts";
+
+export default {
+  fetch: app.fetch,
+} satisfies ExportedHandler<Env>;

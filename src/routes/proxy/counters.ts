@@ -1,0 +1,17 @@
+/** Durable Object round trips made by this isolate, read by tests and the dispatch benchmark. */
+export const counters = {
+  /** Requests the proxy dispatched. */
+  dispatches: 0,
+  /** Calls to a rotation coordinator (lease grants). */
+  coordinatorCalls: 0,
+  /** Calls to node gates (one per attempt, plus refusals). */
+  gateCalls: 0,
+};
+
+export type Counters = typeof counters;
+
+export function resetCounters(): void {
+  counters.dispatches = 0;
+  counters.coordinatorCalls = 0;
+  counters.gateCalls = 0;
+}

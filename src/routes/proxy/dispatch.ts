@@ -1,0 +1,168 @@
+import { QueryPlan } from "../../balancer/query-plan.ts";
+import {
+  type AttemptOutcome,
+  backoffMs,
+  type RequestTraits,
+  shouldRetry,
+} from "../../balancer/retry-policy.ts";
+import type { ResolvedNode, ResolvedService } from "../../config/load.ts";
+import type { ForwardResult } from "../../durable/node-gate.ts";
+import { problem } from "../../http/problem.ts";
+import type { OutgoingBody } from "./body.ts";
+import { counters } from "./counters.ts";
+import { endToEndHeaders } from "./headers.ts";
+import type { ServiceRuntime } from "./service-runtime.ts";
+
+/** The request as every attempt sends it, minus the node's origin. */
+export interface UpstreamRequest {
+  readonly method: string;
+  /** Path and query below the service prefix, starting with "/". */
+  readonly pathAndQuery: string;
+  readonly headers: Headers;
+  readonly body: OutgoingBody;
+  readonly requestId: string;
+  readonly traits: RequestTraits;
+}
+
+/** Runtime pieces the dispatch loop needs; injected so the loop stays testable. */
+export interface DispatchDeps {
+  readonly env: Env;
+  readonly runtime: ServiceRuntime;
+  readonly now: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly random: () => number;
+}
+
+/**
+ * Sends a request to the service: one rotation position, then the query plan's nodes in order
+ * while the retry policy allows, each attempt through the node's gate. Answers with the node's
+ * response (headers cleaned, provenance added) or a problem document saying why none came.
+ */
+export async function dispatch(request: UpstreamRequest, deps: DispatchDeps): Promise<Response> {
+  const { env, runtime } = deps;
+  const service = runtime.service;
+  const policy = service.retry;
+  const started = deps.now();
+  const deadline = started + policy.deadlineMs;
+  counters.dispatches++;
+
+  const position = await runtime.nextPosition((size) =>
+    env.ROTATION.get(env.ROTATION.idFromName(service.name)).lease(size),
+  );
+  const plan = new QueryPlan(position, () => runtime.schedule(deps.now()));
+  const state: DispatchState = { attempts: 0, last: undefined, detail: "", stop: "exhausted" };
+  let nodeId = plan.next();
+
+  while (nodeId !== undefined) {
+    const node = service.byId.get(nodeId) as ResolvedNode;
+    const remaining = deadline - deps.now();
+    const body = remaining > 0 ? request.body.take() : undefined;
+    if (body === undefined) {
+      // Past the deadline, or a one-shot body was spent on an attempt that never left.
+      state.stop = remaining > 0 ? "not-retryable" : "deadline";
+      break;
+    }
+    const result = await forwardThroughGate(env, service, node, request, body, remaining);
+    if (result.ejectedUntil) runtime.markEjected(node.id, result.ejectedUntil);
+    const outcome = outcomeOf(result);
+    if (outcome.kind !== "not-sent") state.attempts++;
+    state.last = outcome;
+    state.detail = "detail" in result ? result.detail : "";
+
+    let nextId: string | undefined;
+    if (!shouldRetry(outcome, request.traits, policy)) state.stop = "not-retryable";
+    else if (state.attempts >= policy.maxAttempts) state.stop = "attempts";
+    else nextId = plan.next();
+
+    if (result.kind === "response") {
+      // The last answer stands when there is nowhere left to go, as with Envoy and NGINX.
+      if (nextId === undefined) return finish(result.response, node.id, state.attempts, request.requestId);
+      await result.response.body?.cancel();
+    }
+    if (outcome.kind !== "not-sent" && nextId !== undefined) {
+      const pause = Math.min(backoffMs(state.attempts, policy, deps.random), deadline - deps.now());
+      if (pause > 0) await deps.sleep(pause);
+    }
+    nodeId = nextId;
+  }
+  return failure(state, plan.triedNodes, request.requestId, deadline <= deps.now());
+}
+
+/** Why and how a dispatch ended without a response to pass on. */
+interface DispatchState {
+  attempts: number;
+  last: AttemptOutcome | undefined;
+  detail: string;
+  /** exhausted: every routable node tried; attempts: the cap was hit; others as named. */
+  stop: "exhausted" | "attempts" | "not-retryable" | "deadline";
+}
+
+function forwardThroughGate(
+  env: Env,
+  service: ResolvedService,
+  node: ResolvedNode,
+  request: UpstreamRequest,
+  body: BodyInit | null,
+  remaining: number,
+): Promise<ForwardResult> {
+  const gateName = service.lockScope === "global" ? `${service.name}#global` : `${service.name}/${node.id}`;
+  const gate = env.NODE_GATE.get(
+    env.NODE_GATE.idFromName(gateName),
+    node.locationHint ? { locationHint: node.locationHint } : undefined,
+  );
+  counters.gateCalls++;
+  const upstream = new Request(joinUrl(node.url, request.pathAndQuery), {
+    method: request.method,
+    headers: request.headers,
+    body,
+    redirect: "manual",
+  });
+  return gate.forward(upstream, {
+    service: service.name,
+    nodeId: node.id,
+    gateLimit: service.gate.limit,
+    queueTimeoutMs: remaining,
+    perTryTimeoutMs: Math.min(service.retry.perTryTimeoutMs, remaining),
+    ejection: service.ejection,
+    totalNodes: service.nodes.length,
+  });
+}
+
+function outcomeOf(result: ForwardResult): AttemptOutcome {
+  if (result.kind === "response") return { kind: "response", status: result.response.status };
+  return { kind: result.kind };
+}
+
+/** The node's URL with the request's path below it (a path in the node's URL is a prefix). */
+export function joinUrl(nodeUrl: string, pathAndQuery: string): string {
+  return nodeUrl.endsWith("/") ? nodeUrl + pathAndQuery.slice(1) : nodeUrl + pathAndQuery;
+}
+
+function finish(response: Response, nodeId: string, attempts: number, requestId: string): Response {
+  const headers = endToEndHeaders(response.headers);
+  headers.set("x-roundhouse-node", nodeId);
+  headers.set("x-roundhouse-attempts", String(attempts));
+  headers.set("x-request-id", requestId);
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
+
+function failure(
+  state: DispatchState,
+  tried: string[],
+  requestId: string,
+  pastDeadline: boolean,
+): Response {
+  const headers = { "x-roundhouse-attempts": String(state.attempts), "x-request-id": requestId };
+  const extensions = { tried, attempts: state.attempts, requestId };
+  if (state.last?.kind === "timeout" || state.stop === "deadline" || pastDeadline) {
+    const detail = state.detail || "the dispatch deadline passed";
+    return problem(504, "upstream-timeout", "Upstream timed out", detail, extensions, headers);
+  }
+  if (state.stop !== "exhausted" && state.last?.kind === "network-error") {
+    return problem(502, "upstream-error", "Upstream connection failed", state.detail, extensions, headers);
+  }
+  const detail = tried.length
+    ? `every routable node failed: ${tried.join(", ")}`
+    : "the service has no routable node";
+  return problem(503, "no-node-available", "No node available", detail, extensions, headers);
+}

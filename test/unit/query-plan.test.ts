@@ -1,0 +1,90 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { QueryPlan } from "../../src/balancer/query-plan.ts";
+import { buildSchedule } from "../../src/balancer/rotation.ts";
+
+const NODE_IDS = ["a", "b", "c", "d", "e", "f"];
+
+/** A step of a concurrent schedule: one dispatch asks for its next node, or membership changes. */
+type Step =
+  | { kind: "next"; plan: number }
+  | { kind: "eject"; node: number }
+  | { kind: "readmit"; node: number };
+
+const stepArb: fc.Arbitrary<Step> = fc.oneof(
+  fc.record({ kind: fc.constant("next" as const), plan: fc.nat(3) }),
+  fc.record({ kind: fc.constant("eject" as const), node: fc.nat(NODE_IDS.length - 1) }),
+  fc.record({ kind: fc.constant("readmit" as const), node: fc.nat(NODE_IDS.length - 1) }),
+);
+
+describe("QueryPlan", () => {
+  it("never yields a node twice and is exhausted exactly when every live node was tried", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: NODE_IDS.length }),
+        fc.array(fc.nat(1_000), { minLength: 4, maxLength: 4 }),
+        fc.array(stepArb, { maxLength: 120 }),
+        (nodeCount, positions, steps) => {
+          const nodes = NODE_IDS.slice(0, nodeCount);
+          const live = new Set(nodes);
+          const round = () => nodes.filter((id) => live.has(id));
+          const plans = positions.map((p) => new QueryPlan(p, round));
+          const yielded = plans.map(() => new Set<string>());
+          for (const step of steps) {
+            if (step.kind === "eject") live.delete(nodes[step.node % nodeCount] as string);
+            if (step.kind === "readmit") live.add(nodes[step.node % nodeCount] as string);
+            if (step.kind !== "next") continue;
+            const id = plans[step.plan]?.next();
+            const seen = yielded[step.plan] as Set<string>;
+            if (id === undefined) {
+              // Exhausted: no live node is left untried.
+              expect([...live].filter((n) => !seen.has(n))).toEqual([]);
+            } else {
+              expect(seen.has(id)).toBe(false);
+              expect(live.has(id)).toBe(true);
+              seen.add(id);
+            }
+          }
+        },
+      ),
+    );
+  });
+
+  it("walks the rotation from its position, wrapping around", () => {
+    const plan = new QueryPlan(2, () => ["a", "b", "c", "d"]);
+    expect([plan.next(), plan.next(), plan.next(), plan.next(), plan.next()]).toEqual([
+      "c",
+      "d",
+      "a",
+      "b",
+      undefined,
+    ]);
+    expect(plan.triedNodes).toEqual(["c", "d", "a", "b"]);
+  });
+
+  it("skips a node marked tried without dispatching to it", () => {
+    const plan = new QueryPlan(0, () => ["a", "b", "c"]);
+    plan.markTried("a");
+    expect(plan.next()).toBe("b");
+  });
+
+  it("treats weighted repeats as one node", () => {
+    const plan = new QueryPlan(0, () => buildSchedule([{ id: "a", weight: 3 }, { id: "b" }]));
+    expect(new Set([plan.next(), plan.next()])).toEqual(new Set(["a", "b"]));
+    expect(plan.next()).toBeUndefined();
+  });
+
+  it("spreads first choices in strict rotation: each node once per round", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 6 }), fc.nat(10_000), fc.integer({ min: 1, max: 5 }), (n, start, rounds) => {
+        const round = NODE_IDS.slice(0, n);
+        const counts = new Map<string, number>();
+        for (let p = start; p < start + n * rounds; p++) {
+          const first = new QueryPlan(p, () => round).next() as string;
+          counts.set(first, (counts.get(first) ?? 0) + 1);
+        }
+        expect([...counts.values()]).toEqual(round.map(() => rounds));
+      }),
+    );
+  });
+});
