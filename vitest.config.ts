@@ -1,5 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+
 process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
 export default defineConfig({
   test: {
@@ -7,7 +8,11 @@ export default defineConfig({
       { test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node" } },
       {
         plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" } })],
-        test: { name: "workers", include: ["test/integration/**/*.test.ts"], globalSetup: ["test/global-setup.ts"] },
+        test: {
+          name: "workers",
+          include: ["test/integration/**/*.test.ts"],
+          globalSetup: ["test/global-setup.ts"],
+        },
       },
     ],
   },

@@ -30,7 +30,11 @@ export function isEjected(state: HealthState, now: number): boolean {
 }
 
 /** State after a success: the streak ends; the ejection count decays once a full maximum passes. */
-export function recordSuccess(state: HealthState, now: number, policy: EjectionPolicy): HealthState {
+export function recordSuccess(
+  state: HealthState,
+  now: number,
+  policy: EjectionPolicy,
+): HealthState {
   const decayed = state.ejections > 0 && now - state.lastEjectionAt >= policy.maxMs;
   if (state.streak === 0 && !decayed) return state;
   return { ...state, streak: 0, ejections: decayed ? 0 : state.ejections };

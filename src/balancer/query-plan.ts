@@ -31,6 +31,11 @@ export class QueryPlan {
     this.tried.add(id);
   }
 
+  /** Whether some routable node is still untried. */
+  hasNext(): boolean {
+    return this.schedule().some((id) => !this.tried.has(id));
+  }
+
   /** The next untried routable node, or undefined when every routable node has been tried. */
   next(): string | undefined {
     const round = this.schedule();

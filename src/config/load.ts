@@ -31,7 +31,10 @@ export function parseConfig(raw: unknown): LoadedConfig {
     try {
       value = JSON.parse(raw);
     } catch (error) {
-      return { ok: false, issues: [{ path: "ROUNDHOUSE_CONFIG", message: `not JSON: ${(error as Error).message}` }] };
+      return {
+        ok: false,
+        issues: [{ path: "ROUNDHOUSE_CONFIG", message: `not JSON: ${(error as Error).message}` }],
+      };
     }
   }
   if (value === undefined) {
@@ -41,7 +44,10 @@ export function parseConfig(raw: unknown): LoadedConfig {
   if (!parsed.success) {
     return {
       ok: false,
-      issues: parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message })),
+      issues: parsed.error.issues.map((issue) => ({
+        path: formatPath(issue.path),
+        message: issue.message,
+      })),
     };
   }
   const services = new Map<string, ResolvedService>();

@@ -1,7 +1,17 @@
 import { z } from "zod";
 
 /** Durable Object location hints a node's gate may be placed by. */
-export const LOCATION_HINTS = ["wnam", "enam", "sam", "weur", "eeur", "apac", "oc", "afr", "me"] as const;
+export const LOCATION_HINTS = [
+  "wnam",
+  "enam",
+  "sam",
+  "weur",
+  "eeur",
+  "apac",
+  "oc",
+  "afr",
+  "me",
+] as const;
 
 const nodeUrl = z
   .url({ protocol: /^https?$/, error: "must be an absolute http:// or https:// URL" })
@@ -93,12 +103,20 @@ export const ServiceSchema = z
     service.nodes.forEach((node, i) => {
       const id = node.id ?? defaultNodeId(node.url);
       if (seen.has(id)) {
-        ctx.addIssue({ code: "custom", path: ["nodes", i, "id"], message: `duplicate node id "${id}"` });
+        ctx.addIssue({
+          code: "custom",
+          path: ["nodes", i, "id"],
+          message: `duplicate node id "${id}"`,
+        });
       }
       seen.add(id);
     });
     if (service.retry.backoffMaxMs < service.retry.backoffBaseMs) {
-      ctx.addIssue({ code: "custom", path: ["retry", "backoffMaxMs"], message: "below backoffBaseMs" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["retry", "backoffMaxMs"],
+        message: "below backoffBaseMs",
+      });
     }
     if (service.ejection.maxMs < service.ejection.baseMs) {
       ctx.addIssue({ code: "custom", path: ["ejection", "maxMs"], message: "below baseMs" });

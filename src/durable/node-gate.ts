@@ -92,7 +92,11 @@ export class NodeGate extends DurableObject<Env> {
     } catch (error) {
       const ejectedUntil = await this.failed(options);
       if (abort.signal.aborted) {
-        return { kind: "timeout", detail: `no response headers within ${options.perTryTimeoutMs} ms`, ejectedUntil };
+        return {
+          kind: "timeout",
+          detail: `no response headers within ${options.perTryTimeoutMs} ms`,
+          ejectedUntil,
+        };
       }
       return { kind: "network-error", detail: (error as Error).message, ejectedUntil };
     } finally {

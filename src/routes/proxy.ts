@@ -19,11 +19,18 @@ export const proxyRoutes = new Hono<GatewayEnv>().all("/:service/*", async (c) =
   // Slice the raw path rather than re-encode a decoded one, so the node sees the client's bytes.
   const pathAndQuery = url.pathname.slice(`/s/${name}`.length) + url.search || "/";
   const requestId = requestIdFor(c.req.raw.headers);
-  const body = await prepareBody(c.req.raw, service.retry.maxAttempts > 1 ? service.retry.maxReplayBodyBytes : 0);
+  const body = await prepareBody(
+    c.req.raw,
+    service.retry.maxAttempts > 1 ? service.retry.maxReplayBodyBytes : 0,
+  );
   const method = c.req.method;
   const headers = upstreamHeaders(
     c.req.raw.headers,
-    { ip: c.req.header("cf-connecting-ip") ?? null, proto: url.protocol.slice(0, -1), host: url.host },
+    {
+      ip: c.req.header("cf-connecting-ip") ?? null,
+      proto: url.protocol.slice(0, -1),
+      host: url.host,
+    },
     requestId,
   );
   return dispatch(

@@ -9,7 +9,12 @@ import {
   recordSuccess,
 } from "../../src/balancer/ejection.ts";
 
-const policy: EjectionPolicy = { consecutiveFailures: 3, baseMs: 1_000, maxMs: 2_500, maxEjectedShare: 0.5 };
+const policy: EjectionPolicy = {
+  consecutiveFailures: 3,
+  baseMs: 1_000,
+  maxMs: 2_500,
+  maxEjectedShare: 0.5,
+};
 
 describe("passive ejection", () => {
   it("asks for ejection after the configured run of consecutive failures", () => {
@@ -34,9 +39,9 @@ describe("passive ejection", () => {
     const first = eject(HEALTHY, 0, policy);
     const second = eject(first, 10_000, policy);
     const third = eject(second, 20_000, policy);
-    expect([first.ejectedUntil, second.ejectedUntil - 10_000, third.ejectedUntil - 20_000]).toEqual([
-      1_000, 2_000, 2_500,
-    ]);
+    expect([first.ejectedUntil, second.ejectedUntil - 10_000, third.ejectedUntil - 20_000]).toEqual(
+      [1_000, 2_000, 2_500],
+    );
     expect(isEjected(first, 999)).toBe(true);
     expect(isEjected(first, 1_000)).toBe(false);
   });

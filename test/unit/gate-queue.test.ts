@@ -8,7 +8,9 @@ describe("GateQueue", () => {
   it("admits up to the limit and queues the rest in arrival order", async () => {
     const gate = new GateQueue(2);
     const order: number[] = [];
-    const acquisitions = [1, 2, 3, 4].map((n) => gate.acquire(1_000).then((ok) => ok && order.push(n)));
+    const acquisitions = [1, 2, 3, 4].map((n) =>
+      gate.acquire(1_000).then((ok) => ok && order.push(n)),
+    );
     await Promise.resolve();
     expect(gate.inFlight).toBe(2);
     expect(gate.queued).toBe(2);

@@ -76,15 +76,34 @@ describe("QueryPlan", () => {
 
   it("spreads first choices in strict rotation: each node once per round", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 6 }), fc.nat(10_000), fc.integer({ min: 1, max: 5 }), (n, start, rounds) => {
-        const round = NODE_IDS.slice(0, n);
-        const counts = new Map<string, number>();
-        for (let p = start; p < start + n * rounds; p++) {
-          const first = new QueryPlan(p, () => round).next() as string;
-          counts.set(first, (counts.get(first) ?? 0) + 1);
-        }
-        expect([...counts.values()]).toEqual(round.map(() => rounds));
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 6 }),
+        fc.nat(10_000),
+        fc.integer({ min: 1, max: 5 }),
+        (n, start, rounds) => {
+          const round = NODE_IDS.slice(0, n);
+          const counts = new Map<string, number>();
+          for (let p = start; p < start + n * rounds; p++) {
+            const first = new QueryPlan(p, () => round).next() as string;
+            counts.set(first, (counts.get(first) ?? 0) + 1);
+          }
+          expect([...counts.values()]).toEqual(round.map(() => rounds));
+        },
+      ),
     );
+  });
+});
+
+describe("QueryPlan.hasNext", () => {
+  it("tells whether an untried routable node remains, without consuming it", () => {
+    const live = ["a", "b"];
+    const plan = new QueryPlan(0, () => live);
+    expect(plan.hasNext()).toBe(true);
+    plan.next();
+    plan.next();
+    expect(plan.hasNext()).toBe(false);
+    live.push("c");
+    expect(plan.hasNext()).toBe(true);
+    expect(plan.next()).toBe("c");
   });
 });

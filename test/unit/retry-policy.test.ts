@@ -48,7 +48,9 @@ describe("shouldRetry", () => {
 describe("backoffMs", () => {
   it("grows exponentially from the base up to the cap", () => {
     const top = () => 0.999999;
-    expect([1, 2, 3, 4, 5, 6].map((r) => backoffMs(r, policy, top))).toEqual([24, 49, 99, 199, 249, 249]);
+    expect([1, 2, 3, 4, 5, 6].map((r) => backoffMs(r, policy, top))).toEqual([
+      24, 49, 99, 199, 249, 249,
+    ]);
   });
 
   it("is fully jittered: anywhere from zero to the ceiling", () => {

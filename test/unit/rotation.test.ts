@@ -5,19 +5,27 @@ import { buildSchedule, LeasedPositions } from "../../src/balancer/rotation.ts";
 describe("buildSchedule", () => {
   it("gives each node as many turns per round as its weight, reduced by the common divisor", () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 1, max: 20 }), { minLength: 1, maxLength: 8 }), (weights) => {
-        const nodes = weights.map((weight, i) => ({ id: `n${i}`, weight }));
-        const schedule = buildSchedule(nodes);
-        const divisor = weights.reduce((a, b) => gcd(a, b));
-        for (const node of nodes) {
-          expect(schedule.filter((id) => id === node.id).length).toBe(node.weight / divisor);
-        }
-      }),
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 20 }), { minLength: 1, maxLength: 8 }),
+        (weights) => {
+          const nodes = weights.map((weight, i) => ({ id: `n${i}`, weight }));
+          const schedule = buildSchedule(nodes);
+          const divisor = weights.reduce((a, b) => gcd(a, b));
+          for (const node of nodes) {
+            expect(schedule.filter((id) => id === node.id).length).toBe(node.weight / divisor);
+          }
+        },
+      ),
     );
   });
 
   it("interleaves a heavy node instead of bunching its turns", () => {
-    expect(buildSchedule([{ id: "a", weight: 2 }, { id: "b" }, { id: "c" }])).toEqual(["a", "b", "c", "a"]);
+    expect(buildSchedule([{ id: "a", weight: 2 }, { id: "b" }, { id: "c" }])).toEqual([
+      "a",
+      "b",
+      "c",
+      "a",
+    ]);
     expect(buildSchedule([{ id: "a", weight: 3 }, { id: "b" }])).toEqual(["a", "a", "b", "a"]);
   });
 
@@ -53,7 +61,9 @@ describe("LeasedPositions", () => {
           const positions = new LeasedPositions();
           positions.refill({ start: next, size: 4 });
           next += 4;
-          for (let p = positions.take(); p !== undefined; p = positions.take()) counts[p % 3]++;
+          for (let p = positions.take(); p !== undefined; p = positions.take()) {
+            counts[p % 3] = (counts[p % 3] ?? 0) + 1;
+          }
         }
         expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1);
       }),

@@ -71,12 +71,14 @@ export async function dispatch(request: UpstreamRequest, deps: DispatchDeps): Pr
 
     let nextId: string | undefined;
     if (!shouldRetry(outcome, request.traits, policy)) state.stop = "not-retryable";
-    else if (state.attempts >= policy.maxAttempts) state.stop = "attempts";
+    else if (state.attempts >= policy.maxAttempts)
+      state.stop = plan.hasNext() ? "attempts" : "exhausted";
     else nextId = plan.next();
 
     if (result.kind === "response") {
       // The last answer stands when there is nowhere left to go, as with Envoy and NGINX.
-      if (nextId === undefined) return finish(result.response, node.id, state.attempts, request.requestId);
+      if (nextId === undefined)
+        return finish(result.response, node.id, state.attempts, request.requestId);
       await result.response.body?.cancel();
     }
     if (outcome.kind !== "not-sent" && nextId !== undefined) {
@@ -105,7 +107,8 @@ function forwardThroughGate(
   body: BodyInit | null,
   remaining: number,
 ): Promise<ForwardResult> {
-  const gateName = service.lockScope === "global" ? `${service.name}#global` : `${service.name}/${node.id}`;
+  const gateName =
+    service.lockScope === "global" ? `${service.name}#global` : `${service.name}/${node.id}`;
   const gate = env.NODE_GATE.get(
     env.NODE_GATE.idFromName(gateName),
     node.locationHint ? { locationHint: node.locationHint } : undefined,
@@ -143,7 +146,11 @@ function finish(response: Response, nodeId: string, attempts: number, requestId:
   headers.set("x-roundhouse-node", nodeId);
   headers.set("x-roundhouse-attempts", String(attempts));
   headers.set("x-request-id", requestId);
-  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+  return new Response(response.body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers,
+  });
 }
 
 function failure(
@@ -159,7 +166,14 @@ function failure(
     return problem(504, "upstream-timeout", "Upstream timed out", detail, extensions, headers);
   }
   if (state.stop !== "exhausted" && state.last?.kind === "network-error") {
-    return problem(502, "upstream-error", "Upstream connection failed", state.detail, extensions, headers);
+    return problem(
+      502,
+      "upstream-error",
+      "Upstream connection failed",
+      state.detail,
+      extensions,
+      headers,
+    );
   }
   const detail = tried.length
     ? `every routable node failed: ${tried.join(", ")}`

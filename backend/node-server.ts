@@ -1,0 +1,347 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import http from "node:http";
+import type { Socket } from "node:net";
+import {
+  type Behaviour,
+  type BehaviourPatch,
+  DEFAULT_BEHAVIOUR,
+  isFlapDown,
+  MAX_DELAY_MS,
+  parseBehaviourPatch,
+} from "./behaviour.ts";
+import { httpUrl, listen, shutdown, trackSockets } from "./server-lifecycle.ts";
+
+/** Options for {@link startNode}. */
+export interface NodeOptions {
+  /** Node id, echoed in every answer and in the x-node-id header. */
+  id: string;
+  /** Address to bind; default 127.0.0.1. */
+  host?: string;
+  /** Port to bind; 0 (default) picks a free one, which is then kept across stop/start. */
+  port?: number;
+  /** Data-centre label, reported only. */
+  dc?: string;
+  /** Rack label, reported only. */
+  rack?: string;
+  /** Initial behaviour, on top of the defaults. */
+  behaviour?: BehaviourPatch;
+}
+
+/** Request accounting since start or the last resetStats(). */
+export interface NodeStats {
+  /** Requests received. */
+  requests: number;
+  /** Requests received per HTTP method. */
+  byMethod: Record<string, number>;
+  /** Requests received per x-request-id header value. */
+  byRequestId: Record<string, number>;
+  /** Requests whose response headers are not written yet (hung ones included) and still open. */
+  inHandshake: number;
+  /** Highest inHandshake seen. */
+  peakHandshakes: number;
+}
+
+/** A running reference backend node. */
+export interface BackendNode {
+  /** Node id. */
+  readonly id: string;
+  /** Bound address. */
+  readonly host: string;
+  /** Bound port, the same across stop/start and refuse. */
+  readonly port: number;
+  /** Base URL, e.g. http://127.0.0.1:40123. */
+  readonly url: string;
+  /** Data-centre label, if any. */
+  readonly dc: string | undefined;
+  /** Rack label, if any. */
+  readonly rack: string | undefined;
+  /** A copy of the current behaviour. */
+  behaviour(): Behaviour;
+  /** Validates and applies a partial behaviour; resolves once the listener matches it. */
+  setBehaviour(patch: BehaviourPatch): Promise<Behaviour>;
+  /** A JSON-able snapshot of the accounting. */
+  stats(): NodeStats;
+  /** Zeroes the counters; requests still in handshake stay counted. */
+  resetStats(): void;
+  /** Simulates node death: stops listening and drops every connection. */
+  stop(): Promise<void>;
+  /** Brings a stopped node back on the same port. */
+  start(): Promise<void>;
+  /** Shuts the node down for good; never waits on open connections. */
+  close(): Promise<void>;
+}
+
+/** Starts a node and resolves once it listens (or, in refuse mode, once its port is known). */
+export function startNode(options: NodeOptions): Promise<BackendNode> {
+  return NodeServer.launch(options);
+}
+
+/** What a request is answered with, decided when it arrives. */
+type Verdict = "ok" | "fail" | "flap" | "hang";
+
+/** What the ok answer of a route is computed from. */
+interface RequestInfo {
+  node: string;
+  method: string;
+  path: string;
+  query: string;
+  requestId: string | null;
+  bodyBytes: number;
+  /** Request headers as received, so a test can check what the gateway forwarded. */
+  headers: Record<string, string>;
+}
+
+/** Computes the JSON body of an ok answer. */
+type OkRoute = (info: RequestInfo) => unknown;
+
+/**
+ * Special ok answers keyed by "METHOD /path"; anything else gets the echo.
+ * Reserved: "GET /localnodes" for the planned node-discovery answer.
+ */
+const OK_ROUTES: Record<string, OkRoute> = {};
+
+const echo: OkRoute = (info) => info;
+
+/** Per-request override of the behaviour's delayMs. */
+const DELAY_HEADER = "x-backend-delay-ms";
+const KEEP_ALIVE_MS = 5_000;
+
+class NodeServer implements BackendNode {
+  readonly id: string;
+  readonly host: string;
+  readonly dc: string | undefined;
+  readonly rack: string | undefined;
+  #port: number;
+  #behaviour: Behaviour;
+  #flapSince = Date.now();
+  #server: http.Server | null = null;
+  #sockets = new Set<Socket>();
+  #stopped = false;
+  #closed = false;
+  /** Listener changes run one at a time, so quick mode flips cannot interleave. */
+  #transitions: Promise<void> = Promise.resolve();
+  #requests = 0;
+  #byMethod = new Map<string, number>();
+  #byRequestId = new Map<string, number>();
+  #inHandshake = 0;
+  #peakHandshakes = 0;
+
+  static async launch(options: NodeOptions): Promise<NodeServer> {
+    const node = new NodeServer(options);
+    // Bind once even when starting in refuse mode: it learns the port and surfaces EADDRINUSE.
+    await node.#open();
+    await node.#sync();
+    return node;
+  }
+
+  private constructor(options: NodeOptions) {
+    this.id = options.id;
+    this.host = options.host ?? "127.0.0.1";
+    this.#port = options.port ?? 0;
+    this.dc = options.dc;
+    this.rack = options.rack;
+    this.#behaviour = { ...DEFAULT_BEHAVIOUR, ...parseBehaviourPatch(options.behaviour ?? {}) };
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  get url(): string {
+    return httpUrl(this.host, this.#port);
+  }
+
+  behaviour(): Behaviour {
+    const flap = this.#behaviour.flap;
+    return { ...this.#behaviour, flap: flap && { ...flap } };
+  }
+
+  async setBehaviour(patch: BehaviourPatch): Promise<Behaviour> {
+    const valid = parseBehaviourPatch(patch);
+    if (valid.flap !== undefined) this.#flapSince = Date.now();
+    this.#behaviour = { ...this.#behaviour, ...valid };
+    await this.#sync();
+    return this.behaviour();
+  }
+
+  stats(): NodeStats {
+    return {
+      requests: this.#requests,
+      byMethod: Object.fromEntries(this.#byMethod),
+      byRequestId: Object.fromEntries(this.#byRequestId),
+      inHandshake: this.#inHandshake,
+      peakHandshakes: this.#peakHandshakes,
+    };
+  }
+
+  resetStats(): void {
+    this.#requests = 0;
+    this.#byMethod.clear();
+    this.#byRequestId.clear();
+    this.#peakHandshakes = this.#inHandshake;
+  }
+
+  stop(): Promise<void> {
+    this.#stopped = true;
+    return this.#sync();
+  }
+
+  start(): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error(`node ${this.id} is closed`));
+    this.#stopped = false;
+    return this.#sync();
+  }
+
+  close(): Promise<void> {
+    this.#closed = true;
+    return this.#sync();
+  }
+
+  #sync(): Promise<void> {
+    const next = this.#transitions.then(() => this.#reconcile());
+    this.#transitions = next.catch(() => {});
+    return next;
+  }
+
+  async #reconcile(): Promise<void> {
+    const wanted = !this.#closed && !this.#stopped && this.#behaviour.mode !== "refuse";
+    if (wanted && !this.#server) await this.#open();
+    if (!wanted && this.#server) await this.#shut();
+  }
+
+  async #open(): Promise<void> {
+    // A fresh server per listen leaves no state behind from the previous life.
+    const server = http.createServer((req, res) => this.#onRequest(req, res));
+    server.keepAliveTimeout = KEEP_ALIVE_MS;
+    const sockets = trackSockets(server);
+    this.#port = await listen(server, this.host, this.#port);
+    this.#server = server;
+    this.#sockets = sockets;
+  }
+
+  async #shut(): Promise<void> {
+    const server = this.#server;
+    this.#server = null;
+    if (server) await shutdown(server, this.#sockets);
+  }
+
+  #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const behaviour = this.#behaviour;
+    if (behaviour.mode === "refuse") {
+      // Only reachable in the moment before the listener closes: act as if it already had.
+      req.socket.destroy();
+      return;
+    }
+    const sequence = this.#count(req);
+    const verdict = this.#verdict(behaviour);
+    const endHandshake = this.#beginHandshake(res);
+    let bodyBytes = 0;
+    req.on("data", (chunk: Buffer) => {
+      bodyBytes += chunk.length;
+    });
+    // A client that goes away mid-body closes the response, which ends the handshake.
+    req.on("error", () => {});
+    req.on("end", () => {
+      if (verdict === "hang") return;
+      const delayMs = this.#delayFor(req, behaviour, sequence);
+      const timer = setTimeout(() => {
+        endHandshake();
+        this.#answer(req, res, verdict, behaviour, delayMs, bodyBytes);
+      }, delayMs);
+      res.once("close", () => clearTimeout(timer));
+    });
+  }
+
+  #count(req: IncomingMessage): number {
+    this.#requests += 1;
+    bump(this.#byMethod, req.method ?? "");
+    const requestId = req.headers["x-request-id"];
+    if (typeof requestId === "string") bump(this.#byRequestId, requestId);
+    return this.#requests;
+  }
+
+  #verdict(behaviour: Behaviour): Verdict {
+    if (behaviour.mode === "hang") return "hang";
+    if (behaviour.mode === "fail") return "fail";
+    if (behaviour.flap && isFlapDown(behaviour.flap, this.#flapSince, Date.now())) return "flap";
+    return "ok";
+  }
+
+  /** Counts the request as in handshake; the returned function (idempotent) ends that. */
+  #beginHandshake(res: ServerResponse): () => void {
+    this.#inHandshake += 1;
+    this.#peakHandshakes = Math.max(this.#peakHandshakes, this.#inHandshake);
+    let open = true;
+    const end = () => {
+      if (!open) return;
+      open = false;
+      this.#inHandshake -= 1;
+    };
+    res.once("close", end);
+    return end;
+  }
+
+  #delayFor(req: IncomingMessage, behaviour: Behaviour, sequence: number): number {
+    const base = delayOverride(req.headers[DELAY_HEADER]) ?? behaviour.delayMs;
+    const slow = behaviour.slowEvery > 0 && sequence % behaviour.slowEvery === 0;
+    return base + (slow ? behaviour.slowMs : 0);
+  }
+
+  #answer(
+    req: IncomingMessage,
+    res: ServerResponse,
+    verdict: Verdict,
+    behaviour: Behaviour,
+    delayMs: number,
+    bodyBytes: number,
+  ): void {
+    let status = 200;
+    let body: unknown;
+    if (verdict === "fail") {
+      status = behaviour.failStatus;
+      body = { error: "node is failing", node: this.id };
+    } else if (verdict === "flap") {
+      status = 503;
+      body = { error: "node is flapping", node: this.id };
+    } else {
+      const info = requestInfo(this.id, req, bodyBytes);
+      const route = OK_ROUTES[`${info.method} ${info.path}`] ?? echo;
+      body = route(info);
+    }
+    res.writeHead(status, {
+      "content-type": "application/json",
+      "x-node-id": this.id,
+      [DELAY_HEADER]: String(delayMs),
+    });
+    res.end(JSON.stringify(body));
+  }
+}
+
+function requestInfo(node: string, req: IncomingMessage, bodyBytes: number): RequestInfo {
+  // The raw target is split by hand so the echo shows exactly what was forwarded, unnormalised.
+  const target = req.url ?? "/";
+  const mark = target.indexOf("?");
+  const header = req.headers["x-request-id"];
+  return {
+    node,
+    method: req.method ?? "",
+    path: mark === -1 ? target : target.slice(0, mark),
+    query: mark === -1 ? "" : target.slice(mark + 1),
+    requestId: typeof header === "string" ? header : null,
+    bodyBytes,
+    headers: Object.fromEntries(
+      Object.entries(req.headers).map(([name, value]) => [name, String(value)]),
+    ),
+  };
+}
+
+/** The delay a request asked for, or undefined when it asked for none or for nonsense. */
+function delayOverride(header: string | string[] | undefined): number | undefined {
+  if (typeof header !== "string" || header.trim() === "") return undefined;
+  const value = Number(header);
+  return value >= 0 ? Math.min(value, MAX_DELAY_MS) : undefined;
+}
+
+function bump(counts: Map<string, number>, key: string): void {
+  counts.set(key, (counts.get(key) ?? 0) + 1);
+}

@@ -1,0 +1,95 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { inject } from "vitest";
+import worker from "../../src/index.ts";
+
+/** A reference node in the test fleet. */
+export interface TestNode {
+  readonly id: string;
+  readonly url: string;
+}
+
+/** What a reference node counted. */
+export interface NodeStats {
+  requests: number;
+  byRequestId: Record<string, number>;
+  byMethod: Record<string, number>;
+  inHandshake: number;
+  peakHandshakes: number;
+}
+
+async function control(path: string, init?: RequestInit): Promise<Response> {
+  const response = await fetch(`${inject("fleetUrl")}${path}`, init);
+  if (!response.ok) throw new Error(`fleet ${path}: ${response.status} ${await response.text()}`);
+  return response;
+}
+
+/** Starts a fresh reference node on loopback. */
+export async function addNode(body: Record<string, unknown> = {}): Promise<TestNode> {
+  const response = await control("/nodes", { method: "POST", body: JSON.stringify(body) });
+  return (await response.json()) as TestNode;
+}
+
+/** Starts `count` fresh reference nodes. */
+export function addNodes(count: number, body: Record<string, unknown> = {}): Promise<TestNode[]> {
+  return Promise.all(Array.from({ length: count }, () => addNode(body)));
+}
+
+/** Changes how a node behaves (mode ok | fail | hang | refuse, delayMs, failStatus, …). */
+export async function setBehaviour(node: TestNode, patch: Record<string, unknown>): Promise<void> {
+  await control(`/nodes/${node.id}/behaviour`, { method: "POST", body: JSON.stringify(patch) });
+}
+
+export async function nodeStats(node: TestNode): Promise<NodeStats> {
+  return (await (await control(`/nodes/${node.id}/stats`)).json()) as NodeStats;
+}
+
+let services = 0;
+
+/** A service name no other test uses, so Durable Object state never leaks between tests. */
+export function serviceName(prefix = "svc"): string {
+  services++;
+  return `${prefix}-${services}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** A gateway running the real worker with `config` as its ROUNDHOUSE_CONFIG. */
+export function gateway(config: unknown) {
+  const raw = typeof config === "string" ? config : JSON.stringify(config);
+  return async (path: string, init?: RequestInit): Promise<Response> => {
+    const ctx = createExecutionContext();
+    const response = await worker.fetch(
+      new Request(`http://gateway.test${path}`, init),
+      { ...env, ROUNDHOUSE_CONFIG: raw },
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    return response;
+  };
+}
+
+/** A one-service gateway over the given nodes. */
+export function serviceGateway(nodes: TestNode[], overrides: Record<string, unknown> = {}) {
+  const name = serviceName();
+  const fetchVia = gateway({
+    services: [{ name, nodes: nodes.map((n) => ({ id: n.id, url: n.url })), ...overrides }],
+  });
+  return { name, fetch: (path: string, init?: RequestInit) => fetchVia(`/s/${name}${path}`, init) };
+}
+
+/** Polls `check` until it returns a truthy value or the deadline passes; never a fixed sleep. */
+export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 5_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(
+    `condition not met within ${timeoutMs} ms${lastError ? `: ${String(lastError)}` : ""}`,
+  );
+}
