@@ -1,13 +1,6 @@
 import type { TestProject } from "vitest/node";
 import { startFleet } from "../backend/fleet.ts";
 
-declare module "vitest" {
-  interface ProvidedContext {
-    /** Control URL of the loopback fleet of reference nodes shared by the integration tests. */
-    fleetUrl: string;
-  }
-}
-
 /** Starts one fleet of reference backend nodes on loopback for the whole workers test run. */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const fleet = await startFleet({ host: "127.0.0.1" });

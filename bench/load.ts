@@ -1,0 +1,80 @@
+// A closed-loop load generator: `concurrency` clients, each sending its next request as soon as the
+// previous one is answered, for a fixed time. Loopback only.
+import http from "node:http";
+
+/** What one load run measured. */
+export interface LoadResult {
+  readonly ok: number;
+  readonly errors: number;
+  readonly elapsedMs: number;
+  /** Latency of every answered request, ms, sorted ascending. */
+  readonly latenciesMs: number[];
+  /** Requests per `x-roundhouse-node` header value. */
+  readonly perNode: Record<string, number>;
+}
+
+export interface LoadOptions {
+  readonly url: string;
+  readonly concurrency: number;
+  readonly durationMs: number;
+  readonly method?: string;
+}
+
+export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: options.concurrency });
+  const target = new URL(options.url);
+  if (!["127.0.0.1", "localhost", "[::1]"].includes(target.hostname)) {
+    throw new Error(`load only goes to loopback, not ${target.hostname}`);
+  }
+  const latenciesMs: number[] = [];
+  const perNode: Record<string, number> = {};
+  let ok = 0;
+  let errors = 0;
+  const started = performance.now();
+  const stopAt = started + options.durationMs;
+  const client = async () => {
+    while (performance.now() < stopAt) {
+      const sent = performance.now();
+      try {
+        const { status, node } = await request(agent, target, options.method ?? "GET");
+        latenciesMs.push(performance.now() - sent);
+        if (status < 400) ok++;
+        else errors++;
+        if (node) perNode[node] = (perNode[node] ?? 0) + 1;
+      } catch {
+        errors++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, client));
+  const elapsedMs = performance.now() - started;
+  agent.destroy();
+  latenciesMs.sort((a, b) => a - b);
+  return { ok, errors, elapsedMs, latenciesMs, perNode };
+}
+
+function request(
+  agent: http.Agent,
+  url: URL,
+  method: string,
+): Promise<{ status: number; node?: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { agent, method }, (res) => {
+      res.resume();
+      res.on("end", () => {
+        const node = res.headers["x-roundhouse-node"];
+        resolve({ status: res.statusCode ?? 0, node: typeof node === "string" ? node : undefined });
+      });
+      res.on("error", reject);
+    });
+    req.setTimeout(30_000, () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** The q-quantile (0..1) of sorted values. */
+export function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+}

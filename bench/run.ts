@@ -1,0 +1,21 @@
+// `npm run bench [-- <scenario> [options]]`: runs one benchmark scenario, or all of them.
+import { dispatchBench } from "./dispatch.ts";
+
+const SCENARIOS: Record<string, (argv: string[]) => Promise<void>> = {
+  dispatch: dispatchBench,
+};
+
+const [name, ...rest] = process.argv.slice(2);
+const chosen = name && !name.startsWith("-") ? [name] : Object.keys(SCENARIOS);
+const argv = name && !name.startsWith("-") ? rest : process.argv.slice(2);
+for (const scenario of chosen) {
+  const run = SCENARIOS[scenario];
+  if (!run) {
+    console.error(
+      `unknown scenario "${scenario}"; choose from: ${Object.keys(SCENARIOS).join(", ")}`,
+    );
+    process.exit(2);
+  }
+  await run(argv);
+}
+process.exit(0);
