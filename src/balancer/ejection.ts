@@ -57,11 +57,12 @@ export function eject(state: HealthState, now: number, policy: EjectionPolicy): 
 }
 
 /**
- * How many of `total` nodes may be ejected at once. At least one when there are two or more nodes,
- * so small services can still shed a bad node (Envoy's 10% default would forbid any ejection below
- * ten nodes); none for a single node, since ejecting it only turns slow answers into no answers.
+ * How many of `total` nodes may be ejected at once. At least one when there are two or more nodes
+ * and the share is above zero, so a small service can still shed a bad node (a plain 10% of three
+ * nodes rounds down to none); none for a single node, since ejecting it only turns slow answers
+ * into no answers; none when the share is zero, which turns ejection off.
  */
 export function ejectionAllowance(total: number, maxShare: number): number {
-  if (total < 2) return 0;
+  if (total < 2 || maxShare <= 0) return 0;
   return Math.max(1, Math.floor(total * maxShare));
 }

@@ -136,16 +136,26 @@ export class NodeGate extends DurableObject<Env> {
       return undefined;
     }
     const ejected = eject(next, Date.now(), options.ejection);
-    const coordinator = this.env.ROTATION.get(this.env.ROTATION.idFromName(options.service));
-    const granted = await coordinator.requestEjection({
-      nodeId: options.nodeId,
-      until: ejected.ejectedUntil,
-      totalNodes: options.totalNodes,
-      maxEjectedShare: options.ejection.maxEjectedShare,
-    });
+    const granted = await this.askToEject(options, ejected.ejectedUntil);
     // Refused: the service cannot spare the node; keep the streak so the next failure asks again.
     this.store(options.nodeId, granted ? ejected : next);
     return granted ? ejected.ejectedUntil : undefined;
+  }
+
+  /** The coordinator's consent; without an answer the node stays in, as the safer mistake. */
+  private async askToEject(options: ForwardOptions, until: number): Promise<boolean> {
+    try {
+      const coordinator = this.env.ROTATION.get(this.env.ROTATION.idFromName(options.service));
+      return await coordinator.requestEjection({
+        nodeId: options.nodeId,
+        until,
+        totalNodes: options.totalNodes,
+        maxEjectedShare: options.ejection.maxEjectedShare,
+      });
+    } catch (error) {
+      console.warn(`ejection of ${options.nodeId} not decided: ${String(error)}`);
+      return false;
+    }
   }
 
   private store(nodeId: string, state: HealthState): void {

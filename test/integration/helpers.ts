@@ -53,13 +53,13 @@ export function serviceName(prefix = "svc"): string {
 }
 
 /** A gateway running the real worker with `config` as its ROUNDHOUSE_CONFIG. */
-export function gateway(config: unknown) {
+export function gateway(config: unknown, overrides: Partial<Env> = {}) {
   const raw = typeof config === "string" ? config : JSON.stringify(config);
   return async (path: string, init?: RequestInit): Promise<Response> => {
     const ctx = createExecutionContext();
     const response = await worker.fetch(
       new Request(`http://gateway.test${path}`, init),
-      { ...env, ROUNDHOUSE_CONFIG: raw },
+      { ...env, ...overrides, ROUNDHOUSE_CONFIG: raw },
       ctx,
     );
     await waitOnExecutionContext(ctx);
@@ -68,11 +68,16 @@ export function gateway(config: unknown) {
 }
 
 /** A one-service gateway over the given nodes. */
-export function serviceGateway(nodes: TestNode[], overrides: Record<string, unknown> = {}) {
+export function serviceGateway(
+  nodes: TestNode[],
+  overrides: Record<string, unknown> = {},
+  envOverrides: Partial<Env> = {},
+) {
   const name = serviceName();
-  const fetchVia = gateway({
-    services: [{ name, nodes: nodes.map((n) => ({ id: n.id, url: n.url })), ...overrides }],
-  });
+  const fetchVia = gateway(
+    { services: [{ name, nodes: nodes.map((n) => ({ id: n.id, url: n.url })), ...overrides }] },
+    envOverrides,
+  );
   return { name, fetch: (path: string, init?: RequestInit) => fetchVia(`/s/${name}${path}`, init) };
 }
 

@@ -56,5 +56,6 @@ describe("passive ejection", () => {
     expect([0, 1, 2, 3, 4, 10].map((n) => ejectionAllowance(n, 0.5))).toEqual([0, 0, 1, 1, 2, 5]);
     expect(ejectionAllowance(3, 0.1)).toBe(1);
     expect(ejectionAllowance(30, 0.1)).toBe(3);
+    expect(ejectionAllowance(10, 0)).toBe(0);
   });
 });

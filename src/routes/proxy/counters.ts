@@ -6,12 +6,8 @@ export const counters = {
   coordinatorCalls: 0,
   /** Calls to node gates (one per attempt, plus refusals). */
   gateCalls: 0,
+  /** Lease calls that failed, after which the isolate rotated on its own. */
+  leaseFailures: 0,
 };
 
 export type Counters = typeof counters;
-
-export function resetCounters(): void {
-  counters.dispatches = 0;
-  counters.coordinatorCalls = 0;
-  counters.gateCalls = 0;
-}

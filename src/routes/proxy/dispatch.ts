@@ -99,7 +99,24 @@ interface DispatchState {
   stop: "exhausted" | "attempts" | "not-retryable" | "deadline";
 }
 
-function forwardThroughGate(
+async function forwardThroughGate(
+  env: Env,
+  service: ResolvedService,
+  node: ResolvedNode,
+  request: UpstreamRequest,
+  body: BodyInit | null,
+  remaining: number,
+): Promise<ForwardResult> {
+  try {
+    return await callGate(env, service, node, request, body, remaining);
+  } catch (error) {
+    // The gate object itself failed (overloaded, reset, or its code threw). Whether it had already
+    // sent the request is unknown, so this counts as a network error: retried only when safe.
+    return { kind: "network-error", detail: `node gate unavailable: ${String(error)}` };
+  }
+}
+
+function callGate(
   env: Env,
   service: ResolvedService,
   node: ResolvedNode,
