@@ -1,5 +1,6 @@
 import { app } from "./app.ts";
 
+export { LiveNodes } from "./durable/live-nodes.ts";
 export { NodeGate } from "./durable/node-gate.ts";
 export { RotationCoordinator } from "./durable/rotation-coordinator.ts";
 

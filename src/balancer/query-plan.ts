@@ -10,14 +10,22 @@
 export class QueryPlan {
   private readonly tried = new Set<string>();
   private readonly schedule: () => readonly string[];
+  private readonly admitFirst: ((id: string) => boolean) | undefined;
   private cursor: number;
 
   /**
    * @param position rotation position leased for this dispatch
    * @param schedule returns the current rotation round (node ids, repeated by weight) of routable nodes
+   * @param admitFirst may decline a node as the first choice (slow start); retries ignore it, and
+   *   if it declines every node the first untried one is taken anyway
    */
-  constructor(position: number, schedule: () => readonly string[]) {
+  constructor(
+    position: number,
+    schedule: () => readonly string[],
+    admitFirst?: (id: string) => boolean,
+  ) {
     this.schedule = schedule;
+    this.admitFirst = admitFirst;
     this.cursor = position - 1;
   }
 
@@ -39,17 +47,23 @@ export class QueryPlan {
   /** The next untried routable node, or undefined when every routable node has been tried. */
   next(): string | undefined {
     const round = this.schedule();
-    const length = round.length;
-    for (let step = 1; step <= length; step++) {
-      const index = mod(this.cursor + step, length);
-      const id = round[index] as string;
-      if (!this.tried.has(id)) {
-        this.cursor += step;
-        this.tried.add(id);
-        return id;
-      }
+    const admit = this.tried.size === 0 ? this.admitFirst : undefined;
+    let fallback: number | undefined;
+    for (let step = 1; step <= round.length; step++) {
+      const id = round[mod(this.cursor + step, round.length)] as string;
+      if (this.tried.has(id)) continue;
+      fallback ??= step;
+      if (!admit || admit(id)) return this.take(id, step);
     }
-    return undefined;
+    return fallback === undefined
+      ? undefined
+      : this.take(round[mod(this.cursor + fallback, round.length)] as string, fallback);
+  }
+
+  private take(id: string, step: number): string {
+    this.cursor += step;
+    this.tried.add(id);
+    return id;
   }
 }
 

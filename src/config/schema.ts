@@ -82,6 +82,67 @@ export const RotationSchema = z.strictObject({
   leaseSize: z.int().min(1).max(4_096).default(32),
 });
 
+/** Learning nodes from seeds' `/localnodes` (the ScyllaDB Alternator format). */
+export const DiscoverySchema = z.strictObject({
+  /** Where to ask first, and again whenever no known node answers. */
+  seeds: z.array(nodeUrl).min(1).max(64),
+  /** Path of the node list on each node. */
+  path: z
+    .string()
+    .regex(/^\/[^?#]*$/, "an absolute path without query")
+    .default("/localnodes"),
+  /** Scheme used to reach discovered nodes. */
+  scheme: z.enum(["http", "https"]).default("http"),
+  /** Port used to reach discovered nodes given as bare IPs; defaults to the seed's port. */
+  port: z.int().min(1).max(65_535).optional(),
+  /** Refresh period while the service has traffic. */
+  activeIntervalMs: z.int().min(50).max(3_600_000).default(1_000),
+  /** Refresh period once the service has had no traffic for this long. */
+  idleIntervalMs: z.int().min(50).max(86_400_000).default(60_000),
+  /** Time one discovery request may take. */
+  timeoutMs: z.int().min(1).max(60_000).default(5_000),
+});
+
+const scopeName = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "letters, digits, . _ - only");
+
+/** Which nodes a service prefers, and where it turns when they are gone. */
+export const ScopeSchema = z
+  .strictObject({
+    /** Preferred datacenter. */
+    dc: scopeName.optional(),
+    /** Preferred rack within `dc`. */
+    rack: scopeName.optional(),
+    /** Levels tried in order while the preferred one has no live node. */
+    fallback: z
+      .array(z.enum(["rack", "dc", "cluster"]))
+      .min(1)
+      .default(["rack", "dc", "cluster"]),
+    /** Whether a request may narrow its scope with `x-roundhouse-scope: dc=…;rack=…`. */
+    allowHeader: z.boolean().default(false),
+    /** Preferred datacenter by the caller's continent (`request.cf.continent`, e.g. "EU"). */
+    dcByContinent: z.record(z.string(), scopeName).default({}),
+    /** Preferred datacenter by the Cloudflare colo that took the request (e.g. "AMS"). */
+    dcByColo: z.record(z.string(), scopeName).default({}),
+  })
+  .refine((s) => !s.rack || s.dc, { path: ["rack"], message: "a rack needs its dc" });
+
+/** Active health checking of every node. */
+export const HealthSchema = z.strictObject({
+  /** Path probed with GET; any 2xx passes. */
+  path: z
+    .string()
+    .regex(/^\/[^#]*$/, "an absolute path")
+    .default("/health"),
+  /** Time between probes of one node (HAProxy: 2 s). */
+  intervalMs: z.int().min(50).max(3_600_000).default(2_000),
+  /** Time a probe may take. */
+  timeoutMs: z.int().min(1).max(60_000).default(1_000),
+  /** Passing probes in a row that make an unhealthy node healthy (HAProxy rise: 2). */
+  healthyThreshold: z.int().min(1).max(100).default(2),
+  /** Failing probes in a row that make a healthy node unhealthy (HAProxy fall: 3). */
+  unhealthyThreshold: z.int().min(1).max(100).default(3),
+});
+
 /** A backend service: a named set of nodes and how traffic is spread over them. */
 export const ServiceSchema = z
   .strictObject({
@@ -97,6 +158,16 @@ export const ServiceSchema = z
     gate: GateSchema.prefault({}),
     ejection: EjectionSchema.prefault({}),
     rotation: RotationSchema.prefault({}),
+    /** Learn nodes from seeds instead of (or beside) listing them. */
+    discovery: DiscoverySchema.optional(),
+    /** Preferred routing scope and its fallback chain. */
+    scope: ScopeSchema.prefault({}),
+    /** Active health checks; passive ejection applies either way. */
+    health: HealthSchema.optional(),
+    /** Time over which a node returning to rotation ramps up to its full share. */
+    slowStartMs: z.int().min(0).max(3_600_000).default(10_000),
+    /** Below this share of routable nodes in a scope, route across all its listed nodes (Envoy: 50%). */
+    panicThreshold: z.number().min(0).max(1).default(0.5),
   })
   .superRefine((service, ctx) => {
     const seen = new Set<string>();

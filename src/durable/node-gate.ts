@@ -25,6 +25,8 @@ export interface ForwardOptions {
   readonly ejection: EjectionPolicy;
   /** Nodes the service has, for the coordinator's ejection cap. */
   readonly totalNodes: number;
+  /** Send even if the node is ejected: its scope is in panic and routes across every node. */
+  readonly ignoreEjection?: boolean;
 }
 
 /** How an attempt through the gate ended. */
@@ -74,7 +76,7 @@ export class NodeGate extends DurableObject<Env> {
   /** Sends `request` to the node under the gate's lock and reports how it went. */
   async forward(request: Request, options: ForwardOptions): Promise<ForwardResult> {
     const before = this.health.get(options.nodeId) ?? HEALTHY;
-    if (isEjected(before, Date.now())) {
+    if (!options.ignoreEjection && isEjected(before, Date.now())) {
       return { kind: "not-sent", reason: "ejected", ejectedUntil: before.ejectedUntil };
     }
     this.queue.setLimit(options.gateLimit);

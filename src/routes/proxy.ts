@@ -1,12 +1,43 @@
 import { Hono } from "hono";
+import {
+  type PreferredScope,
+  parseScopeHeader,
+  preferredScope,
+  scopeChain,
+} from "../balancer/scope.ts";
+import type { ResolvedService } from "../config/load.ts";
 import { problem } from "../http/problem.ts";
 import type { GatewayEnv } from "./context.ts";
 import { prepareBody } from "./proxy/body.ts";
 import { dispatch } from "./proxy/dispatch.ts";
 import { requestIdFor, upstreamHeaders } from "./proxy/headers.ts";
-import { runtimeFor } from "./proxy/service-runtime.ts";
+import { runtimeFor, type ServiceObjects } from "./proxy/service-runtime.ts";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The service's Durable Objects as the dispatch loop uses them. */
+export function serviceObjects(env: Env, service: string): ServiceObjects {
+  return {
+    lease: (size) => env.ROTATION.get(env.ROTATION.idFromName(service)).lease(size),
+    view: (config, chain, knownVersion) =>
+      env.LIVE_NODES.get(env.LIVE_NODES.idFromName(service)).view({
+        config,
+        chain: [...chain],
+        knownVersion,
+      }),
+  };
+}
+
+/** The request's own scope, if the service lets requests choose one; a problem if it is malformed. */
+function requestedScope(
+  service: ResolvedService,
+  header: string | undefined,
+): PreferredScope | Response | undefined {
+  if (!service.scope.allowHeader || header === undefined) return undefined;
+  const parsed = parseScopeHeader(header);
+  if (parsed.ok) return parsed.scope;
+  return problem(400, "bad-request", "Bad x-roundhouse-scope header", parsed.reason);
+}
 
 /** `ANY /s/{service}/{path…}`: forwards the request to one node of the service. */
 export const proxyRoutes = new Hono<GatewayEnv>().all("/:service/*", async (c) => {
@@ -15,9 +46,14 @@ export const proxyRoutes = new Hono<GatewayEnv>().all("/:service/*", async (c) =
   if (!service) {
     return problem(404, "unknown-service", "Unknown service", `no service named "${name}"`);
   }
+  const requested = requestedScope(service, c.req.header("x-roundhouse-scope"));
+  if (requested instanceof Response) return requested;
+  const cf = c.req.raw.cf as { continent?: string; colo?: string } | undefined;
+  const chain = scopeChain(preferredScope(service.scope, cf, requested), service.scope.fallback);
+
   const url = new URL(c.req.url);
   // Slice the raw path rather than re-encode a decoded one, so the node sees the client's bytes.
-  const pathAndQuery = url.pathname.slice(`/s/${name}`.length) + url.search || "/";
+  const rest = url.pathname.slice(`/s/${name}`.length);
   const requestId = requestIdFor(c.req.raw.headers);
   const body = await prepareBody(
     c.req.raw,
@@ -36,16 +72,24 @@ export const proxyRoutes = new Hono<GatewayEnv>().all("/:service/*", async (c) =
   return dispatch(
     {
       method,
-      pathAndQuery: pathAndQuery.startsWith("/") ? pathAndQuery : `/${pathAndQuery}`,
+      pathAndQuery: (rest.startsWith("/") ? rest : `/${rest}`) + url.search,
       headers,
       body,
       requestId,
+      chain,
       traits: {
         method,
         hasIdempotencyKey: c.req.raw.headers.has("idempotency-key"),
         replayable: body.replayable,
       },
     },
-    { env: c.env, runtime: runtimeFor(service), now: Date.now, sleep, random: Math.random },
+    {
+      env: c.env,
+      runtime: runtimeFor(service),
+      objects: serviceObjects(c.env, service.name),
+      now: Date.now,
+      sleep,
+      random: Math.random,
+    },
   );
 });

@@ -107,3 +107,26 @@ describe("QueryPlan.hasNext", () => {
     expect(plan.next()).toBe("c");
   });
 });
+
+describe("QueryPlan admitFirst (slow start)", () => {
+  it("lets the first choice pass over a declined node without marking it tried", () => {
+    const plan = new QueryPlan(
+      0,
+      () => ["a", "b", "c"],
+      (id) => id !== "a",
+    );
+    expect(plan.next()).toBe("b");
+    expect(plan.next()).toBe("c");
+    expect(plan.next()).toBe("a");
+    expect(plan.next()).toBeUndefined();
+  });
+
+  it("takes the first untried node when every node is declined", () => {
+    const plan = new QueryPlan(
+      1,
+      () => ["a", "b", "c"],
+      () => false,
+    );
+    expect(plan.next()).toBe("b");
+  });
+});

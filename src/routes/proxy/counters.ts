@@ -8,6 +8,10 @@ export const counters = {
   gateCalls: 0,
   /** Lease calls that failed, after which the isolate rotated on its own. */
   leaseFailures: 0,
+  /** Calls to a service's live-node object (at most one per refresh interval per scope chain). */
+  liveNodeCalls: 0,
+  /** Live-node calls that failed, after which the isolate kept its cached membership. */
+  liveNodeFailures: 0,
 };
 
 export type Counters = typeof counters;

@@ -1,3 +1,4 @@
+import type { MemberNode } from "../../balancer/membership.ts";
 import { QueryPlan } from "../../balancer/query-plan.ts";
 import {
   type AttemptOutcome,
@@ -5,13 +6,14 @@ import {
   type RequestTraits,
   shouldRetry,
 } from "../../balancer/retry-policy.ts";
-import type { ResolvedNode, ResolvedService } from "../../config/load.ts";
+import type { ScopeLevel } from "../../balancer/scope.ts";
+import type { ResolvedService } from "../../config/load.ts";
 import type { ForwardResult } from "../../durable/node-gate.ts";
 import { problem } from "../../http/problem.ts";
 import type { OutgoingBody } from "./body.ts";
 import { counters } from "./counters.ts";
 import { endToEndHeaders } from "./headers.ts";
-import type { ServiceRuntime } from "./service-runtime.ts";
+import type { ServiceObjects, ServiceRuntime } from "./service-runtime.ts";
 
 /** The request as every attempt sends it, minus the node's origin. */
 export interface UpstreamRequest {
@@ -22,12 +24,15 @@ export interface UpstreamRequest {
   readonly body: OutgoingBody;
   readonly requestId: string;
   readonly traits: RequestTraits;
+  /** Scope levels to route in, nearest first. */
+  readonly chain: readonly ScopeLevel[];
 }
 
 /** Runtime pieces the dispatch loop needs; injected so the loop stays testable. */
 export interface DispatchDeps {
   readonly env: Env;
   readonly runtime: ServiceRuntime;
+  readonly objects: ServiceObjects;
   readonly now: () => number;
   readonly sleep: (ms: number) => Promise<void>;
   readonly random: () => number;
@@ -46,15 +51,21 @@ export async function dispatch(request: UpstreamRequest, deps: DispatchDeps): Pr
   const deadline = started + policy.deadlineMs;
   counters.dispatches++;
 
-  const position = await runtime.nextPosition((size) =>
-    env.ROTATION.get(env.ROTATION.idFromName(service.name)).lease(size),
+  const [position] = await Promise.all([
+    runtime.nextPosition(deps.objects),
+    runtime.refresh(deps.objects, request.chain, started),
+  ]);
+  const plan = new QueryPlan(
+    position,
+    () => runtime.route(request.chain, deps.now()).schedule,
+    (id) => runtime.admits(id, deps.now(), deps.random),
   );
-  const plan = new QueryPlan(position, () => runtime.schedule(deps.now()));
   const state: DispatchState = { attempts: 0, last: undefined, detail: "", stop: "exhausted" };
   let nodeId = plan.next();
 
   while (nodeId !== undefined) {
-    const node = service.byId.get(nodeId) as ResolvedNode;
+    const node = runtime.node(nodeId) as MemberNode;
+    const panic = runtime.route(request.chain, deps.now()).selection.panic;
     const remaining = deadline - deps.now();
     const body = remaining > 0 ? request.body.take() : undefined;
     if (body === undefined) {
@@ -62,7 +73,10 @@ export async function dispatch(request: UpstreamRequest, deps: DispatchDeps): Pr
       state.stop = remaining > 0 ? "not-retryable" : "deadline";
       break;
     }
-    const result = await forwardThroughGate(env, service, node, request, body, remaining);
+    const result = await forwardThroughGate(env, service, node, request, body, remaining, {
+      panic,
+      totalNodes: runtime.knownCount,
+    });
     if (result.ejectedUntil) runtime.markEjected(node.id, result.ejectedUntil);
     const outcome = outcomeOf(result);
     if (outcome.kind !== "not-sent") state.attempts++;
@@ -99,16 +113,25 @@ interface DispatchState {
   stop: "exhausted" | "attempts" | "not-retryable" | "deadline";
 }
 
+/** Facts of the moment the gate needs beside the request. */
+interface GateContext {
+  /** The scope is in panic: the gate must not refuse an ejected node. */
+  readonly panic: boolean;
+  /** Nodes the service has, for the share cap on ejections. */
+  readonly totalNodes: number;
+}
+
 async function forwardThroughGate(
   env: Env,
   service: ResolvedService,
-  node: ResolvedNode,
+  node: MemberNode,
   request: UpstreamRequest,
   body: BodyInit | null,
   remaining: number,
+  context: GateContext,
 ): Promise<ForwardResult> {
   try {
-    return await callGate(env, service, node, request, body, remaining);
+    return await callGate(env, service, node, request, body, remaining, context);
   } catch (error) {
     // The gate object itself failed (overloaded, reset, or its code threw). Whether it had already
     // sent the request is unknown, so this counts as a network error: retried only when safe.
@@ -119,16 +142,19 @@ async function forwardThroughGate(
 function callGate(
   env: Env,
   service: ResolvedService,
-  node: ResolvedNode,
+  node: MemberNode,
   request: UpstreamRequest,
   body: BodyInit | null,
   remaining: number,
+  context: GateContext,
 ): Promise<ForwardResult> {
   const gateName =
     service.lockScope === "global" ? `${service.name}#global` : `${service.name}/${node.id}`;
   const gate = env.NODE_GATE.get(
     env.NODE_GATE.idFromName(gateName),
-    node.locationHint ? { locationHint: node.locationHint } : undefined,
+    node.locationHint
+      ? { locationHint: node.locationHint as DurableObjectLocationHint }
+      : undefined,
   );
   counters.gateCalls++;
   const upstream = new Request(joinUrl(node.url, request.pathAndQuery), {
@@ -144,7 +170,8 @@ function callGate(
     queueTimeoutMs: remaining,
     perTryTimeoutMs: Math.min(service.retry.perTryTimeoutMs, remaining),
     ejection: service.ejection,
-    totalNodes: service.nodes.length,
+    totalNodes: context.totalNodes,
+    ignoreEjection: context.panic,
   });
 }
 

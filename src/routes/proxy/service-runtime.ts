@@ -1,57 +1,163 @@
+import {
+  declaredLevels,
+  type MemberNode,
+  type MembershipLevel,
+  type Selection,
+  selectNodes,
+} from "../../balancer/membership.ts";
 import { buildSchedule, LeasedPositions } from "../../balancer/rotation.ts";
+import { inScope, type ScopeLevel, scopeKey } from "../../balancer/scope.ts";
+import { slowStartShare } from "../../balancer/slow-start.ts";
 import type { ResolvedService } from "../../config/load.ts";
+import type { LiveNodesConfig, ViewResponse } from "../../durable/live-nodes.ts";
 import type { LeaseGrant } from "../../durable/rotation-coordinator.ts";
 import { counters } from "./counters.ts";
 
+/** The rotation round a dispatch walks, and how it was chosen. */
+export interface Route {
+  readonly schedule: readonly string[];
+  readonly selection: Selection;
+}
+
+interface CachedView {
+  version: number;
+  levels: readonly MembershipLevel[];
+  fetchedAt: number;
+  pending?: Promise<void>;
+  route?: Route & { epoch: number; validUntil: number };
+}
+
+/** How isolates reach a service's Durable Objects; injected so tests can fail them. */
+export interface ServiceObjects {
+  lease(size: number): Promise<LeaseGrant>;
+  view(
+    config: LiveNodesConfig,
+    chain: readonly ScopeLevel[],
+    knownVersion: number,
+  ): Promise<ViewResponse>;
+}
+
 /**
- * What one isolate keeps about one service between requests: its leased rotation positions, the
- * ejections it has heard of, and the rotation round over the nodes that are routable now. This is
- * what lets a dispatch skip the coordinator on all but one in `leaseSize` requests.
+ * What one isolate keeps about one service between requests: leased rotation positions, the
+ * membership of each scope chain it has routed in (cached by version, refreshed at most once per
+ * active interval), and the ejections it has heard of. This is what keeps the coordinator and the
+ * live-node object off the per-request path.
  */
 export class ServiceRuntime {
   readonly service: ResolvedService;
+  /** The part of the service's configuration the live-node object works from. */
+  readonly liveConfig: LiveNodesConfig;
   private readonly positions = new LeasedPositions();
   private pendingLease: Promise<void> | undefined;
   private readonly ejected = new Map<string, number>();
-  private round: readonly string[] = [];
-  private roundValidUntil = -1;
+  private ejectionEpoch = 0;
+  private readonly views = new Map<string, CachedView>();
+  private readonly known = new Map<string, MemberNode>();
 
   constructor(service: ResolvedService) {
     this.service = service;
+    this.liveConfig = {
+      service: service.name,
+      nodes: service.nodes.map(({ id, url, dc, rack, weight, locationHint }) => ({
+        id,
+        url,
+        dc,
+        rack,
+        weight,
+        locationHint,
+      })),
+      discovery: service.discovery,
+      health: service.health,
+    };
+    for (const level of declaredLevels(service.nodes, [{ kind: "cluster" }], inScope)) {
+      for (const node of level.nodes) this.known.set(node.id, node);
+    }
+  }
+
+  /** How long a cached membership is trusted before the live-node object is asked again. */
+  get refreshMs(): number {
+    return this.service.discovery?.activeIntervalMs ?? 1_000;
   }
 
   /** The next rotation position, leasing a new block from the coordinator when this one is spent. */
-  async nextPosition(lease: (size: number) => Promise<LeaseGrant>): Promise<number> {
+  async nextPosition(objects: ServiceObjects): Promise<number> {
     for (;;) {
       const position = this.positions.take();
       if (position !== undefined) return position;
       // One lease call serves every dispatch of a burst that found the block empty.
-      this.pendingLease ??= this.refill(lease).finally(() => {
+      this.pendingLease ??= this.refill(objects).finally(() => {
         this.pendingLease = undefined;
       });
       await this.pendingLease;
     }
   }
 
+  /** Makes sure the chain's membership is at most one refresh interval old. */
+  async refresh(objects: ServiceObjects, chain: readonly ScopeLevel[], now: number): Promise<void> {
+    const key = chainKey(chain);
+    let view = this.views.get(key);
+    if (view && now - view.fetchedAt < this.refreshMs) return;
+    if (!view) {
+      view = {
+        version: 0,
+        levels: declaredLevels(this.service.nodes, chain, inScope),
+        fetchedAt: 0,
+      };
+      this.views.set(key, view);
+    }
+    const cached = view;
+    cached.pending ??= this.fetchView(objects, chain, cached, now).finally(() => {
+      cached.pending = undefined;
+    });
+    // A first look must wait for the answer; later ones route on the cached copy meanwhile.
+    if (cached.version === 0) await cached.pending;
+  }
+
+  /** The rotation round of the chain at `now`: the nodes of the nearest level that can serve. */
+  route(chain: readonly ScopeLevel[], now: number): Route {
+    const view = this.views.get(chainKey(chain));
+    if (!view) return { schedule: [], selection: { scope: undefined, nodes: [], panic: false } };
+    const cached = view.route;
+    if (cached && cached.epoch === this.ejectionEpoch && now < cached.validUntil) return cached;
+    const selection = selectNodes(
+      view.levels,
+      (id) => this.isEjected(id, now),
+      this.service.panicThreshold,
+    );
+    const validUntil = this.soonestEjectionEnd(now);
+    view.route = {
+      schedule: buildSchedule(selection.nodes),
+      selection,
+      epoch: this.ejectionEpoch,
+      validUntil,
+    };
+    return view.route;
+  }
+
+  /** A node by id, from any membership this isolate has seen. */
+  node(id: string): MemberNode | undefined {
+    return this.known.get(id);
+  }
+
+  /** Nodes this isolate knows of, for the share cap on ejections. */
+  get knownCount(): number {
+    return this.known.size;
+  }
+
+  /** Whether a node in slow start takes this first pick: its share of a full node's traffic. */
+  admits(id: string, now: number, random: () => number): boolean {
+    const node = this.known.get(id);
+    if (!node || this.service.slowStartMs === 0) return true;
+    const since = Math.max(node.since, this.ejectionEnds.get(id) ?? 0);
+    return random() < slowStartShare(since, now, this.service.slowStartMs);
+  }
+
   /** Remembers that a node is out until `until`. */
   markEjected(nodeId: string, until: number): void {
     if ((this.ejected.get(nodeId) ?? 0) >= until) return;
     this.ejected.set(nodeId, until);
-    this.roundValidUntil = -1;
-  }
-
-  /** Node ids routable at `now`, in rotation order, repeated by weight. */
-  schedule(now: number): readonly string[] {
-    if (now < this.roundValidUntil) return this.round;
-    let validUntil = Number.POSITIVE_INFINITY;
-    for (const [id, until] of this.ejected) {
-      if (until <= now) this.ejected.delete(id);
-      else validUntil = Math.min(validUntil, until);
-    }
-    const routable = this.service.nodes.filter((n) => !this.ejected.has(n.id));
-    this.round = buildSchedule(routable);
-    this.roundValidUntil = validUntil;
-    return this.round;
+    this.ejectionEnds.set(nodeId, until);
+    this.ejectionEpoch++;
   }
 
   /** Whether the node is ejected as far as this isolate knows. */
@@ -59,11 +165,45 @@ export class ServiceRuntime {
     return (this.ejected.get(nodeId) ?? 0) > now;
   }
 
-  private async refill(lease: (size: number) => Promise<LeaseGrant>): Promise<void> {
+  // When each node last came back from an ejection, for slow start.
+  private readonly ejectionEnds = new Map<string, number>();
+
+  private soonestEjectionEnd(now: number): number {
+    let soonest = Number.POSITIVE_INFINITY;
+    for (const until of this.ejected.values()) if (until > now) soonest = Math.min(soonest, until);
+    return soonest;
+  }
+
+  private async fetchView(
+    objects: ServiceObjects,
+    chain: readonly ScopeLevel[],
+    view: CachedView,
+    now: number,
+  ): Promise<void> {
+    counters.liveNodeCalls++;
+    try {
+      const answer = await objects.view(this.liveConfig, chain, view.version);
+      view.fetchedAt = now;
+      if (answer.levels) {
+        view.levels = answer.levels;
+        view.route = undefined;
+        for (const level of answer.levels)
+          for (const node of level.nodes) this.known.set(node.id, node);
+      }
+      view.version = answer.version;
+    } catch (error) {
+      // Keep routing on what we have (the configured nodes, at worst) and ask again next time.
+      counters.liveNodeFailures++;
+      console.warn(`live nodes of ${this.service.name} unavailable: ${String(error)}`);
+      view.fetchedAt = now;
+    }
+  }
+
+  private async refill(objects: ServiceObjects): Promise<void> {
     counters.coordinatorCalls++;
     const size = this.service.rotation.leaseSize;
     try {
-      const grant = await lease(size);
+      const grant = await objects.lease(size);
       this.positions.refill(grant);
       for (const { nodeId, until } of grant.ejected) this.markEjected(nodeId, until);
     } catch (error) {
@@ -74,6 +214,11 @@ export class ServiceRuntime {
       this.positions.refill({ start: Math.floor(Math.random() * 2 ** 40), size });
     }
   }
+}
+
+/** A stable name of a scope chain. */
+export function chainKey(chain: readonly ScopeLevel[]): string {
+  return chain.map(scopeKey).join(">");
 }
 
 const runtimes = new WeakMap<ResolvedService, ServiceRuntime>();

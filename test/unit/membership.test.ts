@@ -1,0 +1,82 @@
+import { describe, expect, it } from "vitest";
+import { type ProbeThresholds, recordProbe, unprobed } from "../../src/balancer/health-probe.ts";
+import {
+  type MemberNode,
+  type MembershipLevel,
+  selectNodes,
+} from "../../src/balancer/membership.ts";
+import { slowStartShare } from "../../src/balancer/slow-start.ts";
+
+const node = (id: string, healthy = true): MemberNode => ({
+  id,
+  url: `http://${id}`,
+  weight: 1,
+  healthy,
+  since: 0,
+});
+const rack: MembershipLevel = {
+  scope: { kind: "rack", dc: "eu", rack: "r1" },
+  nodes: [node("a"), node("b")],
+};
+const dc: MembershipLevel = {
+  scope: { kind: "dc", dc: "eu" },
+  nodes: [node("a"), node("b"), node("c"), node("d")],
+};
+const none = () => false;
+
+describe("selectNodes", () => {
+  it("routes in the preferred level while it has a routable node", () => {
+    expect(selectNodes([rack, dc], none, 0.5)).toMatchObject({ scope: rack.scope, panic: false });
+  });
+
+  it("falls back when every node of the preferred level is unhealthy or ejected", () => {
+    const sick = { ...rack, nodes: [node("a", false), node("b", false)] };
+    expect(selectNodes([sick, dc], none, 0.5).scope).toEqual(dc.scope);
+    expect(selectNodes([rack, dc], (id) => id === "a" || id === "b", 0.5).scope).toEqual(dc.scope);
+  });
+
+  it("falls back when the preferred level lists nobody", () => {
+    expect(selectNodes([{ ...rack, nodes: [] }, dc], none, 0.5).scope).toEqual(dc.scope);
+  });
+
+  it("leaves out unhealthy and ejected nodes above the panic threshold", () => {
+    const result = selectNodes([dc], (id) => id === "d", 0.5);
+    expect(result.nodes.map((n) => n.id)).toEqual(["a", "b", "c"]);
+    expect(result.panic).toBe(false);
+  });
+
+  it("panics below the threshold: routes across every listed node", () => {
+    const result = selectNodes([dc], (id) => id !== "a", 0.5);
+    expect(result.panic).toBe(true);
+    expect(result.nodes).toHaveLength(4);
+    expect(selectNodes([dc], (id) => id !== "a", 0).panic).toBe(false);
+  });
+
+  it("panics over the nearest listed level when nothing is routable anywhere", () => {
+    const result = selectNodes([rack, dc], () => true, 0.5);
+    expect(result).toMatchObject({ scope: rack.scope, panic: true });
+    expect(selectNodes([], none, 0.5)).toEqual({ scope: undefined, nodes: [], panic: false });
+  });
+});
+
+describe("health probes", () => {
+  const t: ProbeThresholds = { healthyThreshold: 2, unhealthyThreshold: 3 };
+  it("flips only after a full run of contrary probes", () => {
+    let state = unprobed(0);
+    const seen: boolean[] = [];
+    for (const passed of [false, false, true, false, false, false, true, true]) {
+      state = recordProbe(state, passed, t, 1);
+      seen.push(state.healthy);
+    }
+    expect(seen).toEqual([true, true, true, true, true, false, false, true]);
+  });
+});
+
+describe("slow start", () => {
+  it("ramps from the floor to a full share over the window", () => {
+    expect(slowStartShare(0, 0, 1000)).toBeCloseTo(0.1);
+    expect(slowStartShare(0, 500, 1000)).toBeCloseTo(0.55);
+    expect(slowStartShare(0, 1000, 1000)).toBe(1);
+    expect(slowStartShare(0, 10, 0)).toBe(1);
+  });
+});
