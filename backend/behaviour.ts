@@ -4,6 +4,23 @@ export const MODES = ["ok", "fail", "hang", "refuse"] as const;
 /** ok answers, fail answers an error status, hang never answers, refuse refuses TCP. */
 export type Mode = (typeof MODES)[number];
 
+/** How a cluster node answers GET /localnodes. */
+export const DISCOVERY_MODES = [
+  "normal",
+  "garbage",
+  "object",
+  "bad-entries",
+  "error",
+  "hang",
+] as const;
+
+/**
+ * normal answers the live addresses; garbage answers 200 with a body that is not JSON;
+ * object answers 200 with a JSON object; bad-entries answers 200 with an array holding
+ * non-address strings and numbers; error answers 500; hang never answers.
+ */
+export type Discovery = (typeof DISCOVERY_MODES)[number];
+
 /** Periodic outage: 503 during the first downMs of every periodMs window. */
 export interface Flap {
   /** Length of the outage at the start of each window, in ms. */
@@ -26,6 +43,8 @@ export interface Behaviour {
   slowEvery: number;
   /** Periodic outage, or null for none. */
   flap: Flap | null;
+  /** How GET /localnodes is answered on a cluster node; independent of mode, delays and flap. */
+  discovery: Discovery;
 }
 
 /** A partial update of a behaviour; absent fields keep their value. */
@@ -39,6 +58,7 @@ export const DEFAULT_BEHAVIOUR: Readonly<Behaviour> = {
   slowMs: 0,
   slowEvery: 0,
   flap: null,
+  discovery: "normal",
 };
 
 /** Longest accepted delay: setTimeout misbehaves past 2^31 ms, and tests never need more. */
@@ -73,6 +93,12 @@ export function parseBehaviourPatch(input: unknown): BehaviourPatch {
     patch.slowEvery = integerIn(input.slowEvery, "slowEvery", 0, Number.MAX_SAFE_INTEGER);
   }
   if (input.flap !== undefined) patch.flap = parseFlap(input.flap);
+  if (input.discovery !== undefined) {
+    if (!DISCOVERY_MODES.includes(input.discovery as Discovery)) {
+      throw new BehaviourError(`discovery must be one of ${DISCOVERY_MODES.join(", ")}`);
+    }
+    patch.discovery = input.discovery as Discovery;
+  }
   return patch;
 }
 

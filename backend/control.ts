@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { BehaviourError, parseBehaviourPatch } from "./behaviour.ts";
-import { DuplicateNodeError, type Fleet, type FleetNodeOptions } from "./fleet.ts";
+import { DuplicateClusterError, InvalidOptionError, UnknownClusterError } from "./cluster.ts";
+import { describeCluster, parseClusterRequest } from "./cluster-request.ts";
+import { DuplicateNodeError, type Fleet, type FleetNodeOptions, NODE_ID } from "./fleet.ts";
 import { HttpError, readJson, sendJson } from "./http-json.ts";
 import type { BackendNode } from "./node-server.ts";
 import { ListenError } from "./server-lifecycle.ts";
@@ -11,7 +13,7 @@ interface Reply {
   body?: unknown;
 }
 
-/** What a route handler gets: the fleet, the request, and the decoded :id if the path has one. */
+/** What a route handler gets: the fleet, the request, and the decoded :id or :name if any. */
 interface Context {
   fleet: Fleet;
   req: IncomingMessage;
@@ -20,14 +22,12 @@ interface Context {
 
 interface Route {
   method: string;
-  /** Path pattern; its one capture group, if any, is the node id. */
+  /** Path pattern; its one capture group, if any, is the node id or cluster name. */
   path: RegExp;
   handle: (ctx: Context) => Promise<Reply> | Reply;
 }
 
-/** Ids end up in URL paths, so keep them to characters that need no escaping. */
-const NODE_ID = /^[A-Za-z0-9._-]{1,64}$/;
-const NODE_FIELDS = new Set(["id", "port", "dc", "rack", "behaviour"]);
+const NODE_FIELDS = new Set(["id", "host", "port", "dc", "rack", "cluster", "behaviour"]);
 
 const ROUTES: Route[] = [
   { method: "POST", path: /^\/nodes$/, handle: createNode },
@@ -38,6 +38,10 @@ const ROUTES: Route[] = [
   { method: "POST", path: /^\/nodes\/([^/]+)\/stop$/, handle: stopNode },
   { method: "POST", path: /^\/nodes\/([^/]+)\/start$/, handle: restartNode },
   { method: "DELETE", path: /^\/nodes\/([^/]+)$/, handle: deleteNode },
+  { method: "POST", path: /^\/clusters$/, handle: createCluster },
+  { method: "GET", path: /^\/clusters$/, handle: listClusters },
+  { method: "GET", path: /^\/clusters\/([^/]+)$/, handle: getCluster },
+  { method: "DELETE", path: /^\/clusters\/([^/]+)$/, handle: deleteCluster },
 ];
 
 /** The control server's request listener; answers every request with JSON and never throws. */
@@ -111,13 +115,35 @@ async function deleteNode({ fleet, id }: Context): Promise<Reply> {
   return { status: 204 };
 }
 
+async function createCluster({ fleet, req }: Context): Promise<Reply> {
+  const cluster = await fleet.addCluster(parseClusterRequest(await readJson(req)));
+  return { status: 201, body: describeCluster(cluster) };
+}
+
+function listClusters({ fleet }: Context): Reply {
+  return { status: 200, body: [...fleet.clusters.values()].map(describeCluster) };
+}
+
+function getCluster({ fleet, id }: Context): Reply {
+  const cluster = fleet.clusters.get(id);
+  if (!cluster) throw new HttpError(404, `no cluster "${id}"`);
+  return { status: 200, body: describeCluster(cluster) };
+}
+
+async function deleteCluster({ fleet, id }: Context): Promise<Reply> {
+  if (!(await fleet.removeCluster(id))) throw new HttpError(404, `no cluster "${id}"`);
+  return { status: 204 };
+}
+
 function describe(node: BackendNode) {
   return {
     id: node.id,
     url: node.url,
+    host: node.host,
     port: node.port,
     dc: node.dc ?? null,
     rack: node.rack ?? null,
+    cluster: node.cluster ?? null,
   };
 }
 
@@ -136,7 +162,7 @@ function decodeId(raw: string | undefined): string {
   try {
     return decodeURIComponent(raw);
   } catch {
-    throw new HttpError(400, "node id is not valid URL encoding");
+    throw new HttpError(400, "path is not valid URL encoding");
   }
 }
 
@@ -162,7 +188,7 @@ function parseNodeRequest(input: unknown): FleetNodeOptions {
     }
     options.port = port;
   }
-  for (const key of ["dc", "rack"] as const) {
+  for (const key of ["host", "dc", "rack", "cluster"] as const) {
     const value = body[key];
     if (value === undefined) continue;
     if (typeof value !== "string") throw new HttpError(400, `${key} must be a string`);
@@ -175,7 +201,11 @@ function parseNodeRequest(input: unknown): FleetNodeOptions {
 function toReply(error: unknown): Reply {
   if (error instanceof HttpError) return { status: error.status, body: { error: error.message } };
   if (error instanceof BehaviourError) return { status: 400, body: { error: error.message } };
-  if (error instanceof DuplicateNodeError) return { status: 409, body: { error: error.message } };
+  if (error instanceof InvalidOptionError) return { status: 400, body: { error: error.message } };
+  if (error instanceof UnknownClusterError) return { status: 404, body: { error: error.message } };
+  if (error instanceof DuplicateNodeError || error instanceof DuplicateClusterError) {
+    return { status: 409, body: { error: error.message } };
+  }
   if (error instanceof ListenError && error.code === "EADDRINUSE") {
     return { status: 409, body: { error: error.message } };
   }

@@ -9,6 +9,12 @@ import {
   MAX_DELAY_MS,
   parseBehaviourPatch,
 } from "./behaviour.ts";
+import {
+  type ClusterMembership,
+  LOCALNODES_PATH,
+  localNodesAnswer,
+  localNodesScope,
+} from "./localnodes.ts";
 import { httpUrl, listen, shutdown, trackSockets } from "./server-lifecycle.ts";
 
 /** Options for {@link startNode}. */
@@ -19,17 +25,19 @@ export interface NodeOptions {
   host?: string;
   /** Port to bind; 0 (default) picks a free one, which is then kept across stop/start. */
   port?: number;
-  /** Data-centre label, reported only. */
+  /** Data-centre label; also the default scope of /localnodes. */
   dc?: string;
-  /** Rack label, reported only. */
+  /** Rack label. */
   rack?: string;
+  /** Cluster to answer GET /localnodes from; without one, /localnodes is an ordinary request. */
+  cluster?: ClusterMembership;
   /** Initial behaviour, on top of the defaults. */
   behaviour?: BehaviourPatch;
 }
 
-/** Request accounting since start or the last resetStats(). */
+/** Request accounting since start or the last resetStats(); discovery requests are kept apart. */
 export interface NodeStats {
-  /** Requests received. */
+  /** Requests received, discovery (GET /localnodes on a cluster node) excluded. */
   requests: number;
   /** Requests received per HTTP method. */
   byMethod: Record<string, number>;
@@ -39,6 +47,10 @@ export interface NodeStats {
   inHandshake: number;
   /** Highest inHandshake seen. */
   peakHandshakes: number;
+  /** Discovery requests received. */
+  localnodesRequests: number;
+  /** Discovery requests received per raw query string ("" for none). */
+  localnodesByQuery: Record<string, number>;
 }
 
 /** A running reference backend node. */
@@ -55,6 +67,10 @@ export interface BackendNode {
   readonly dc: string | undefined;
   /** Rack label, if any. */
   readonly rack: string | undefined;
+  /** Name of the cluster the node answers /localnodes for, if any. */
+  readonly cluster: string | undefined;
+  /** Whether the node listens now: not stopped, closed or refusing. */
+  accepting(): boolean;
   /** A copy of the current behaviour. */
   behaviour(): Behaviour;
   /** Validates and applies a partial behaviour; resolves once the listener matches it. */
@@ -96,7 +112,7 @@ type OkRoute = (info: RequestInfo) => unknown;
 
 /**
  * Special ok answers keyed by "METHOD /path"; anything else gets the echo.
- * Reserved: "GET /localnodes" for the planned node-discovery answer.
+ * GET /localnodes on a cluster node never gets here: it is discovery, not data.
  */
 const OK_ROUTES: Record<string, OkRoute> = {};
 
@@ -111,6 +127,7 @@ class NodeServer implements BackendNode {
   readonly host: string;
   readonly dc: string | undefined;
   readonly rack: string | undefined;
+  #cluster: ClusterMembership | undefined;
   #port: number;
   #behaviour: Behaviour;
   #flapSince = Date.now();
@@ -125,6 +142,8 @@ class NodeServer implements BackendNode {
   #byRequestId = new Map<string, number>();
   #inHandshake = 0;
   #peakHandshakes = 0;
+  #localnodesRequests = 0;
+  #localnodesByQuery = new Map<string, number>();
 
   static async launch(options: NodeOptions): Promise<NodeServer> {
     const node = new NodeServer(options);
@@ -140,6 +159,7 @@ class NodeServer implements BackendNode {
     this.#port = options.port ?? 0;
     this.dc = options.dc;
     this.rack = options.rack;
+    this.#cluster = options.cluster;
     this.#behaviour = { ...DEFAULT_BEHAVIOUR, ...parseBehaviourPatch(options.behaviour ?? {}) };
   }
 
@@ -149,6 +169,14 @@ class NodeServer implements BackendNode {
 
   get url(): string {
     return httpUrl(this.host, this.#port);
+  }
+
+  get cluster(): string | undefined {
+    return this.#cluster?.name;
+  }
+
+  accepting(): boolean {
+    return this.#server !== null;
   }
 
   behaviour(): Behaviour {
@@ -171,6 +199,8 @@ class NodeServer implements BackendNode {
       byRequestId: Object.fromEntries(this.#byRequestId),
       inHandshake: this.#inHandshake,
       peakHandshakes: this.#peakHandshakes,
+      localnodesRequests: this.#localnodesRequests,
+      localnodesByQuery: Object.fromEntries(this.#localnodesByQuery),
     };
   }
 
@@ -179,6 +209,8 @@ class NodeServer implements BackendNode {
     this.#byMethod.clear();
     this.#byRequestId.clear();
     this.#peakHandshakes = this.#inHandshake;
+    this.#localnodesRequests = 0;
+    this.#localnodesByQuery.clear();
   }
 
   stop(): Promise<void> {
@@ -232,6 +264,11 @@ class NodeServer implements BackendNode {
       req.socket.destroy();
       return;
     }
+    const target = splitTarget(req.url);
+    if (this.#cluster && req.method === "GET" && target.path === LOCALNODES_PATH) {
+      this.#discover(this.#cluster, target.query, behaviour, res);
+      return;
+    }
     const sequence = this.#count(req);
     const verdict = this.#verdict(behaviour);
     const endHandshake = this.#beginHandshake(res);
@@ -250,6 +287,23 @@ class NodeServer implements BackendNode {
       }, delayMs);
       res.once("close", () => clearTimeout(timer));
     });
+  }
+
+  #discover(
+    cluster: ClusterMembership,
+    query: string,
+    behaviour: Behaviour,
+    res: ServerResponse,
+  ): void {
+    this.#localnodesRequests += 1;
+    bump(this.#localnodesByQuery, query);
+    const answer = localNodesAnswer(
+      behaviour.discovery,
+      cluster.liveEntries(localNodesScope(query, this.dc)),
+    );
+    if (!answer) return;
+    res.writeHead(answer.status, { "content-type": "application/json", "x-node-id": this.id });
+    res.end(answer.body);
   }
 
   #count(req: IncomingMessage): number {
@@ -317,16 +371,22 @@ class NodeServer implements BackendNode {
   }
 }
 
-function requestInfo(node: string, req: IncomingMessage, bodyBytes: number): RequestInfo {
-  // The raw target is split by hand so the echo shows exactly what was forwarded, unnormalised.
-  const target = req.url ?? "/";
+/** Splits the raw request target by hand, so path and query are exactly what was sent. */
+function splitTarget(url: string | undefined): { path: string; query: string } {
+  const target = url ?? "/";
   const mark = target.indexOf("?");
+  return {
+    path: mark === -1 ? target : target.slice(0, mark),
+    query: mark === -1 ? "" : target.slice(mark + 1),
+  };
+}
+
+function requestInfo(node: string, req: IncomingMessage, bodyBytes: number): RequestInfo {
   const header = req.headers["x-request-id"];
   return {
     node,
     method: req.method ?? "",
-    path: mark === -1 ? target : target.slice(0, mark),
-    query: mark === -1 ? "" : target.slice(mark + 1),
+    ...splitTarget(req.url),
     requestId: typeof header === "string" ? header : null,
     bodyBytes,
     headers: Object.fromEntries(

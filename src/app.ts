@@ -1,6 +1,8 @@
 import { Hono } from "hono";
 import { loadConfig } from "./config/load.ts";
+import { errorResponse } from "./http/errors.ts";
 import { problem } from "./http/problem.ts";
+import { adminRoutes } from "./routes/admin.ts";
 import type { GatewayEnv } from "./routes/context.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { proxyRoutes } from "./routes/proxy.ts";
@@ -27,11 +29,9 @@ app.use("*", async (c, next) => {
   await next();
 });
 
+app.route("/_gw", adminRoutes);
 app.route("/s", proxyRoutes);
 
 app.notFound(() => problem(404, "not-found", "Not found", "no such route"));
 
-app.onError((error) => {
-  console.error("unhandled error", error);
-  return problem(500, "internal", "Internal error", "the gateway failed to handle this request");
-});
+app.onError(errorResponse);

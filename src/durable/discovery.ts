@@ -76,19 +76,6 @@ export async function probe(url: string, timeoutMs: number): Promise<boolean> {
   }
 }
 
-/** Runs `task` over `items` with at most `limit` at once (Workers allow 6 open connections). */
-export async function eachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  task: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await task(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
 /** A copy of `items` in random order (Fisher–Yates). */
 export function shuffled<T>(items: readonly T[]): T[] {
   const out = [...items];

@@ -3,7 +3,8 @@ import { type ProbeState, recordProbe, unprobed } from "../balancer/health-probe
 import type { MemberNode, MembershipLevel } from "../balancer/membership.ts";
 import { inScope, type ScopeLevel, scopeKey } from "../balancer/scope.ts";
 import type { ServiceConfig } from "../config/schema.ts";
-import { type DiscoveryCounters, eachLimited, probe, queryLevel, shuffled } from "./discovery.ts";
+import { eachLimited } from "../util/each-limited.ts";
+import { type DiscoveryCounters, probe, queryLevel, shuffled } from "./discovery.ts";
 
 /** A node the configuration lists or the admin API registered. */
 export interface DeclaredNode {
@@ -47,6 +48,8 @@ export interface LiveNodesReport {
   readonly lastTrafficAt: number;
   readonly nextAlarmAt: number | null;
   readonly discovery: DiscoveryCounters;
+  /** The levels of the chain asked about. */
+  readonly levels: readonly MembershipLevel[];
 }
 
 /** Why a node could not be removed. */
@@ -143,11 +146,12 @@ export class LiveNodes extends DurableObject<Env> {
     return this.allNodes().some((n) => n.id === nodeId) ? "not-registered" : "not-found";
   }
 
-  /** Everything known, for the services API. */
-  async report(config: LiveNodesConfig): Promise<LiveNodesReport> {
+  /** Everything known, with the levels of `chain`, for the services API; not counted as traffic. */
+  async report(config: LiveNodesConfig, chain: readonly ScopeLevel[]): Promise<LiveNodesReport> {
     this.adopt(config);
     this.save();
     return {
+      levels: this.levels(chain),
       version: this.state.version,
       registered: this.state.registered,
       discovered: this.state.discovered,
@@ -240,9 +244,11 @@ export class LiveNodes extends DurableObject<Env> {
   }
 
   /**
-   * One discovery round. Each chain is walked from its preferred level, and the walk stops at the
-   * first level that lists a node believed healthy, so a recovered preferred level is seen on the
-   * very next round. A level asked for by several chains is queried once per round.
+   * One discovery round. Every level of every chain in use is asked for, preferred level first,
+   * so a recovered preferred level is seen on the very next round and the fallback levels are
+   * already known when the preferred one fails (its nodes may be the only contacts we had).
+   * A level shared by several chains is queried once per round; a node that fails to answer is
+   * skipped for the rest of the round.
    */
   private async discover(chains: readonly (readonly ScopeLevel[])[]): Promise<void> {
     const discovery = this.state.config?.discovery;
@@ -258,38 +264,23 @@ export class LiveNodes extends DurableObject<Env> {
         Number(new URL(discovery.seeds[0] as string).port || defaultPort(discovery.scheme)),
     };
     const failed = new Set<string>();
-    const asked = new Map<string, string[] | undefined>();
+    const asked = new Set<string>();
     let moved = false;
-    for (const chain of chains) {
-      for (const level of chain) {
-        const key = scopeKey(level);
-        if (!asked.has(key)) {
-          const known = this.knownDiscovered();
-          const healthy = shuffled(
-            known.filter((o) => this.state.probes[hostOf(o)]?.healthy !== false),
-          );
-          const rest = shuffled(known.filter((o) => !healthy.includes(o)));
-          const candidates = [
-            ...[...healthy, ...rest].slice(0, KNOWN_CANDIDATES),
-            ...shuffled(seeds),
-          ];
-          const urls = await queryLevel(
-            {
-              level,
-              candidates,
-              failed,
-              path: discovery.path,
-              timeoutMs: discovery.timeoutMs,
-              rules,
-            },
-            this.state.counters,
-          );
-          asked.set(key, urls);
-          if (urls !== undefined) moved = this.storeLevel(key, urls, now) || moved;
-        }
-        const listed = this.state.discovered[key]?.urls ?? [];
-        if (listed.some((url) => this.state.probes[hostOf(url)]?.healthy !== false)) break;
-      }
+    for (const level of chains.flat()) {
+      const key = scopeKey(level);
+      if (asked.has(key)) continue;
+      asked.add(key);
+      const known = this.knownDiscovered();
+      const healthy = shuffled(
+        known.filter((o) => this.state.probes[hostOf(o)]?.healthy !== false),
+      );
+      const rest = shuffled(known.filter((o) => !healthy.includes(o)));
+      const candidates = [...[...healthy, ...rest].slice(0, KNOWN_CANDIDATES), ...shuffled(seeds)];
+      const urls = await queryLevel(
+        { level, candidates, failed, path: discovery.path, timeoutMs: discovery.timeoutMs, rules },
+        this.state.counters,
+      );
+      if (urls !== undefined) moved = this.storeLevel(key, urls, now) || moved;
     }
     if (moved) this.changed();
   }

@@ -72,6 +72,11 @@ export class RotationCoordinator extends DurableObject<Env> {
     if (this.ejections.delete(nodeId)) this.save();
   }
 
+  /** Nodes ejected now, with the time each ejection ends. */
+  ejectedNodes(): Array<{ nodeId: string; until: number }> {
+    return this.currentEjections(Date.now());
+  }
+
   stats(): CoordinatorStats {
     return {
       leases: this.leases,

@@ -11,6 +11,7 @@ export type ProblemType =
   | "not-found"
   | "bad-request"
   | "unauthorized"
+  | "conflict"
   | "payload-too-large"
   | "internal";
 

@@ -46,9 +46,11 @@ describe("control server", () => {
       {
         id: "node-1",
         url: fleet.nodes.get("node-1")?.url,
+        host: "127.0.0.1",
         port: fleet.nodes.get("node-1")?.port,
         dc: null,
         rack: null,
+        cluster: null,
         behaviour: expect.objectContaining({ mode: "ok", delayMs: 7 }),
       },
     ]);

@@ -119,6 +119,8 @@ describe("handshake delay", () => {
       byRequestId: {},
       inHandshake: 1,
       peakHandshakes: 1,
+      localnodesRequests: 0,
+      localnodesByQuery: {},
     });
     await n.close();
     await pending;

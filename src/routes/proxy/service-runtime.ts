@@ -113,6 +113,11 @@ export class ServiceRuntime {
     if (cached.version === 0) await cached.pending;
   }
 
+  /** Drops cached memberships so the next dispatch asks the live-node object again. */
+  forgetMembership(): void {
+    for (const view of this.views.values()) view.fetchedAt = 0;
+  }
+
   /** The rotation round of the chain at `now`: the nodes of the nearest level that can serve. */
   route(chain: readonly ScopeLevel[], now: number): Route {
     const view = this.views.get(chainKey(chain));

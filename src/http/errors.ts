@@ -1,0 +1,24 @@
+import { HTTPException } from "hono/http-exception";
+import { problem } from "./problem.ts";
+
+/**
+ * The response for an error a handler threw. Hono's own exceptions (a malformed JSON body, a
+ * failed bearer check) keep their status but speak problem+json like every other error; anything
+ * else is logged and answered 500 without leaking its message.
+ */
+export function errorResponse(error: unknown): Response {
+  if (error instanceof HTTPException) {
+    const response = error.getResponse();
+    if (response.headers.get("content-type") === "application/problem+json") return response;
+    const type =
+      error.status === 401 ? "unauthorized" : error.status < 500 ? "bad-request" : "internal";
+    return problem(
+      error.status,
+      type,
+      error.status < 500 ? "Bad request" : "Internal error",
+      error.message || undefined,
+    );
+  }
+  console.error("unhandled error", error);
+  return problem(500, "internal", "Internal error", "the gateway failed to handle this request");
+}

@@ -1,0 +1,100 @@
+import { z } from "@hono/zod-openapi";
+import { LOCATION_HINTS } from "../config/schema.ts";
+
+/** Path parameter: a service name. */
+export const ServiceParam = z.object({
+  service: z.string().openapi({ param: { name: "service", in: "path" }, example: "echo" }),
+});
+
+/** Path parameters: a service and one of its nodes. */
+export const NodeParams = ServiceParam.extend({
+  nodeId: z.string().openapi({ param: { name: "nodeId", in: "path" }, example: "10.0.0.7:8000" }),
+});
+
+/** Body of a node registration. */
+export const RegisterNodeBody = z
+  .strictObject({
+    url: z.url({ protocol: /^https?$/ }).openapi({ example: "http://10.0.0.7:8000" }),
+    id: z
+      .string()
+      .regex(/^[A-Za-z0-9._:-]{1,128}$/)
+      .optional(),
+    dc: z.string().min(1).max(64).optional(),
+    rack: z.string().min(1).max(64).optional(),
+    weight: z.int().min(1).max(100).default(1),
+    locationHint: z.enum(LOCATION_HINTS).optional(),
+  })
+  .openapi("RegisterNode");
+
+/** A node as the admin API shows it. */
+export const NodeView = z
+  .object({
+    id: z.string(),
+    url: z.string(),
+    dc: z.string().optional(),
+    rack: z.string().optional(),
+    weight: z.number(),
+    source: z.enum(["config", "registered", "discovered"]),
+    levels: z.array(z.string()).openapi({ description: "scope levels that list the node" }),
+    healthy: z.boolean(),
+    ejectedUntil: z.number().nullable(),
+    failureStreak: z.number(),
+    inFlight: z.number(),
+    queued: z.number(),
+  })
+  .openapi("Node");
+
+/** One service in the list. */
+export const ServiceSummary = z
+  .object({
+    name: z.string(),
+    policy: z.string(),
+    lockScope: z.string(),
+    configuredNodes: z.number(),
+    discovery: z.boolean(),
+    healthChecks: z.boolean(),
+  })
+  .openapi("ServiceSummary");
+
+/** A service in detail. */
+export const ServiceDetail = ServiceSummary.extend({
+  version: z.number(),
+  scope: z.object({
+    chain: z.array(z.string()),
+    serving: z.string().nullable(),
+    panic: z.boolean(),
+  }),
+  discoveryState: z.object({
+    pace: z.enum(["active", "idle"]),
+    lastTrafficAt: z.number(),
+    nextAlarmAt: z.number().nullable(),
+    rounds: z.number(),
+    requests: z.number(),
+    failures: z.number(),
+    lastFailure: z.string().optional(),
+  }),
+  nodes: z.array(NodeView),
+}).openapi("ServiceDetail");
+
+/** An RFC 9457 problem document. */
+export const Problem = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number(),
+    detail: z.string().optional(),
+  })
+  .passthrough()
+  .openapi("Problem");
+
+/** Query of the Alternator-compatible node list. */
+export const LocalNodesQuery = z.object({
+  dc: z
+    .string()
+    .optional()
+    .openapi({ param: { name: "dc", in: "query" } }),
+  rack: z
+    .string()
+    .optional()
+    .openapi({ param: { name: "rack", in: "query" } }),
+});

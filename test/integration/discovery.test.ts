@@ -1,0 +1,215 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { LiveNodes, type LiveNodesConfig } from "../../src/durable/live-nodes.ts";
+import {
+  addCluster,
+  type ClusterNode,
+  startNode,
+  stopNode,
+  type TestCluster,
+} from "./cluster-helpers.ts";
+import { eventually, gateway, nodeStats, serviceName, setBehaviour } from "./helpers.ts";
+
+const ACTIVE_MS = 100;
+
+/** A two-datacenter cluster: dc1 with racks r1 and r2, dc2 with rack r1; two nodes each. */
+function twoDatacenters(): Promise<TestCluster> {
+  return addCluster({
+    layout: [
+      { dc: "dc1", rack: "r1", count: 2 },
+      { dc: "dc1", rack: "r2", count: 2 },
+      { dc: "dc2", rack: "r1", count: 2 },
+    ],
+  });
+}
+
+function discoveryConfig(cluster: TestCluster) {
+  const seed = cluster.nodes.find((n) => n.dc === "dc1") as ClusterNode;
+  return { seeds: [seed.url], activeIntervalMs: ACTIVE_MS, idleIntervalMs: 60_000, timeoutMs: 500 };
+}
+
+/** The live-node configuration an isolate sends for a discovering service with defaults. */
+function runtimeConfigOf(service: string, cluster: TestCluster): LiveNodesConfig {
+  return {
+    service,
+    nodes: [],
+    discovery: { ...discoveryConfig(cluster), path: "/localnodes", scheme: "http" },
+  };
+}
+
+function discoveringService(cluster: TestCluster, scope: Record<string, unknown>) {
+  const name = serviceName("disc");
+  const seed = cluster.nodes.find((n) => n.dc === "dc1") as ClusterNode;
+  const config = {
+    services: [
+      {
+        name,
+        discovery: {
+          seeds: [seed.url],
+          activeIntervalMs: ACTIVE_MS,
+          idleIntervalMs: 60_000,
+          timeoutMs: 500,
+        },
+        scope,
+        retry: { backoffBaseMs: 1, backoffMaxMs: 2, perTryTimeoutMs: 500 },
+      },
+    ],
+  };
+  const fetchVia = gateway(config);
+  return {
+    name,
+    fetch: (path = "/", init?: RequestInit) => fetchVia(`/s/${name}${path}`, init),
+    admin: (path: string, init?: RequestInit) =>
+      fetchVia(`/_gw${path}`, {
+        ...init,
+        headers: { authorization: "Bearer test-admin-token", ...init?.headers },
+      }),
+  };
+}
+
+async function hits(
+  svc: { fetch: (path?: string) => Promise<Response> },
+  count: number,
+): Promise<string[]> {
+  const nodes: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const response = await svc.fetch();
+    expect(response.status).toBe(200);
+    await response.body?.cancel();
+    nodes.push(response.headers.get("x-roundhouse-node") ?? "");
+  }
+  return nodes;
+}
+
+const hostsOf = (nodes: ClusterNode[]) => nodes.map((n) => `${n.host}:${n.port}`).sort();
+
+describe("discovery from /localnodes", () => {
+  it("routes within the datacenter scope", async () => {
+    const cluster = await twoDatacenters();
+    const svc = discoveringService(cluster, { dc: "dc1" });
+    const seen = new Set(await hits(svc, 12));
+    expect([...seen].sort()).toEqual(hostsOf(cluster.nodes.filter((n) => n.dc === "dc1")));
+  });
+
+  it("routes within the rack scope", async () => {
+    const cluster = await twoDatacenters();
+    const svc = discoveringService(cluster, { dc: "dc1", rack: "r2" });
+    const seen = new Set(await hits(svc, 8));
+    expect([...seen].sort()).toEqual(
+      hostsOf(cluster.nodes.filter((n) => n.dc === "dc1" && n.rack === "r2")),
+    );
+  });
+
+  it("rotates strictly: each live node once per round", async () => {
+    const cluster = await twoDatacenters();
+    const svc = discoveringService(cluster, { dc: "dc1" });
+    const seen = await hits(svc, 12);
+    for (let round = 0; round < 3; round++)
+      expect(new Set(seen.slice(round * 4, round * 4 + 4)).size).toBe(4);
+  });
+
+  it("falls back from an empty rack to its datacenter, and returns when the rack recovers", async () => {
+    const cluster = await twoDatacenters();
+    const rack = cluster.nodes.filter((n) => n.dc === "dc1" && n.rack === "r1");
+    const svc = discoveringService(cluster, { dc: "dc1", rack: "r1" });
+    expect(new Set(await hits(svc, 4))).toEqual(new Set(hostsOf(rack)));
+    for (const node of rack) await stopNode(node);
+    await eventually(async () => (await hits(svc, 4)).every((h) => !hostsOf(rack).includes(h)));
+    const fallback = new Set(await hits(svc, 8));
+    expect([...fallback].sort()).toEqual(
+      hostsOf(cluster.nodes.filter((n) => n.dc === "dc1" && n.rack === "r2")),
+    );
+    for (const node of rack) await startNode(node);
+    await eventually(async () => (await hits(svc, 4)).every((h) => hostsOf(rack).includes(h)));
+  });
+
+  it("falls back to the seeds' own view for an unknown datacenter", async () => {
+    const cluster = await twoDatacenters();
+    const svc = discoveringService(cluster, { dc: "nowhere" });
+    const seen = new Set(await hits(svc, 8));
+    expect([...seen].sort()).toEqual(hostsOf(cluster.nodes.filter((n) => n.dc === "dc1")));
+  });
+
+  it("moves traffic off a node that shuts down without failing an idempotent request, and back when it restarts", async () => {
+    const cluster = await twoDatacenters();
+    const svc = discoveringService(cluster, { dc: "dc2" });
+    const [victim] = cluster.nodes.filter((n) => n.dc === "dc2") as [ClusterNode];
+    await hits(svc, 4);
+    await stopNode(victim);
+    // Every request succeeds meanwhile (retries go elsewhere), and the node leaves the rotation.
+    await eventually(async () => {
+      const before = (await nodeStats(victim)).requests;
+      const seen = await hits(svc, 6);
+      return (
+        seen.every((h) => h !== `${victim.host}:${victim.port}`) &&
+        (await nodeStats(victim)).requests === before
+      );
+    });
+    await startNode(victim);
+    await eventually(async () => (await hits(svc, 4)).includes(`${victim.host}:${victim.port}`));
+  });
+
+  it("keeps the last good list when discovery answers garbage, and counts it", async () => {
+    const cluster = await twoDatacenters();
+    const svc = discoveringService(cluster, { dc: "dc1" });
+    const good = new Set(await hits(svc, 8));
+    for (const node of cluster.nodes) await setBehaviour(node, { discovery: "garbage" });
+    await eventually(async () => {
+      const detail = (await (await svc.admin(`/services/${svc.name}`)).json()) as {
+        discoveryState: { failures: number };
+      };
+      return detail.discoveryState.failures >= 3;
+    });
+    expect(new Set(await hits(svc, 8))).toEqual(good);
+    for (const fault of ["object", "bad-entries", "error"]) {
+      for (const node of cluster.nodes) await setBehaviour(node, { discovery: fault });
+      expect(new Set(await hits(svc, 8))).toEqual(good);
+    }
+  });
+
+  it("serves the last known nodes at once after a restart, even with every seed gone", async () => {
+    const cluster = await twoDatacenters();
+    const svc = discoveringService(cluster, { dc: "dc1" });
+    await hits(svc, 4);
+    for (const node of cluster.nodes) await setBehaviour(node, { discovery: "error" });
+    const stub = env.LIVE_NODES.get(env.LIVE_NODES.idFromName(svc.name));
+    // A fresh instance over the same storage is what the platform builds after a restart.
+    const restarted = await runInDurableObject(stub, async (_instance: LiveNodes, state) => {
+      const fresh = new LiveNodes(state, env);
+      const config = runtimeConfigOf(svc.name, cluster);
+      return fresh.view({
+        config,
+        chain: [{ kind: "dc", dc: "dc1" }, { kind: "cluster" }],
+        knownVersion: 0,
+      });
+    });
+    const listed = restarted.levels?.[0]?.nodes.map((n) => n.id).sort();
+    expect(listed).toEqual(hostsOf(cluster.nodes.filter((n) => n.dc === "dc1")));
+  });
+
+  it("slows down when idle and speeds up when traffic returns", async () => {
+    const cluster = await twoDatacenters();
+    const name = serviceName("pace");
+    const seed = cluster.nodes[0] as ClusterNode;
+    const fetchVia = gateway({
+      services: [
+        { name, discovery: { seeds: [seed.url], activeIntervalMs: 100, idleIntervalMs: 400 } },
+      ],
+    });
+    await (await fetchVia(`/s/${name}/`)).body?.cancel();
+    const pace = async () => {
+      const response = await fetchVia(`/_gw/services/${name}`, {
+        headers: { authorization: "Bearer test-admin-token" },
+      });
+      return ((await response.json()) as { discoveryState: { pace: string; nextAlarmAt: number } })
+        .discoveryState;
+    };
+    await eventually(async () => (await pace()).pace === "idle", 5_000);
+    await eventually(async () => (await pace()).nextAlarmAt - Date.now() > 150, 5_000);
+    await (await fetchVia(`/s/${name}/`)).body?.cancel();
+    const after = await pace();
+    expect(after.pace).toBe("active");
+    expect(after.nextAlarmAt - Date.now()).toBeLessThanOrEqual(100);
+  });
+});
