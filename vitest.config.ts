@@ -15,6 +15,8 @@ export default defineConfig({
         ],
         test: {
           name: "workers",
+          // Loopback nodes and alarms on a shared 2-core machine: generous, since no test waits it out.
+          testTimeout: 30_000,
           include: ["test/integration/**/*.test.ts"],
           globalSetup: ["test/global-setup.ts"],
         },

@@ -11,6 +11,17 @@ export interface LoadResult {
   readonly latenciesMs: number[];
   /** Requests per `x-roundhouse-node` header value. */
   readonly perNode: Record<string, number>;
+  /** Every request, when `trace` was asked for. */
+  readonly trace: TraceEntry[];
+}
+
+/** One request of a traced run: times are `performance.now()` values; status 0 is a transport error. */
+export interface TraceEntry {
+  readonly sentAt: number;
+  readonly doneAt: number;
+  readonly status: number;
+  readonly attempts: number;
+  readonly node?: string;
 }
 
 export interface LoadOptions {
@@ -18,6 +29,8 @@ export interface LoadOptions {
   readonly concurrency: number;
   readonly durationMs: number;
   readonly method?: string;
+  /** Record every request (for time-resolved scenarios). */
+  readonly trace?: boolean;
 }
 
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
@@ -28,6 +41,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   }
   const latenciesMs: number[] = [];
   const perNode: Record<string, number> = {};
+  const trace: TraceEntry[] = [];
   let ok = 0;
   let errors = 0;
   const started = performance.now();
@@ -36,13 +50,17 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     while (performance.now() < stopAt) {
       const sent = performance.now();
       try {
-        const { status, node } = await request(agent, target, options.method ?? "GET");
-        latenciesMs.push(performance.now() - sent);
+        const { status, node, attempts } = await request(agent, target, options.method ?? "GET");
+        const doneAt = performance.now();
+        latenciesMs.push(doneAt - sent);
         if (status < 400) ok++;
         else errors++;
         if (node) perNode[node] = (perNode[node] ?? 0) + 1;
+        if (options.trace) trace.push({ sentAt: sent, doneAt, status, attempts, node });
       } catch {
         errors++;
+        if (options.trace)
+          trace.push({ sentAt: sent, doneAt: performance.now(), status: 0, attempts: 0 });
       }
     }
   };
@@ -50,20 +68,24 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const elapsedMs = performance.now() - started;
   agent.destroy();
   latenciesMs.sort((a, b) => a - b);
-  return { ok, errors, elapsedMs, latenciesMs, perNode };
+  return { ok, errors, elapsedMs, latenciesMs, perNode, trace };
 }
 
 function request(
   agent: http.Agent,
   url: URL,
   method: string,
-): Promise<{ status: number; node?: string }> {
+): Promise<{ status: number; node?: string; attempts: number }> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { agent, method }, (res) => {
       res.resume();
       res.on("end", () => {
         const node = res.headers["x-roundhouse-node"];
-        resolve({ status: res.statusCode ?? 0, node: typeof node === "string" ? node : undefined });
+        resolve({
+          status: res.statusCode ?? 0,
+          node: typeof node === "string" ? node : undefined,
+          attempts: Number(res.headers["x-roundhouse-attempts"] ?? 1),
+        });
       });
       res.on("error", reject);
     });

@@ -1,8 +1,10 @@
 // `npm run bench [-- <scenario> [options]]`: runs one benchmark scenario, or all of them.
 import { dispatchBench } from "./dispatch.ts";
+import { failoverBench } from "./failover.ts";
 
 const SCENARIOS: Record<string, (argv: string[]) => Promise<void>> = {
   dispatch: dispatchBench,
+  failover: failoverBench,
 };
 
 const [name, ...rest] = process.argv.slice(2);

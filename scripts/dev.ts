@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import type { Fleet } from "../backend/fleet.ts";
@@ -106,13 +107,15 @@ async function waitForGateway(exited: Promise<number>): Promise<boolean> {
   return false;
 }
 
-function printBanner(fleet: Fleet): void {
+function printBanner(fleet: Fleet, adminToken: string): void {
   const nodes = [...fleet.nodes.values()].map((node) => `${node.id} ${node.url}`).join(", ");
   console.log(`
 Roundhouse is up: try  curl -i ${GATEWAY}/s/echo/hello
 Demo nodes: ${nodes}
 Control them at ${fleet.url}, e.g.
   curl -X POST -d '{"mode":"fail"}' ${fleet.url}/nodes/node-2/behaviour
+Admin API (token from .dev.vars):
+  curl -H 'authorization: Bearer ${adminToken}' ${GATEWAY}/_gw/services/echo
 `);
 }
 
@@ -126,7 +129,21 @@ async function stopWrangler(child: ChildProcess, exited: Promise<number>): Promi
   clearTimeout(timer);
 }
 
+const DEV_VARS = path.join(ROOT, ".dev.vars");
+
+/** The local admin token: read from .dev.vars, or minted into it on first start. */
+function devAdminToken(): string {
+  const existing = existsSync(DEV_VARS)
+    ? /^ADMIN_TOKEN=(.+)$/m.exec(readFileSync(DEV_VARS, "utf8"))
+    : null;
+  if (existing?.[1]) return existing[1].trim();
+  const token = `dev-${randomBytes(12).toString("hex")}`;
+  appendFileSync(DEV_VARS, `ADMIN_TOKEN=${token}\n`);
+  return token;
+}
+
 async function main(): Promise<void> {
+  const adminToken = devAdminToken();
   const fleet = await startBackend();
   const wrangler = startWrangler();
   const exited = exitOf(wrangler);
@@ -147,7 +164,7 @@ async function main(): Promise<void> {
   });
 
   if (await waitForGateway(exited)) {
-    printBanner(fleet);
+    printBanner(fleet, adminToken);
   } else if (!stopping) {
     console.error(`npm start: ${HEALTH_URL} did not answer within ${READY_DEADLINE_MS / 1000} s`);
     await shutdown(1);

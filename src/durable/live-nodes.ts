@@ -265,6 +265,7 @@ export class LiveNodes extends DurableObject<Env> {
     };
     const failed = new Set<string>();
     const asked = new Set<string>();
+    const rejoined = new Set<string>();
     let moved = false;
     for (const level of chains.flat()) {
       const key = scopeKey(level);
@@ -280,9 +281,38 @@ export class LiveNodes extends DurableObject<Env> {
         { level, candidates, failed, path: discovery.path, timeoutMs: discovery.timeoutMs, rules },
         this.state.counters,
       );
-      if (urls !== undefined) moved = this.storeLevel(key, urls, now) || moved;
+      if (urls === undefined) continue;
+      const before = new Set(this.knownDiscovered());
+      for (const url of urls) if (!before.has(url) && this.wasSeen(url)) rejoined.add(hostOf(url));
+      moved = this.storeLevel(key, urls, now) || moved;
+    }
+    for (const id of rejoined) {
+      this.state.firstSeen[id] = now;
+      await this.readmit(id);
     }
     if (moved) this.changed();
+  }
+
+  private wasSeen(url: string): boolean {
+    return (this.state.firstSeen[hostOf(url)] ?? -1) >= 0;
+  }
+
+  /**
+   * A node that left the lists and came back was restarted or repaired: an ejection earned before
+   * it left says nothing about it now. Lifting it (as Envoy does on a passing health check) lets
+   * traffic, ramped by slow start, return at once instead of after the ejection runs out.
+   */
+  private async readmit(nodeId: string): Promise<void> {
+    const service = this.state.config?.service;
+    if (!service) return;
+    try {
+      await this.env.ROTATION.get(this.env.ROTATION.idFromName(service)).readmit(nodeId);
+      for (const gate of [`${service}/${nodeId}`, `${service}#global`]) {
+        await this.env.NODE_GATE.get(this.env.NODE_GATE.idFromName(gate)).readmit(nodeId);
+      }
+    } catch (error) {
+      console.warn(`live nodes ${service}: could not readmit ${nodeId}: ${String(error)}`);
+    }
   }
 
   private storeLevel(key: string, urls: string[], now: number): boolean {

@@ -157,6 +157,21 @@ export class ServiceRuntime {
     return random() < slowStartShare(since, now, this.service.slowStartMs);
   }
 
+  /**
+   * Takes the coordinator's ledger as the truth: it has every ejection the gates were granted and
+   * none it has since lifted (a readmitted node), so entries missing from it are dropped here too.
+   */
+  private adoptEjections(ledger: readonly { nodeId: string; until: number }[]): void {
+    const current = new Map(ledger.map((e) => [e.nodeId, e.until]));
+    for (const id of this.ejected.keys()) {
+      if (!current.has(id)) {
+        this.ejected.delete(id);
+        this.ejectionEpoch++;
+      }
+    }
+    for (const [id, until] of current) this.markEjected(id, until);
+  }
+
   /** Remembers that a node is out until `until`. */
   markEjected(nodeId: string, until: number): void {
     if ((this.ejected.get(nodeId) ?? 0) >= until) return;
@@ -210,7 +225,7 @@ export class ServiceRuntime {
     try {
       const grant = await objects.lease(size);
       this.positions.refill(grant);
-      for (const { nodeId, until } of grant.ejected) this.markEjected(nodeId, until);
+      this.adoptEjections(grant.ejected);
     } catch (error) {
       // Without its coordinator the isolate keeps serving: a block at a random offset still
       // rotates strictly within the isolate and only loosens the global interleaving.

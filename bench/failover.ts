@@ -1,0 +1,114 @@
+// `npm run bench -- failover`: kill one of three discovered nodes under steady load; how long until
+// no request goes to it, how many requests fail meanwhile, and what discovery costs.
+import { parseArgs } from "node:util";
+import { startFleet } from "../backend/fleet.ts";
+import { startGateway } from "./gateway.ts";
+import { runLoad } from "./load.ts";
+import { fmt, machine, printTable, writeResult } from "./report.ts";
+
+export async function failoverBench(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      "active-ms": { type: "string", default: "1000" },
+      "idle-ms": { type: "string", default: "60000" },
+      "idle-window-ms": { type: "string" },
+      concurrency: { type: "string", default: "8" },
+      port: { type: "string", default: "8795" },
+    },
+  });
+  const activeIntervalMs = Number(values["active-ms"]);
+  const idleIntervalMs = Number(values["idle-ms"]);
+  // Long enough to see at least two idle-paced rounds.
+  const idleWindowMs = Number(values["idle-window-ms"] ?? 2 * idleIntervalMs + 1_000);
+  const fleet = await startFleet({ host: "127.0.0.1" });
+  const cluster = await fleet.addCluster({ layout: [{ dc: "dc1", rack: "r1", count: 3 }] });
+  const members = [...cluster.members.values()];
+  const [victim, seed] = members as [(typeof members)[number], (typeof members)[number]];
+  const service = {
+    name: "failover",
+    discovery: { seeds: [seed.url], activeIntervalMs, idleIntervalMs },
+    scope: { dc: "dc1" },
+  };
+  const gateway = await startGateway({ services: [service] }, Number(values.port));
+  const discoveryRequests = () => members.reduce((sum, n) => sum + n.stats().localnodesRequests, 0);
+  try {
+    const url = `${gateway.url}/s/failover/`;
+    await runLoad({ url, concurrency: Number(values.concurrency), durationMs: 2_000 });
+
+    // Discovery cost while active: requests over a window of steady traffic.
+    const activeWindowMs = 10_000;
+    const activeBefore = discoveryRequests();
+    const killAt = performance.now() + 3_000;
+    let killedAt = 0;
+    const kill = setTimeout(() => {
+      killedAt = performance.now();
+      void victim.stop();
+    }, 3_000);
+    const run = await runLoad({
+      url,
+      concurrency: Number(values.concurrency),
+      durationMs: activeWindowMs,
+      trace: true,
+    });
+    clearTimeout(kill);
+    const activePerMinute = ((discoveryRequests() - activeBefore) * 60_000) / run.elapsedMs;
+
+    // Failover: the last response that had to leave the dead node (a retry, or a failure).
+    const afterKill = run.trace.filter((t) => t.sentAt >= (killedAt || killAt));
+    const touched = afterKill.filter((t) => t.attempts > 1 || t.status >= 500 || t.status === 0);
+    const failoverMs = touched.length ? Math.max(...touched.map((t) => t.doneAt)) - killedAt : 0;
+    const failedIdempotentRequests = afterKill.filter(
+      (t) => t.status >= 500 || t.status === 0,
+    ).length;
+
+    // Discovery cost while idle: once a full idle interval has passed without traffic (until then
+    // the service is still active), count over the window.
+    await new Promise((resolve) => setTimeout(resolve, idleIntervalMs + activeIntervalMs));
+    const idleBefore = discoveryRequests();
+    const idleStart = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, idleWindowMs));
+    const idlePerMinute =
+      ((discoveryRequests() - idleBefore) * 60_000) / (performance.now() - idleStart);
+
+    const result = {
+      machine: machine(),
+      activeIntervalMs,
+      idleIntervalMs,
+      concurrency: Number(values.concurrency),
+      requests: run.ok + run.errors,
+      failoverMs,
+      failedIdempotentRequests,
+      retriedAfterKill: touched.length,
+      discoveryPerMinuteActive: activePerMinute,
+      discoveryPerMinuteIdle: idlePerMinute,
+    };
+    console.log(
+      `\nfailover: 3 discovered nodes, one stopped after 3 s of ${values.concurrency}-client load`,
+    );
+    printTable(
+      [
+        "failover ms",
+        "target ms",
+        "failed idempotent",
+        "retried",
+        "discovery/min active",
+        "discovery/min idle",
+      ],
+      [
+        [
+          fmt(failoverMs),
+          `≤ ${activeIntervalMs}`,
+          failedIdempotentRequests,
+          touched.length,
+          fmt(activePerMinute, 1),
+          fmt(idlePerMinute, 2),
+        ],
+      ],
+    );
+    console.log(`wrote ${writeResult("failover", result)}`);
+  } finally {
+    await gateway.stop();
+    await fleet.close();
+  }
+}
