@@ -1,0 +1,55 @@
+import { describe, expect, it } from "vitest";
+import { addNodes, eventually, gateway, serviceName, setBehaviour } from "./helpers.ts";
+
+const auth = { authorization: "Bearer test-admin-token" };
+
+describe("active health checks", () => {
+  it("takes a node out after failing probes and brings it back after passing ones", async () => {
+    const nodes = await addNodes(3);
+    const name = serviceName("hc");
+    const fetchVia = gateway({
+      services: [
+        {
+          name,
+          nodes: nodes.map((n) => ({ id: n.id, url: n.url })),
+          health: {
+            path: "/health",
+            intervalMs: 100,
+            timeoutMs: 200,
+            healthyThreshold: 2,
+            unhealthyThreshold: 2,
+          },
+          ejection: { consecutiveFailures: 1000 },
+          slowStartMs: 0,
+        },
+      ],
+    });
+    const served = async (count: number) => {
+      const seen = new Set<string>();
+      for (let i = 0; i < count; i++) {
+        const response = await fetchVia(`/s/${name}/`);
+        expect(response.status).toBe(200);
+        await response.body?.cancel();
+        seen.add(response.headers.get("x-roundhouse-node") ?? "");
+      }
+      return seen;
+    };
+    const healthOf = async (id: string) => {
+      const detail = (await (
+        await fetchVia(`/_gw/services/${name}`, { headers: auth })
+      ).json()) as {
+        nodes: { id: string; healthy: boolean }[];
+      };
+      return detail.nodes.find((n) => n.id === id)?.healthy;
+    };
+    expect(await served(6)).toEqual(new Set(nodes.map((n) => n.id)));
+
+    await setBehaviour(nodes[0]!, { mode: "fail" });
+    await eventually(async () => (await healthOf(nodes[0]!.id)) === false);
+    await eventually(async () => !(await served(6)).has(nodes[0]!.id));
+
+    await setBehaviour(nodes[0]!, { mode: "ok" });
+    await eventually(async () => (await healthOf(nodes[0]!.id)) === true);
+    await eventually(async () => (await served(6)).has(nodes[0]!.id));
+  });
+});
