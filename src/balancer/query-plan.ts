@@ -1,3 +1,5 @@
+import type { NodePlan } from "./least-outstanding.ts";
+
 /**
  * The order in which one dispatch tries nodes. It starts at the node its rotation position names
  * and walks the rotation from there, skipping every node this dispatch has already tried.
@@ -7,7 +9,7 @@
  * of the moment ("is any routable node untried?"), never by coming back to a starting index, which
  * goes wrong as soon as the array it indexes changes underneath.
  */
-export class QueryPlan {
+export class QueryPlan implements NodePlan {
   private readonly tried = new Set<string>();
   private readonly schedule: () => readonly string[];
   private readonly admitFirst: ((id: string) => boolean) | undefined;

@@ -126,6 +126,18 @@ export const ScopeSchema = z
   })
   .refine((s) => !s.rack || s.dc, { path: ["rack"], message: "a rack needs its dc" });
 
+/** Taking a node out while it answers much slower than its peers. */
+export const LatencyEjectionSchema = z.strictObject({
+  /** Outlier when its average handshake latency exceeds this multiple of the peers' median. */
+  factor: z.number().min(1.1).max(1_000).default(3),
+  /** Handshakes a node needs before it is judged. */
+  minSamples: z.int().min(1).max(10_000).default(10),
+  /** How long an outlier stays out. */
+  ejectMs: z.int().min(1).max(3_600_000).default(10_000),
+  /** Latencies below this are never outliers. */
+  floorMs: z.int().min(0).max(60_000).default(50),
+});
+
 /** Active health checking of every node. */
 export const HealthSchema = z.strictObject({
   /** Path probed with GET; any 2xx passes. */
@@ -150,8 +162,8 @@ export const ServiceSchema = z
     name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "lower-case letters, digits, _ and -"),
     /** Nodes listed in the config. */
     nodes: z.array(NodeSchema).max(1_000).default([]),
-    /** Balancing policy. */
-    policy: z.enum(["round_robin"]).default("round_robin"),
+    /** Balancing policy: strict rotation, or the fewer in-flight of two random nodes (Envoy's least request). */
+    policy: z.enum(["round_robin", "least_outstanding"]).default("round_robin"),
     /** Where the handshake lock is held: per node, or one lock for the whole service (baseline only). */
     lockScope: z.enum(["node", "global"]).default("node"),
     retry: RetrySchema.prefault({}),
@@ -164,6 +176,8 @@ export const ServiceSchema = z
     scope: ScopeSchema.prefault({}),
     /** Active health checks; passive ejection applies either way. */
     health: HealthSchema.optional(),
+    /** Latency-aware outlier ejection, judged by each isolate from its own traffic; off when absent. */
+    latencyEjection: LatencyEjectionSchema.optional(),
     /** Time over which a node returning to rotation ramps up to its full share. */
     slowStartMs: z.int().min(0).max(3_600_000).default(10_000),
     /** Below this share of routable nodes in a scope, route across all its listed nodes (Envoy: 50%). */

@@ -1,3 +1,4 @@
+import { LeastOutstandingPlan, type NodePlan } from "../../balancer/least-outstanding.ts";
 import type { MemberNode } from "../../balancer/membership.ts";
 import { QueryPlan } from "../../balancer/query-plan.ts";
 import {
@@ -51,15 +52,7 @@ export async function dispatch(request: UpstreamRequest, deps: DispatchDeps): Pr
   const deadline = started + policy.deadlineMs;
   counters.dispatches++;
 
-  const [position] = await Promise.all([
-    runtime.nextPosition(deps.objects),
-    runtime.refresh(deps.objects, request.chain, started),
-  ]);
-  const plan = new QueryPlan(
-    position,
-    () => runtime.route(request.chain, deps.now()).schedule,
-    (id) => runtime.admits(id, deps.now(), deps.random),
-  );
+  const plan = await planFor(request, deps);
   const state: DispatchState = { attempts: 0, last: undefined, detail: "", stop: "exhausted" };
   let nodeId = plan.next();
 
@@ -73,10 +66,16 @@ export async function dispatch(request: UpstreamRequest, deps: DispatchDeps): Pr
       state.stop = remaining > 0 ? "not-retryable" : "deadline";
       break;
     }
+    const end = runtime.begin(node.id);
+    const sentAt = deps.now();
     const result = await forwardThroughGate(env, service, node, request, body, remaining, {
       panic,
       totalNodes: runtime.knownCount,
     });
+    end(
+      result.kind === "response" || result.kind === "timeout" ? deps.now() - sentAt : undefined,
+      deps.now(),
+    );
     if (result.ejectedUntil) runtime.markEjected(node.id, result.ejectedUntil);
     const outcome = outcomeOf(result);
     if (outcome.kind !== "not-sent") state.attempts++;
@@ -102,6 +101,21 @@ export async function dispatch(request: UpstreamRequest, deps: DispatchDeps): Pr
     nodeId = nextId;
   }
   return failure(state, plan.triedNodes, request.requestId, deadline <= deps.now());
+}
+
+/** The order of nodes for one dispatch, by the service's policy. */
+async function planFor(request: UpstreamRequest, deps: DispatchDeps): Promise<NodePlan> {
+  const { runtime } = deps;
+  const route = () => runtime.route(request.chain, deps.now()).schedule;
+  if (runtime.service.policy === "least_outstanding") {
+    await runtime.refresh(deps.objects, request.chain, deps.now());
+    return new LeastOutstandingPlan(route, (id) => runtime.outstanding(id), deps.random);
+  }
+  const [position] = await Promise.all([
+    runtime.nextPosition(deps.objects),
+    runtime.refresh(deps.objects, request.chain, deps.now()),
+  ]);
+  return new QueryPlan(position, route, (id) => runtime.admits(id, deps.now(), deps.random));
 }
 
 /** Why and how a dispatch ended without a response to pass on. */

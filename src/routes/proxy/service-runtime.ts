@@ -1,3 +1,9 @@
+import { ejectionAllowance } from "../../balancer/ejection.ts";
+import {
+  type LatencyStats,
+  latencyOutliers,
+  recordLatency,
+} from "../../balancer/latency-outlier.ts";
 import {
   declaredLevels,
   type MemberNode,
@@ -53,6 +59,11 @@ export class ServiceRuntime {
   private ejectionEpoch = 0;
   private readonly views = new Map<string, CachedView>();
   private readonly known = new Map<string, MemberNode>();
+  private readonly inFlight = new Map<string, number>();
+  private readonly latency = new Map<string, LatencyStats>();
+  // Latency outliers this isolate took out; kept apart from the coordinator's ledger, which
+  // replaces the passive ejections on every lease.
+  private readonly slowUntil = new Map<string, number>();
 
   constructor(service: ResolvedService) {
     this.service = service;
@@ -180,9 +191,36 @@ export class ServiceRuntime {
     this.ejectionEpoch++;
   }
 
-  /** Whether the node is ejected as far as this isolate knows. */
+  /** Whether the node is ejected (passively, or as a latency outlier) as far as this isolate knows. */
   isEjected(nodeId: string, now: number): boolean {
-    return (this.ejected.get(nodeId) ?? 0) > now;
+    return (this.ejected.get(nodeId) ?? 0) > now || (this.slowUntil.get(nodeId) ?? 0) > now;
+  }
+
+  /** Requests this isolate has sent to the node whose response headers have not arrived. */
+  outstanding(nodeId: string): number {
+    return this.inFlight.get(nodeId) ?? 0;
+  }
+
+  /** Counts a handshake starting; call the returned function when it ends, with its latency. */
+  begin(nodeId: string): (latencyMs: number | undefined, now: number) => void {
+    this.inFlight.set(nodeId, this.outstanding(nodeId) + 1);
+    return (latencyMs, now) => {
+      this.inFlight.set(nodeId, Math.max(0, this.outstanding(nodeId) - 1));
+      const policy = this.service.latencyEjection;
+      if (!policy || latencyMs === undefined) return;
+      this.latency.set(nodeId, recordLatency(this.latency.get(nodeId), latencyMs));
+      const out = [...this.slowUntil.values()].filter((until) => until > now).length;
+      const allowance =
+        ejectionAllowance(this.known.size, this.service.ejection.maxEjectedShare) - out;
+      for (const id of latencyOutliers(this.latency, policy, allowance)) {
+        if (this.isEjected(id, now)) continue;
+        this.slowUntil.set(id, now + policy.ejectMs);
+        // Judge it afresh when it comes back, not by the average that got it ejected.
+        this.latency.delete(id);
+        this.ejectionEnds.set(id, now + policy.ejectMs);
+        this.ejectionEpoch++;
+      }
+    };
   }
 
   // When each node last came back from an ejection, for slow start.
@@ -190,7 +228,9 @@ export class ServiceRuntime {
 
   private soonestEjectionEnd(now: number): number {
     let soonest = Number.POSITIVE_INFINITY;
-    for (const until of this.ejected.values()) if (until > now) soonest = Math.min(soonest, until);
+    for (const until of [...this.ejected.values(), ...this.slowUntil.values()]) {
+      if (until > now) soonest = Math.min(soonest, until);
+    }
     return soonest;
   }
 

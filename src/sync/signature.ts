@@ -1,0 +1,194 @@
+import { fromHex, sha256Hex, toBytes, toHex } from "./bytes.ts";
+
+/** Header carrying the signing time, ms since epoch. */
+export const TIMESTAMP_HEADER = "x-roundhouse-timestamp";
+/** Header carrying `v1=<hex HMAC-SHA256>`. */
+export const SIGNATURE_HEADER = "x-roundhouse-signature";
+/** Header carrying a random value that makes every signed request unique. */
+export const NONCE_HEADER = "x-roundhouse-nonce";
+/** Default tolerance between the signer's clock and ours. */
+export const DEFAULT_MAX_SKEW_MS = 5 * 60_000;
+
+const NONCE_PATTERN = /^[A-Za-z0-9_-]{16,128}$/;
+const SIGNATURE_PATTERN = /^v1=([0-9a-f]{64})$/;
+const TIMESTAMP_PATTERN = /^\d{1,16}$/;
+
+/** The parts of a request the signature covers. */
+export interface SignedParts {
+  /** HTTP method; signed upper-cased. */
+  readonly method: string;
+  /** Path with query string, exactly as sent (`url.pathname + url.search`). */
+  readonly path: string;
+  /** The raw body; empty when there is none. */
+  readonly body: string | Uint8Array;
+}
+
+/** The three signature headers. */
+export interface SignatureHeaders {
+  readonly [TIMESTAMP_HEADER]: string;
+  readonly [SIGNATURE_HEADER]: string;
+  readonly [NONCE_HEADER]: string;
+}
+
+/** Anything headers can be read from: a Headers object or a plain record. */
+export type HeaderSource = Headers | Readonly<Record<string, string | undefined>>;
+
+/** The outcome of verifying a request. */
+export type VerifyResult =
+  /** Authentic and fresh. */
+  | { readonly ok: true; readonly timestamp: number; readonly nonce: string }
+  /** A signature header is absent or empty. */
+  | { readonly ok: false; readonly reason: "missing" }
+  /** Malformed, or the MAC does not match the request. */
+  | { readonly ok: false; readonly reason: "bad-signature" }
+  /** The timestamp is outside the allowed skew. */
+  | { readonly ok: false; readonly reason: "skewed" }
+  /** Authentic, but the nonce was already seen (only when a ReplayGuard is given). */
+  | { readonly ok: false; readonly reason: "replayed" }
+  /** Authentic, but the ReplayGuard is full of live nonces; retry later (answer 503). */
+  | { readonly ok: false; readonly reason: "guard-full" };
+
+/** Options of verify. */
+export interface VerifyOptions {
+  /** Largest accepted difference between the request's timestamp and `now`. */
+  readonly maxSkewMs?: number;
+  /** Remembers nonces; when given, a repeat is reported as `replayed`. */
+  readonly guard?: ReplayGuard;
+}
+
+/** An HMAC-SHA256 key for signing and verifying; import once and reuse across requests. */
+export function importSigningKey(secret: string): Promise<CryptoKey> {
+  return crypto.subtle.importKey("raw", toBytes(secret), { name: "HMAC", hash: "SHA-256" }, false, [
+    "sign",
+    "verify",
+  ]);
+}
+
+/**
+ * The signed string. The nonce is covered too: were it not, anyone could replay a captured
+ * request with a fresh nonce and the replay guard would never see a repeat.
+ */
+async function canonicalString(parts: SignedParts, timestamp: string, nonce: string) {
+  const bodyHash = await sha256Hex(parts.body);
+  return `${parts.method.toUpperCase()}\n${parts.path}\n${timestamp}\n${nonce}\n${bodyHash}`;
+}
+
+/** A random nonce: 16 bytes, hex. */
+export function newNonce(): string {
+  return toHex(crypto.getRandomValues(new Uint8Array(16)));
+}
+
+/** Signs a request made at `now`; returns the headers to add to it. */
+export async function sign(
+  key: CryptoKey | string,
+  parts: SignedParts,
+  now: number,
+  nonce: string = newNonce(),
+): Promise<SignatureHeaders> {
+  if (!NONCE_PATTERN.test(nonce)) throw new RangeError("nonce must be 16-128 of [A-Za-z0-9_-]");
+  const cryptoKey = typeof key === "string" ? await importSigningKey(key) : key;
+  const timestamp = String(Math.floor(now));
+  const data = toBytes(await canonicalString(parts, timestamp, nonce));
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", cryptoKey, data));
+  return {
+    [TIMESTAMP_HEADER]: timestamp,
+    [SIGNATURE_HEADER]: `v1=${toHex(mac)}`,
+    [NONCE_HEADER]: nonce,
+  };
+}
+
+function header(headers: HeaderSource, name: string): string | undefined {
+  const value = headers instanceof Headers ? headers.get(name) : headers[name];
+  return value ? value : undefined;
+}
+
+/**
+ * Checks a request's signature headers at time `now`. The MAC is compared by
+ * `crypto.subtle.verify`, which runs in constant time. The nonce is recorded in the guard only
+ * once the MAC is good, so forged requests cannot fill the guard.
+ */
+export async function verify(
+  key: CryptoKey | string,
+  parts: SignedParts,
+  headers: HeaderSource,
+  now: number,
+  options: VerifyOptions = {},
+): Promise<VerifyResult> {
+  const timestamp = header(headers, TIMESTAMP_HEADER);
+  const signature = header(headers, SIGNATURE_HEADER);
+  const nonce = header(headers, NONCE_HEADER);
+  if (timestamp === undefined || signature === undefined || nonce === undefined) {
+    return { ok: false, reason: "missing" };
+  }
+  const mac = SIGNATURE_PATTERN.exec(signature)?.[1];
+  if (!TIMESTAMP_PATTERN.test(timestamp) || !NONCE_PATTERN.test(nonce) || mac === undefined) {
+    return { ok: false, reason: "bad-signature" };
+  }
+  const signedAt = Number(timestamp);
+  if (Math.abs(now - signedAt) > (options.maxSkewMs ?? DEFAULT_MAX_SKEW_MS)) {
+    return { ok: false, reason: "skewed" };
+  }
+  const cryptoKey = typeof key === "string" ? await importSigningKey(key) : key;
+  const data = toBytes(await canonicalString(parts, timestamp, nonce));
+  const macBytes = fromHex(mac);
+  if (!macBytes || !(await crypto.subtle.verify("HMAC", cryptoKey, macBytes, data))) {
+    return { ok: false, reason: "bad-signature" };
+  }
+  const seen = options.guard?.check(nonce, signedAt, now) ?? "fresh";
+  if (seen !== "fresh") return { ok: false, reason: seen === "full" ? "guard-full" : "replayed" };
+  return { ok: true, timestamp: signedAt, nonce };
+}
+
+/** What a ReplayGuard made of a nonce: first sighting (now recorded), a repeat, or no room. */
+export type ReplayCheck = "fresh" | "replayed" | "full";
+
+/** Settings of a ReplayGuard. */
+export interface ReplayGuardOptions {
+  /** The skew window verify allows; a nonce is remembered until its request would be skewed. */
+  readonly maxSkewMs?: number;
+  /** Most nonces remembered at once. */
+  readonly capacity?: number;
+}
+
+/**
+ * Remembers nonces of accepted requests while their timestamps are inside the skew window; once
+ * outside, verify rejects the request as skewed anyway, so the nonce can be forgotten. When full
+ * of live nonces it refuses new ones rather than forget one early, which would reopen a replay:
+ * only authenticated peers reach it, so filling it takes a misbehaving peer, not an outsider.
+ */
+export class ReplayGuard {
+  /** Tolerance the guard's memory is sized for. */
+  readonly maxSkewMs: number;
+  /** Most nonces remembered at once. */
+  readonly capacity: number;
+  /** Nonce to the time after which it can be forgotten; insertion order is roughly expiry order. */
+  readonly #seen = new Map<string, number>();
+
+  constructor(options: ReplayGuardOptions = {}) {
+    this.maxSkewMs = options.maxSkewMs ?? DEFAULT_MAX_SKEW_MS;
+    this.capacity = options.capacity ?? 10_000;
+  }
+
+  /** Nonces currently remembered. */
+  get size(): number {
+    return this.#seen.size;
+  }
+
+  /** Records a nonce signed at `timestamp`, unless it is a repeat or the guard is full. */
+  check(nonce: string, timestamp: number, now: number): ReplayCheck {
+    this.#forgetExpired(now, false);
+    if (this.#seen.has(nonce)) return "replayed";
+    if (this.#seen.size >= this.capacity) this.#forgetExpired(now, true);
+    if (this.#seen.size >= this.capacity) return "full";
+    this.#seen.set(nonce, timestamp + this.maxSkewMs);
+    return "fresh";
+  }
+
+  /** Drops expired nonces from the front; with `all`, scans everything (only when full). */
+  #forgetExpired(now: number, all: boolean): void {
+    for (const [nonce, expiresAt] of this.#seen) {
+      if (expiresAt < now) this.#seen.delete(nonce);
+      else if (!all) return;
+    }
+  }
+}
