@@ -1,0 +1,361 @@
+import {
+  DEFAULT_MAX_PAYLOAD,
+  ERROR_CODES,
+  type ErrorCode,
+  type FrameKind,
+  HEADER_BYTES,
+  KIND_CODES,
+  MAX_CONTENT_TYPE,
+  MAX_ID,
+  PROTOCOL_VERSION,
+} from "./protocol.ts";
+
+/** Asks the node to run its function on a body. */
+export interface InvokeFrame {
+  kind: "invoke";
+  /** Invocation id chosen by the gateway, 1..MAX_ID, unique per stream. */
+  id: number;
+  /** Printable-ASCII media type of the body; "" when unknown. */
+  contentType: string;
+  /** Request body; a view into the received bytes when decoded. */
+  body: Uint8Array;
+}
+
+/** The node accepted invocation `id`; from here on it may run. */
+export interface AckFrame {
+  kind: "ack";
+  /** Id of the accepted invocation. */
+  id: number;
+}
+
+/** The function's answer to invocation `id`. */
+export interface ResultFrame {
+  kind: "result";
+  /** Id of the answered invocation. */
+  id: number;
+  /** HTTP-style status, 200..599. */
+  status: number;
+  /** Printable-ASCII media type of the body; "" when unknown. */
+  contentType: string;
+  /** Response body; a view into the received bytes when decoded. */
+  body: Uint8Array;
+}
+
+/** Invocation `id` failed (after its ack) or was rejected (instead of an ack). */
+export interface ErrorFrame {
+  kind: "error";
+  /** Id of the failed invocation. */
+  id: number;
+  /** What went wrong; see ERROR_CODES. */
+  code: ErrorCode;
+  /** Human-readable reason, e.g. the message the function threw. */
+  message: string;
+}
+
+/** Heartbeat request; the peer answers with a pong echoing id and timestamp. */
+export interface PingFrame {
+  kind: "ping";
+  /** Sender's ping sequence number (not an invocation id). */
+  id: number;
+  /** Sender's clock in ms when sent, echoed back to measure round trips. */
+  timestamp: number;
+}
+
+/** Heartbeat answer to a ping. */
+export interface PongFrame {
+  kind: "pong";
+  /** The ping's id. */
+  id: number;
+  /** The ping's timestamp. */
+  timestamp: number;
+}
+
+/** The node is draining: no new invocations on this stream; accepted ones still finish. */
+export interface GoawayFrame {
+  kind: "goaway";
+  /** Always 0: goaway concerns the whole stream. */
+  id: 0;
+  /** Why the node is draining, for logs. */
+  reason: string;
+}
+
+/** Any v1 frame. */
+export type Frame =
+  | InvokeFrame
+  | AckFrame
+  | ResultFrame
+  | ErrorFrame
+  | PingFrame
+  | PongFrame
+  | GoawayFrame;
+
+/** Which rule a malformed frame broke. */
+export type FrameErrorCode =
+  | "truncated"
+  | "version"
+  | "kind"
+  | "flags"
+  | "id"
+  | "length"
+  | "oversized"
+  | "payload";
+
+/** A frame that cannot be encoded or decoded; any decode failure is a protocol error. */
+export class FrameError extends Error {
+  override name = "FrameError";
+  /** Which rule was broken. */
+  readonly code: FrameErrorCode;
+
+  constructor(code: FrameErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+const KIND_BY_CODE: ReadonlyMap<number, FrameKind> = new Map(
+  Object.entries(KIND_CODES).map(([name, code]) => [code, name as FrameKind]),
+);
+const VALID_ERROR_CODES: ReadonlySet<number> = new Set(Object.values(ERROR_CODES));
+const TWO_32 = 2 ** 32;
+const utf8 = new TextEncoder();
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** Encodes a frame into one new buffer; throws FrameError for a field the protocol forbids. */
+export function encodeFrame(
+  frame: Frame,
+  maxPayload = DEFAULT_MAX_PAYLOAD,
+): Uint8Array<ArrayBuffer> {
+  checkId(frame);
+  switch (frame.kind) {
+    case "invoke":
+      return withTypedBody(frame, 0, frame.contentType, frame.body, maxPayload);
+    case "result": {
+      if (!Number.isInteger(frame.status) || frame.status < 200 || frame.status > 599) {
+        throw new FrameError("payload", `status ${frame.status} is outside 200..599`);
+      }
+      const out = withTypedBody(frame, 2, frame.contentType, frame.body, maxPayload);
+      view(out).setUint16(HEADER_BYTES, frame.status);
+      return out;
+    }
+    case "ack":
+      return header(frame, 0, maxPayload);
+    case "error": {
+      if (!VALID_ERROR_CODES.has(frame.code)) {
+        throw new FrameError("payload", `unknown error code ${frame.code}`);
+      }
+      const message = utf8.encode(frame.message);
+      const out = header(frame, 2 + message.byteLength, maxPayload);
+      view(out).setUint16(HEADER_BYTES, frame.code);
+      out.set(message, HEADER_BYTES + 2);
+      return out;
+    }
+    case "ping":
+    case "pong": {
+      if (!Number.isFinite(frame.timestamp)) {
+        throw new FrameError("payload", "heartbeat timestamp must be finite");
+      }
+      const out = header(frame, 8, maxPayload);
+      view(out).setFloat64(HEADER_BYTES, frame.timestamp);
+      return out;
+    }
+    case "goaway": {
+      const reason = utf8.encode(frame.reason);
+      const out = header(frame, reason.byteLength, maxPayload);
+      out.set(reason, HEADER_BYTES);
+      return out;
+    }
+  }
+}
+
+/**
+ * Decodes a message holding exactly one frame, strictly: anything but a well-formed v1 frame
+ * throws FrameError. Bodies are views into `bytes`, so the caller must not reuse that buffer.
+ */
+export function decodeFrame(bytes: Uint8Array, maxPayload = DEFAULT_MAX_PAYLOAD): Frame {
+  const { frame, end } = readFrame(bytes, 0, maxPayload);
+  if (end !== bytes.byteLength) {
+    throw new FrameError("length", `${bytes.byteLength - end} bytes follow the frame`);
+  }
+  return frame;
+}
+
+/** A frame read from a message, and the offset just past it. */
+export interface ReadFrame {
+  /** The decoded frame. */
+  frame: Frame;
+  /** Offset of the next frame in the message. */
+  end: number;
+}
+
+/**
+ * Decodes the frame starting at `offset` of a message that may hold several frames back to
+ * back; throws FrameError if it is malformed or runs past the end of the message.
+ */
+export function readFrame(
+  message: Uint8Array,
+  offset: number,
+  maxPayload = DEFAULT_MAX_PAYLOAD,
+): ReadFrame {
+  const available = message.byteLength - offset;
+  if (available < HEADER_BYTES) {
+    throw new FrameError("truncated", `${available} bytes are too few for a frame header`);
+  }
+  const v = new DataView(message.buffer, message.byteOffset + offset, HEADER_BYTES);
+  const version = v.getUint8(0);
+  if (version !== PROTOCOL_VERSION) {
+    throw new FrameError("version", `unsupported protocol version ${version}`);
+  }
+  const kindCode = v.getUint8(1);
+  const kind = KIND_BY_CODE.get(kindCode);
+  if (kind === undefined) throw new FrameError("kind", `unknown frame kind ${kindCode}`);
+  const flags = v.getUint16(2);
+  if (flags !== 0) throw new FrameError("flags", `flags 0x${flags.toString(16)} are not defined`);
+  const high = v.getUint32(4);
+  // Ids above 2^53 - 1 would lose precision as numbers, so they are malformed.
+  if (high > 0x1f_ffff) throw new FrameError("id", "id exceeds 2^53 - 1");
+  const id = high * TWO_32 + v.getUint32(8);
+  const length = v.getUint32(12);
+  if (length > maxPayload) {
+    throw new FrameError("oversized", `payload of ${length} bytes exceeds ${maxPayload}`);
+  }
+  if (HEADER_BYTES + length > available) {
+    throw new FrameError(
+      "length",
+      `header declares ${length} payload bytes, message has ${available - HEADER_BYTES} left`,
+    );
+  }
+  const start = offset + HEADER_BYTES;
+  const frame = decodePayload(kind, id, message.subarray(start, start + length));
+  checkId(frame);
+  return { frame, end: start + length };
+}
+
+function decodePayload(kind: FrameKind, id: number, payload: Uint8Array): Frame {
+  const v = view(payload);
+  switch (kind) {
+    case "invoke": {
+      const [contentType, body] = typedBody(payload, 0);
+      return { kind, id, contentType, body };
+    }
+    case "result": {
+      if (payload.byteLength < 2) throw new FrameError("payload", "result payload lacks a status");
+      const status = v.getUint16(0);
+      if (status < 200 || status > 599) {
+        throw new FrameError("payload", `status ${status} is outside 200..599`);
+      }
+      const [contentType, body] = typedBody(payload, 2);
+      return { kind, id, status, contentType, body };
+    }
+    case "ack":
+      if (payload.byteLength !== 0) throw new FrameError("payload", "ack carries no payload");
+      return { kind, id };
+    case "error": {
+      if (payload.byteLength < 2) throw new FrameError("payload", "error payload lacks a code");
+      const code = v.getUint16(0);
+      if (!VALID_ERROR_CODES.has(code))
+        throw new FrameError("payload", `unknown error code ${code}`);
+      return { kind, id, code: code as ErrorCode, message: text(payload.subarray(2)) };
+    }
+    case "ping":
+    case "pong": {
+      if (payload.byteLength !== 8)
+        throw new FrameError("payload", `${kind} payload must be 8 bytes`);
+      const timestamp = v.getFloat64(0);
+      if (!Number.isFinite(timestamp))
+        throw new FrameError("payload", `${kind} timestamp is not finite`);
+      return { kind, id, timestamp };
+    }
+    case "goaway":
+      if (id !== 0) throw new FrameError("id", "goaway id must be 0");
+      return { kind, id, reason: text(payload) };
+  }
+}
+
+/** Invocation-level frames need an id of 1 or more; goaway needs 0; heartbeats take any id. */
+function checkId(frame: Frame): void {
+  const { id } = frame;
+  if (!Number.isInteger(id) || id < 0 || id > MAX_ID) {
+    throw new FrameError("id", `id ${id} is not an integer in 0..2^53 - 1`);
+  }
+  if (frame.kind === "goaway") {
+    if (id !== 0) throw new FrameError("id", "goaway id must be 0");
+  } else if (id === 0 && frame.kind !== "ping" && frame.kind !== "pong") {
+    throw new FrameError("id", `${frame.kind} id must be 1 or more`);
+  }
+}
+
+/** Allocates the whole frame and writes its header; the caller fills the payload. */
+function header(frame: Frame, payloadBytes: number, maxPayload: number): Uint8Array<ArrayBuffer> {
+  if (payloadBytes > maxPayload) {
+    throw new FrameError("oversized", `payload of ${payloadBytes} bytes exceeds ${maxPayload}`);
+  }
+  const out = new Uint8Array(HEADER_BYTES + payloadBytes);
+  const v = view(out);
+  v.setUint8(0, PROTOCOL_VERSION);
+  v.setUint8(1, KIND_CODES[frame.kind]);
+  v.setUint32(4, Math.floor(frame.id / TWO_32));
+  v.setUint32(8, frame.id % TWO_32);
+  v.setUint32(12, payloadBytes);
+  return out;
+}
+
+/** Writes `[content-type length][content-type][body]` after the header and `prefix` free bytes. */
+function withTypedBody(
+  frame: Frame,
+  prefix: number,
+  contentType: string,
+  body: Uint8Array,
+  maxPayload: number,
+): Uint8Array<ArrayBuffer> {
+  checkContentType(contentType);
+  const out = header(frame, prefix + 1 + contentType.length + body.byteLength, maxPayload);
+  let at = HEADER_BYTES + prefix;
+  out[at++] = contentType.length;
+  for (let i = 0; i < contentType.length; i++) out[at++] = contentType.charCodeAt(i);
+  out.set(body, at);
+  return out;
+}
+
+function typedBody(payload: Uint8Array, from: number): [string, Uint8Array] {
+  if (payload.byteLength < from + 1) {
+    throw new FrameError("payload", "payload lacks a content-type length");
+  }
+  const length = payload[from] as number;
+  const start = from + 1;
+  if (payload.byteLength < start + length) {
+    throw new FrameError("payload", "content-type runs past the payload");
+  }
+  let contentType = "";
+  for (let i = start; i < start + length; i++) {
+    const byte = payload[i] as number;
+    if (byte < 0x20 || byte > 0x7e) {
+      throw new FrameError("payload", "content-type is not printable ASCII");
+    }
+    contentType += String.fromCharCode(byte);
+  }
+  return [contentType, payload.subarray(start + length)];
+}
+
+function checkContentType(contentType: string): void {
+  if (contentType.length > MAX_CONTENT_TYPE) {
+    throw new FrameError("payload", `content-type longer than ${MAX_CONTENT_TYPE} bytes`);
+  }
+  for (let i = 0; i < contentType.length; i++) {
+    const code = contentType.charCodeAt(i);
+    if (code < 0x20 || code > 0x7e) {
+      throw new FrameError("payload", "content-type is not printable ASCII");
+    }
+  }
+}
+
+function text(bytes: Uint8Array): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw new FrameError("payload", "text is not valid UTF-8");
+  }
+}
+
+function view(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}

@@ -1,0 +1,27 @@
+/** Public surface of the gateway-to-node stream transport. */
+export { type BackoffOptions, backoffDelay } from "./backoff.ts";
+export {
+  AbortedError,
+  BusyError,
+  type CallPhase,
+  DeadlineError,
+  FunctionError,
+  InvokeError,
+  LostAfterAckError,
+  NotAckedError,
+} from "./errors.ts";
+export { decodeFrame, encodeFrame, type Frame, FrameError, type FrameErrorCode } from "./frame.ts";
+export {
+  type InvokeOptions,
+  type InvokePayload,
+  type InvokeResult,
+  NodeStream,
+  type NodeStreamOptions,
+  type StreamLogEntry,
+  type StreamStats,
+} from "./node-stream.ts";
+export * from "./protocol.ts";
+export type { Connect, SocketListener, StreamSocket } from "./socket.ts";
+export type { LinkState } from "./stream-state.ts";
+export { adaptWebSocket, connectWebSocket } from "./web-socket.ts";
+export { connectWorkersSocket, type UpgradeFetch } from "./workers-socket.ts";

@@ -1,0 +1,398 @@
+import { type BackoffOptions, backoffDelay } from "./backoff.ts";
+import { Call, type ExpiryCause, type InvokeResult } from "./call.ts";
+import { AbortedError, BusyError, DeadlineError, NotAckedError } from "./errors.ts";
+import { Fifo } from "./fifo.ts";
+import { encodeFrame } from "./frame.ts";
+import { type CloseCause, Link, type LinkHost, type LinkSettings } from "./link.ts";
+import { type Metrics, newMetrics } from "./metrics.ts";
+import { CLOSE_CODES, DEFAULT_MAX_PAYLOAD } from "./protocol.ts";
+import type { Connect } from "./socket.ts";
+import type { LinkState } from "./stream-state.ts";
+
+export type { InvokeResult } from "./call.ts";
+
+/** One line of the stream's diagnostic log. */
+export interface StreamLogEntry {
+  /** warn for anything that closed a stream abnormally; info for the rest. */
+  level: "info" | "warn";
+  /** What happened. */
+  message: string;
+  /** Socket generation it happened on. */
+  generation: number;
+}
+
+/** Options of a {@link NodeStream}. */
+export interface NodeStreamOptions {
+  /** Opens a socket to the node, e.g. with connectWebSocket or connectWorkersSocket. */
+  connect: Connect;
+  /** Invocations that may wait unsent before callers have to wait for room; default 1024. */
+  queueCapacity?: number;
+  /** Invocations that may be on the wire un-acked; default 256. */
+  window?: number;
+  /** Largest payload sent or accepted; default 1 MiB, must match the node's. */
+  maxPayload?: number;
+  /** Ms between pings; default 5000. */
+  pingIntervalMs?: number;
+  /** Ms without any frame after which the stream is dead; default 15000. */
+  heartbeatTimeoutMs?: number;
+  /** Ms a connect attempt may take; default 5000. */
+  connectTimeoutMs?: number;
+  /** Reconnect delays; default 50 ms doubling up to 5 s, with jitter. */
+  backoff?: BackoffOptions;
+  /** Diagnostic sink; by default warnings go to console.warn. */
+  log?: (entry: StreamLogEntry) => void;
+}
+
+/** The body handed to the node's function. */
+export interface InvokePayload {
+  /** Request body; copied into the frame, so the caller may reuse it afterwards. */
+  body: Uint8Array;
+  /** Printable-ASCII media type; "" (the default) when unknown. */
+  contentType?: string;
+}
+
+/** Per-invocation options. */
+export interface InvokeOptions {
+  /** Ms from now until the invocation fails, whatever phase it is in. */
+  deadlineMs: number;
+  /** Aborting fails the invocation with AbortedError. */
+  signal?: AbortSignal;
+  /** Runs when the node acks: the handshake is over and the invocation may run. */
+  onAck?: () => void;
+}
+
+/** A snapshot of a stream's counters and gauges. */
+export interface StreamStats extends Metrics {
+  /** State of the socket that takes new invocations ("connecting" while backing off). */
+  state: LinkState;
+  /** Socket generations started so far. */
+  generation: number;
+  /** Invocations queued and not yet written. */
+  queueDepth: number;
+  /** Callers waiting for room in the full queue. */
+  waiting: number;
+  /** Invocations written whose result is still owed (old generations included). */
+  inFlight: number;
+  /** Invocations written and not yet acked. */
+  unacked: number;
+  /** Old sockets that received goaway and are finishing their acked invocations. */
+  draining: number;
+}
+
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Pipelines invocations to one node over one persistent stream. Callers enqueue; a single
+ * sender drains the queue in call order while the window allows; each socket generation's
+ * receiver settles invocations by id. Lost sockets are replaced with backoff.
+ */
+export class NodeStream {
+  readonly #connect: Connect;
+  readonly #capacity: number;
+  readonly #window: number;
+  readonly #backoff: BackoffOptions;
+  readonly #log: (entry: StreamLogEntry) => void;
+  readonly #metrics = newMetrics();
+  readonly #queue = new Fifo<Call>();
+  #queued = 0;
+  readonly #waiters = new Fifo<Call>();
+  #waiting = 0;
+  #current: Link | null = null;
+  readonly #retired = new Set<Link>();
+  #generation = 0;
+  #attempt = 0;
+  #everOpened = false;
+  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+  /** Why the last connect attempt failed, until a socket opens again. */
+  #unreachable: string | null = null;
+  #nextId = 1;
+  #pumping = false;
+  #pumpScheduled = false;
+  readonly #settings: LinkSettings;
+  readonly #host: LinkHost;
+
+  constructor(options: NodeStreamOptions) {
+    this.#connect = options.connect;
+    this.#capacity = integer("queueCapacity", options.queueCapacity ?? 1024, 1, 65_536);
+    this.#window = integer("window", options.window ?? 256, 1, 65_536);
+    const pingIntervalMs = integer("pingIntervalMs", options.pingIntervalMs ?? 5_000, 1);
+    this.#settings = {
+      maxPayload: integer("maxPayload", options.maxPayload ?? DEFAULT_MAX_PAYLOAD, 64, 2 ** 32 - 1),
+      pingIntervalMs,
+      heartbeatTimeoutMs: integer(
+        "heartbeatTimeoutMs",
+        options.heartbeatTimeoutMs ?? 15_000,
+        pingIntervalMs,
+      ),
+      connectTimeoutMs: integer("connectTimeoutMs", options.connectTimeoutMs ?? 5_000, 1),
+    };
+    this.#backoff = options.backoff ?? {};
+    this.#log = options.log ?? defaultLog;
+    this.#host = {
+      metrics: this.#metrics,
+      settings: this.#settings,
+      log: (level, message, link) => this.#log({ level, message, generation: link.generation }),
+      linkOpened: (link) => this.#linkOpened(link),
+      windowFreed: (link) => {
+        if (link === this.#current) this.#schedulePump();
+      },
+      linkDraining: (link) => this.#linkDraining(link),
+      linkClosed: (link, cause) => this.#linkClosed(link, cause),
+    };
+    this.#openLink();
+  }
+
+  /** State of the socket that takes new invocations; "closed" only after close(). */
+  get state(): LinkState {
+    if (this.#closed) return "closed";
+    return this.#current?.state ?? "connecting";
+  }
+
+  /**
+   * Runs the node's function on `payload`. Never throws: it rejects with an InvokeError
+   * subclass (see errors.ts), a FrameError for a payload the protocol cannot carry, or a
+   * RangeError for a bad deadline. While the last connect attempt has failed it rejects at
+   * once with NotAckedError, so callers move on to another node.
+   */
+  invoke(payload: InvokePayload, options: InvokeOptions): Promise<InvokeResult> {
+    if (this.#closed) return Promise.reject(new NotAckedError("stream closed"));
+    if (this.#unreachable !== null) {
+      // Queueing for a node that refuses connections only delays the caller's retry elsewhere.
+      this.#metrics.notAcked++;
+      return Promise.reject(new NotAckedError(`node unreachable: ${this.#unreachable}`));
+    }
+    const { deadlineMs, signal, onAck } = options;
+    if (!(deadlineMs > 0 && deadlineMs <= LONGEST_TIMER_MS)) {
+      return Promise.reject(new RangeError(`deadlineMs must be in (0, ${LONGEST_TIMER_MS}]`));
+    }
+    if (signal?.aborted) {
+      this.#metrics.aborted++;
+      return Promise.reject(new AbortedError("waiting", signal.reason));
+    }
+    const id = this.#nextId++;
+    let bytes: Uint8Array<ArrayBuffer>;
+    try {
+      bytes = encodeFrame(
+        { kind: "invoke", id, contentType: payload.contentType ?? "", body: payload.body },
+        this.#settings.maxPayload,
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const call = new Call(id, bytes, onAck);
+    call.arm(deadlineMs, signal, this.#expire);
+    // Joining the queue only when nobody waits keeps admission, and so sending, in call order.
+    if (this.#waiting === 0 && this.#queued < this.#capacity) {
+      this.#enqueue(call);
+      this.#schedulePump();
+    } else {
+      this.#waiters.push(call);
+      this.#waiting++;
+    }
+    return call.promise;
+  }
+
+  /** Counters and gauges, as a fresh object. */
+  stats(): StreamStats {
+    let inFlight = 0;
+    let unacked = 0;
+    for (const link of this.#links()) {
+      inFlight += link.inFlight;
+      unacked += link.unacked;
+    }
+    return {
+      ...this.#metrics,
+      state: this.state,
+      generation: this.#generation,
+      queueDepth: this.#queued,
+      waiting: this.#waiting,
+      inFlight,
+      unacked,
+      draining: this.#retired.size,
+    };
+  }
+
+  /**
+   * Closes for good: unsent invocations fail with NotAckedError, written ones with
+   * NotAckedError or LostAfterAckError depending on whether the node acked them.
+   */
+  close(reason = "stream closed"): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
+    this.#failUnsent(reason);
+    for (const link of this.#links()) link.close(CLOSE_CODES.normal, reason);
+  }
+
+  /**
+   * Runs the sender once the current task's invocations and acks are all in, so that what
+   * became sendable together leaves in one message.
+   */
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    queueMicrotask(() => {
+      this.#pumpScheduled = false;
+      this.#pump();
+    });
+  }
+
+  /** Sender: writes queued invocations in order while the current link is open and has window. */
+  #pump(): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    const link = this.#current;
+    try {
+      for (;;) {
+        this.#admitWaiters();
+        if (link === null || link.state !== "open" || link.unacked >= this.#window) return;
+        const call = this.#dequeue();
+        if (call === undefined) return;
+        link.send(call);
+      }
+    } finally {
+      this.#pumping = false;
+      link?.flush();
+    }
+  }
+
+  #enqueue(call: Call): void {
+    call.phase = "queued";
+    this.#queue.push(call);
+    this.#queued++;
+  }
+
+  /** Oldest live queued call; calls that expired while queued are skipped (already counted). */
+  #dequeue(): Call | undefined {
+    for (let call = this.#queue.shift(); call !== undefined; call = this.#queue.shift()) {
+      if (!call.settled) {
+        this.#queued--;
+        return call;
+      }
+    }
+    return undefined;
+  }
+
+  #admitWaiters(): void {
+    while (this.#waiting > 0 && this.#queued < this.#capacity) {
+      const call = this.#waiters.shift();
+      if (call === undefined) return;
+      if (call.settled) continue;
+      this.#waiting--;
+      this.#enqueue(call);
+    }
+  }
+
+  /** A call's deadline passed or its signal fired. */
+  readonly #expire = (call: Call, cause: ExpiryCause): void => {
+    if (call.settled) return;
+    const { phase } = call;
+    let error: Error;
+    if (cause === "abort") {
+      this.#metrics.aborted++;
+      error = new AbortedError(phase, call.abortReason);
+    } else if (phase === "waiting") {
+      this.#metrics.busy++;
+      error = new BusyError(this.#retryAfterMs());
+    } else {
+      this.#metrics.deadlines++;
+      error = new DeadlineError(phase);
+    }
+    call.reject(error);
+    if (phase === "waiting") {
+      this.#waiting--;
+    } else if (phase === "queued") {
+      this.#queued--;
+      this.#schedulePump();
+    } else {
+      call.carrier?.abandon();
+    }
+  };
+
+  /** Time for the work ahead to clear the window at the recent ack latency, within 1 ms..5 s. */
+  #retryAfterMs(): number {
+    const latency = this.#metrics.ackLatencyMs || 10;
+    const rounds = Math.ceil((this.#queued + this.#waiting + 1) / this.#window);
+    return Math.min(5_000, Math.max(1, Math.ceil(latency * rounds)));
+  }
+
+  #openLink(): void {
+    const link = new Link(this.#host, ++this.#generation);
+    this.#current = link;
+    link.connect(this.#connect);
+  }
+
+  #linkOpened(link: Link): void {
+    if (link !== this.#current) return;
+    this.#attempt = 0;
+    this.#unreachable = null;
+    if (this.#everOpened) this.#metrics.reconnects++;
+    this.#everOpened = true;
+    this.#log({ level: "info", message: "stream open", generation: link.generation });
+    this.#schedulePump();
+  }
+
+  #linkDraining(link: Link): void {
+    if (link !== this.#current) return;
+    this.#retired.add(link);
+    this.#current = null;
+    // Goaway is orderly, so the replacement starts at once rather than after a backoff.
+    if (!this.#closed) this.#openLink();
+  }
+
+  #linkClosed(link: Link, cause: CloseCause): void {
+    this.#retired.delete(link);
+    const orderly =
+      cause.code === CLOSE_CODES.normal && (cause.local || cause.reason === "drained");
+    this.#log({
+      level: orderly && !cause.connectFailed ? "info" : "warn",
+      message: `stream closed (${cause.code}): ${cause.reason}`,
+      generation: link.generation,
+    });
+    if (link !== this.#current) return;
+    this.#current = null;
+    if (cause.connectFailed) {
+      this.#metrics.connectFailures++;
+      this.#unreachable = cause.reason;
+      this.#failUnsent(cause.reason);
+    }
+    if (!this.#closed) this.#scheduleReconnect();
+  }
+
+  #scheduleReconnect(): void {
+    const delay = backoffDelay(this.#attempt++, this.#backoff);
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      if (!this.#closed && this.#current === null) this.#openLink();
+    }, delay);
+  }
+
+  /** Fails every call not yet written: the node never saw them. */
+  #failUnsent(reason: string): void {
+    for (const fifo of [this.#waiters, this.#queue]) {
+      for (let call = fifo.shift(); call !== undefined; call = fifo.shift()) {
+        if (call.reject(new NotAckedError(reason))) this.#metrics.notAcked++;
+      }
+    }
+    this.#waiting = 0;
+    this.#queued = 0;
+  }
+
+  #links(): Link[] {
+    return this.#current ? [this.#current, ...this.#retired] : [...this.#retired];
+  }
+}
+
+function integer(name: string, value: number, min: number, max = LONGEST_TIMER_MS): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`${name} must be an integer in ${min}..${max}, got ${value}`);
+  }
+  return value;
+}
+
+function defaultLog(entry: StreamLogEntry): void {
+  if (entry.level === "warn") {
+    console.warn(`[roundhouse stream g${entry.generation}] ${entry.message}`);
+  }
+}
