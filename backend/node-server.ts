@@ -9,6 +9,7 @@ import {
   MAX_DELAY_MS,
   parseBehaviourPatch,
 } from "./behaviour.ts";
+import { echo as echoFunctions, type FunctionModule } from "./functions.ts";
 import {
   type ClusterMembership,
   LOCALNODES_PATH,
@@ -16,6 +17,12 @@ import {
   localNodesScope,
 } from "./localnodes.ts";
 import { httpUrl, listen, shutdown, trackSockets } from "./server-lifecycle.ts";
+import {
+  attachStreamServer,
+  type StreamFaults,
+  type StreamServer,
+  type StreamServerStats,
+} from "./stream-server.ts";
 
 /** Options for {@link startNode}. */
 export interface NodeOptions {
@@ -33,6 +40,8 @@ export interface NodeOptions {
   cluster?: ClusterMembership;
   /** Initial behaviour, on top of the defaults. */
   behaviour?: BehaviourPatch;
+  /** The functions invocations run; default echoes the body back. */
+  functions?: FunctionModule;
 }
 
 /** Request accounting since start or the last resetStats(); discovery requests are kept apart. */
@@ -51,6 +60,12 @@ export interface NodeStats {
   localnodesRequests: number;
   /** Discovery requests received per raw query string ("" for none). */
   localnodesByQuery: Record<string, number>;
+  /** Function invocations executed over the stream. */
+  invocations: number;
+  /** Executions per invocation body (cut at 200 characters), so tests can prove none ran twice. */
+  invocationsByBody: Record<string, number>;
+  /** The stream endpoint's own totals, or null while the node is down. */
+  stream: StreamServerStats | null;
 }
 
 /** A running reference backend node. */
@@ -144,6 +159,11 @@ class NodeServer implements BackendNode {
   #peakHandshakes = 0;
   #localnodesRequests = 0;
   #localnodesByQuery = new Map<string, number>();
+  #stream: StreamServer | null = null;
+  #streamFaults: StreamFaults = {};
+  #functions: FunctionModule;
+  #invocations = 0;
+  #invocationsByBody = new Map<string, number>();
 
   static async launch(options: NodeOptions): Promise<NodeServer> {
     const node = new NodeServer(options);
@@ -161,6 +181,17 @@ class NodeServer implements BackendNode {
     this.rack = options.rack;
     this.#cluster = options.cluster;
     this.#behaviour = { ...DEFAULT_BEHAVIOUR, ...parseBehaviourPatch(options.behaviour ?? {}) };
+    this.#functions = countingExecutions(options.functions ?? echoFunctions, (body) => {
+      this.#invocations++;
+      const key = body.length <= 200 ? body : `${body.slice(0, 200)}…`;
+      this.#invocationsByBody.set(key, (this.#invocationsByBody.get(key) ?? 0) + 1);
+    });
+  }
+
+  /** Makes the stream endpoint misbehave (for tests); applies to streams opened from now on too. */
+  setStreamFaults(faults: StreamFaults): void {
+    this.#streamFaults = { ...faults };
+    this.#stream?.setFaults(this.#streamFaults);
   }
 
   get port(): number {
@@ -201,6 +232,9 @@ class NodeServer implements BackendNode {
       peakHandshakes: this.#peakHandshakes,
       localnodesRequests: this.#localnodesRequests,
       localnodesByQuery: Object.fromEntries(this.#localnodesByQuery),
+      invocations: this.#invocations,
+      invocationsByBody: Object.fromEntries(this.#invocationsByBody),
+      stream: this.#stream?.stats() ?? null,
     };
   }
 
@@ -211,6 +245,8 @@ class NodeServer implements BackendNode {
     this.#peakHandshakes = this.#inHandshake;
     this.#localnodesRequests = 0;
     this.#localnodesByQuery.clear();
+    this.#invocations = 0;
+    this.#invocationsByBody.clear();
   }
 
   stop(): Promise<void> {
@@ -246,14 +282,23 @@ class NodeServer implements BackendNode {
     const server = http.createServer((req, res) => this.#onRequest(req, res));
     server.keepAliveTimeout = KEEP_ALIVE_MS;
     const sockets = trackSockets(server);
+    // Function invocations arrive as a WebSocket stream on the same port (docs/protocol.md).
+    const stream = attachStreamServer(server, {
+      handler: this.#functions,
+      faults: this.#streamFaults,
+    });
     this.#port = await listen(server, this.host, this.#port);
     this.#server = server;
     this.#sockets = sockets;
+    this.#stream = stream;
   }
 
   async #shut(): Promise<void> {
     const server = this.#server;
+    const stream = this.#stream;
     this.#server = null;
+    this.#stream = null;
+    await stream?.close();
     if (server) await shutdown(server, this.#sockets);
   }
 
@@ -404,4 +449,17 @@ function delayOverride(header: string | string[] | undefined): number | undefine
 
 function bump(counts: Map<string, number>, key: string): void {
   counts.set(key, (counts.get(key) ?? 0) + 1);
+}
+
+/** Wraps a functions module so every execution is counted by its body. */
+function countingExecutions(
+  functions: FunctionModule,
+  count: (body: string) => void,
+): FunctionModule {
+  return {
+    invoke(request) {
+      count(new TextDecoder().decode(request.body));
+      return functions.invoke(request);
+    },
+  };
 }

@@ -23,12 +23,12 @@ export interface SignedParts {
   readonly body: string | Uint8Array;
 }
 
-/** The three signature headers. */
-export interface SignatureHeaders {
+/** The three signature headers (a type alias, so it passes as a plain header record). */
+export type SignatureHeaders = {
   readonly [TIMESTAMP_HEADER]: string;
   readonly [SIGNATURE_HEADER]: string;
   readonly [NONCE_HEADER]: string;
-}
+};
 
 /** Anything headers can be read from: a Headers object or a plain record. */
 export type HeaderSource = Headers | Readonly<Record<string, string | undefined>>;
