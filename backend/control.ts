@@ -6,6 +6,7 @@ import { DuplicateNodeError, type Fleet, type FleetNodeOptions, NODE_ID } from "
 import { HttpError, readJson, sendJson } from "./http-json.ts";
 import type { BackendNode } from "./node-server.ts";
 import { ListenError } from "./server-lifecycle.ts";
+import type { StreamFaults } from "./stream-server.ts";
 
 /** An answer: status plus JSON body (none for 204). */
 interface Reply {
@@ -35,6 +36,7 @@ const ROUTES: Route[] = [
   { method: "GET", path: /^\/nodes\/([^/]+)\/stats$/, handle: getStats },
   { method: "POST", path: /^\/nodes\/([^/]+)\/reset-stats$/, handle: resetStats },
   { method: "POST", path: /^\/nodes\/([^/]+)\/behaviour$/, handle: setBehaviour },
+  { method: "POST", path: /^\/nodes\/([^/]+)\/stream-faults$/, handle: setStreamFaults },
   { method: "POST", path: /^\/nodes\/([^/]+)\/stop$/, handle: stopNode },
   { method: "POST", path: /^\/nodes\/([^/]+)\/start$/, handle: restartNode },
   { method: "DELETE", path: /^\/nodes\/([^/]+)$/, handle: deleteNode },
@@ -98,6 +100,15 @@ async function setBehaviour({ fleet, req, id }: Context): Promise<Reply> {
   const node = nodeById(fleet, id);
   const patch = parseBehaviourPatch((await readJson(req)) ?? {});
   return { status: 200, body: await node.setBehaviour(patch) };
+}
+
+async function setStreamFaults({ fleet, req, id }: Context): Promise<Reply> {
+  const node = nodeById(fleet, id);
+  const faults = (await readJson(req)) ?? {};
+  if (typeof faults !== "object" || Array.isArray(faults))
+    throw new HttpError(400, "faults must be a JSON object");
+  node.setStreamFaults(faults as StreamFaults);
+  return { status: 204 };
 }
 
 async function stopNode({ fleet, id }: Context): Promise<Reply> {

@@ -9,7 +9,7 @@ import {
   MAX_DELAY_MS,
   parseBehaviourPatch,
 } from "./behaviour.ts";
-import { echo as echoFunctions, type FunctionModule } from "./functions.ts";
+import { type FunctionModule, scripted } from "./functions.ts";
 import {
   type ClusterMembership,
   LOCALNODES_PATH,
@@ -40,7 +40,7 @@ export interface NodeOptions {
   cluster?: ClusterMembership;
   /** Initial behaviour, on top of the defaults. */
   behaviour?: BehaviourPatch;
-  /** The functions invocations run; default echoes the body back. */
+  /** The functions invocations run; default echo, scriptable by body (see `scripted`). */
   functions?: FunctionModule;
 }
 
@@ -100,6 +100,8 @@ export interface BackendNode {
   start(): Promise<void>;
   /** Shuts the node down for good; never waits on open connections. */
   close(): Promise<void>;
+  /** Makes the function stream misbehave, for tests (see StreamFaults). */
+  setStreamFaults(faults: StreamFaults): void;
 }
 
 /** Starts a node and resolves once it listens (or, in refuse mode, once its port is known). */
@@ -181,7 +183,7 @@ class NodeServer implements BackendNode {
     this.rack = options.rack;
     this.#cluster = options.cluster;
     this.#behaviour = { ...DEFAULT_BEHAVIOUR, ...parseBehaviourPatch(options.behaviour ?? {}) };
-    this.#functions = countingExecutions(options.functions ?? echoFunctions, (body) => {
+    this.#functions = countingExecutions(options.functions ?? scripted, (body) => {
       this.#invocations++;
       const key = body.length <= 200 ? body : `${body.slice(0, 200)}…`;
       this.#invocationsByBody.set(key, (this.#invocationsByBody.get(key) ?? 0) + 1);

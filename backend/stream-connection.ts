@@ -1,4 +1,7 @@
-import WebSocket from "ws";
+import type WebSocket from "ws";
+
+// ws.OPEN, without importing ws at run time (see stream-server.ts for why).
+const OPEN = 1;
 import {
   encodeFrame,
   type Frame,
@@ -192,7 +195,7 @@ export class NodeConnection {
       }
       case "text":
         this.#flush();
-        if (this.#ws.readyState === WebSocket.OPEN) this.#ws.send("not a frame");
+        if (this.#ws.readyState === OPEN) this.#ws.send("not a frame");
         return;
       case "unknown-id":
         this.#send(encodeFrame({ kind: "ack", id: MAX_ID }));
@@ -300,7 +303,7 @@ export class NodeConnection {
 
   #flush(): void {
     const message = this.#outbox.take();
-    if (message === null || this.#ws.readyState !== WebSocket.OPEN) return;
+    if (message === null || this.#ws.readyState !== OPEN) return;
     this.#ws.send(message);
   }
 

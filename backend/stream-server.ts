@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server } from "node:http";
+import { createRequire } from "node:module";
 import type { Duplex } from "node:stream";
-import { WebSocketServer } from "ws";
+import type { WebSocketServer as WebSocketServerType } from "ws";
 import {
   CLOSE_CODES,
   DEFAULT_MAX_PAYLOAD,
@@ -17,6 +18,12 @@ import {
 } from "./stream-connection.ts";
 
 export type { FaultAction, StreamFaults, StreamServerStats } from "./stream-connection.ts";
+
+// Loaded through Node's own resolver: bundler-style resolution (the Workers test pool runs this
+// file from its global setup) picks ws's browser entry, which has no server.
+const { WebSocketServer } = createRequire(import.meta.url)("ws") as {
+  WebSocketServer: typeof WebSocketServerType;
+};
 
 /** Options of {@link attachStreamServer}. */
 export interface StreamServerOptions {

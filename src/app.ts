@@ -5,6 +5,7 @@ import { problem } from "./http/problem.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import type { GatewayEnv } from "./routes/context.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { invokeRoutes } from "./routes/invoke.ts";
 import { proxyRoutes } from "./routes/proxy.ts";
 
 /** The gateway's HTTP surface. */
@@ -31,6 +32,7 @@ app.use("*", async (c, next) => {
 
 app.route("/_gw", adminRoutes);
 app.route("/s", proxyRoutes);
+app.route("/v1/invoke", invokeRoutes);
 
 app.notFound(() => problem(404, "not-found", "Not found", "no such route"));
 

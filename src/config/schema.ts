@@ -138,6 +138,22 @@ export const LatencyEjectionSchema = z.strictObject({
   floorMs: z.int().min(0).max(60_000).default(50),
 });
 
+/** Function invocations over each node's persistent stream (`POST /v1/invoke/{service}`). */
+export const InvokeSchema = z.strictObject({
+  /** Time an invocation may take, result included. */
+  timeoutMs: z.int().min(1).max(300_000).default(10_000),
+  /** Largest invocation payload (the stream protocol's frame limit is 1 MiB). */
+  maxPayloadBytes: z
+    .int()
+    .min(0)
+    .max(1024 * 1024 - 256)
+    .default(1024 * 1024 - 256),
+  /** Invocations waiting to be written on one node's stream; beyond it callers wait, then get 503. */
+  queueCapacity: z.int().min(1).max(65_536).default(1_024),
+  /** Invocations on the wire not yet acked by the node. */
+  window: z.int().min(1).max(65_536).default(256),
+});
+
 /** Active health checking of every node. */
 export const HealthSchema = z.strictObject({
   /** Path probed with GET; any 2xx passes. */
@@ -176,6 +192,8 @@ export const ServiceSchema = z
     scope: ScopeSchema.prefault({}),
     /** Active health checks; passive ejection applies either way. */
     health: HealthSchema.optional(),
+    /** Function invocations over persistent streams. */
+    invoke: InvokeSchema.prefault({}),
     /** Latency-aware outlier ejection, judged by each isolate from its own traffic; off when absent. */
     latencyEjection: LatencyEjectionSchema.optional(),
     /** Time over which a node returning to rotation ramps up to its full share. */

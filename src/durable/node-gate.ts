@@ -9,6 +9,10 @@ import {
   recordSuccess,
 } from "../balancer/ejection.ts";
 import { GateQueue } from "../balancer/gate-queue.ts";
+import { NodeStream } from "../transport/node-stream.ts";
+import { DEFAULT_STREAM_PATH } from "../transport/protocol.ts";
+import { connectWorkersSocket } from "../transport/workers-socket.ts";
+import { type InvokeOutcome, outcomeOfInvoke } from "./gate-invoke.ts";
 
 /** What a dispatch tells the gate about one attempt. */
 export interface ForwardOptions {
@@ -27,6 +31,25 @@ export interface ForwardOptions {
   readonly totalNodes: number;
   /** Send even if the node is ejected: its scope is in panic and routes across every node. */
   readonly ignoreEjection?: boolean;
+}
+
+/** What health bookkeeping needs to know about an attempt. */
+type HealthContext = Pick<ForwardOptions, "service" | "nodeId" | "ejection" | "totalNodes">;
+
+/** What a dispatch tells the gate about one invocation. */
+export interface InvokeOptions extends Omit<ForwardOptions, "perTryTimeoutMs"> {
+  /** Base URL of the node; its stream is at the stream path below it. */
+  readonly nodeUrl: string;
+  /** Time left for the whole invocation, result included. */
+  readonly deadlineMs: number;
+  /** Sizes of the node's stream, applied when the stream is first opened. */
+  readonly stream: { readonly queueCapacity: number; readonly window: number };
+}
+
+/** The invocation itself. */
+export interface InvokePayload {
+  readonly body: Uint8Array;
+  readonly contentType: string;
 }
 
 /** How an attempt through the gate ended. */
@@ -64,6 +87,8 @@ const HEALTH_PREFIX = "health:";
 export class NodeGate extends DurableObject<Env> {
   private readonly queue = new GateQueue(1);
   private readonly health = new Map<string, HealthState>();
+  // One persistent multiplexed stream per node URL, opened on first use and kept across requests.
+  private readonly streams = new Map<string, NodeStream>();
   private forwarded = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -107,6 +132,71 @@ export class NodeGate extends DurableObject<Env> {
     }
   }
 
+  /**
+   * Sends an invocation over the node's stream. The gate's slot is held until the node acks (the
+   * handshake) and released before the result arrives, so many invocations run on the node at
+   * once while admission stays bounded.
+   */
+  async invoke(payload: InvokePayload, options: InvokeOptions): Promise<InvokeOutcome> {
+    const before = this.health.get(options.nodeId) ?? HEALTHY;
+    if (!options.ignoreEjection && isEjected(before, Date.now())) {
+      return { kind: "not-sent", reason: "ejected", ejectedUntil: before.ejectedUntil };
+    }
+    this.queue.setLimit(options.gateLimit);
+    if (!(await this.queue.acquire(Math.min(options.queueTimeoutMs, options.deadlineMs)))) {
+      return { kind: "not-sent", reason: "queue-timeout" };
+    }
+    let held = true;
+    let acked = false;
+    const release = () => {
+      if (held) this.queue.release();
+      held = false;
+    };
+    this.forwarded++;
+    let outcome: InvokeOutcome;
+    try {
+      const result = await this.streamTo(options).invoke(payload, {
+        deadlineMs: options.deadlineMs,
+        onAck: () => {
+          acked = true;
+          release();
+        },
+      });
+      outcome = outcomeOfInvoke(result, true);
+    } catch (error) {
+      outcome = outcomeOfInvoke(error, acked);
+    } finally {
+      release();
+    }
+    // A node that cannot be reached counts toward ejection; a function that failed does not.
+    if (outcome.kind === "not-acked") {
+      const ejectedUntil = await this.failed(options);
+      return ejectedUntil ? { ...outcome, ejectedUntil } : outcome;
+    }
+    if (outcome.kind === "result" || outcome.kind === "function-error") this.succeeded(options);
+    return outcome;
+  }
+
+  /** Counters of the node's stream, if it has one. */
+  streamStats(nodeUrl: string) {
+    return this.streams.get(nodeUrl)?.stats() ?? null;
+  }
+
+  private streamTo(options: InvokeOptions): NodeStream {
+    let stream = this.streams.get(options.nodeUrl);
+    if (!stream) {
+      const url = options.nodeUrl.replace(/\/$/, "") + DEFAULT_STREAM_PATH;
+      stream = new NodeStream({
+        connect: (signal) => connectWorkersSocket(url, { signal }),
+        queueCapacity: options.stream.queueCapacity,
+        window: options.stream.window,
+        log: (entry) => console.warn(`stream ${options.nodeId}: ${JSON.stringify(entry)}`),
+      });
+      this.streams.set(options.nodeUrl, stream);
+    }
+    return stream;
+  }
+
   /** Lifts a node's ejection and failure streak at once. */
   readmit(nodeId: string): void {
     this.store(nodeId, HEALTHY);
@@ -122,7 +212,7 @@ export class NodeGate extends DurableObject<Env> {
     };
   }
 
-  private succeeded(options: ForwardOptions): undefined {
+  private succeeded(options: HealthContext): undefined {
     const state = this.health.get(options.nodeId) ?? HEALTHY;
     const next = recordSuccess(state, Date.now(), options.ejection);
     if (next !== state) this.store(options.nodeId, next);
@@ -130,7 +220,7 @@ export class NodeGate extends DurableObject<Env> {
   }
 
   /** Counts a failure; returns the ejection's end when this failure got the node ejected. */
-  private async failed(options: ForwardOptions): Promise<number | undefined> {
+  private async failed(options: HealthContext): Promise<number | undefined> {
     const state = this.health.get(options.nodeId) ?? HEALTHY;
     const { state: next, wantsEjection } = recordFailure(state, options.ejection);
     if (!wantsEjection) {
@@ -145,7 +235,7 @@ export class NodeGate extends DurableObject<Env> {
   }
 
   /** The coordinator's consent; without an answer the node stays in, as the safer mistake. */
-  private async askToEject(options: ForwardOptions, until: number): Promise<boolean> {
+  private async askToEject(options: HealthContext, until: number): Promise<boolean> {
     try {
       const coordinator = this.env.ROTATION.get(this.env.ROTATION.idFromName(options.service));
       return await coordinator.requestEjection({

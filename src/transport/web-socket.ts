@@ -8,6 +8,9 @@ type Delivery = (listener: SocketListener) => void;
  * buffered from the moment of adaptation so none is lost before the stream subscribes.
  */
 export function adaptWebSocket(ws: WebSocket): StreamSocket {
+  // The standard default is "blob", which cannot be read synchronously; workerd follows it on
+  // recent compatibility dates.
+  ws.binaryType = "arraybuffer";
   let listener: SocketListener | null = null;
   let backlog: Delivery[] | null = [];
   const deliver = (delivery: Delivery) => {
@@ -102,5 +105,10 @@ function messageData(data: unknown): Uint8Array | string {
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   if (ArrayBuffer.isView(data))
     return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  return typeof data === "string" ? data : `[unsupported message data: ${typeof data}]`;
+  // Another realm's ArrayBuffer (a Durable Object's socket, say) fails instanceof; its tag does not.
+  if (Object.prototype.toString.call(data) === "[object ArrayBuffer]")
+    return new Uint8Array(data as ArrayBuffer);
+  return typeof data === "string"
+    ? data
+    : `[unsupported message data: ${Object.prototype.toString.call(data)}]`;
 }

@@ -16,6 +16,10 @@ export interface NodeStats {
   byMethod: Record<string, number>;
   inHandshake: number;
   peakHandshakes: number;
+  /** Function invocations executed over the node's stream. */
+  invocations: number;
+  /** Executions per invocation body. */
+  invocationsByBody: Record<string, number>;
 }
 
 async function control(path: string, init?: RequestInit): Promise<Response> {
@@ -97,4 +101,15 @@ export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 10_
   throw new Error(
     `condition not met within ${timeoutMs} ms${lastError ? `: ${String(lastError)}` : ""}`,
   );
+}
+
+/** Makes a node's function stream misbehave (see backend/stream-connection.ts StreamFaults). */
+export async function setStreamFaults(
+  node: TestNode,
+  faults: Record<string, unknown>,
+): Promise<void> {
+  await control(`/nodes/${node.id}/stream-faults`, {
+    method: "POST",
+    body: JSON.stringify(faults),
+  });
 }

@@ -52,7 +52,7 @@ export async function dispatch(request: UpstreamRequest, deps: DispatchDeps): Pr
   const deadline = started + policy.deadlineMs;
   counters.dispatches++;
 
-  const plan = await planFor(request, deps);
+  const plan = await planFor(request.chain, deps);
   const state: DispatchState = { attempts: 0, last: undefined, detail: "", stop: "exhausted" };
   let nodeId = plan.next();
 
@@ -104,16 +104,16 @@ export async function dispatch(request: UpstreamRequest, deps: DispatchDeps): Pr
 }
 
 /** The order of nodes for one dispatch, by the service's policy. */
-async function planFor(request: UpstreamRequest, deps: DispatchDeps): Promise<NodePlan> {
+export async function planFor(chain: readonly ScopeLevel[], deps: DispatchDeps): Promise<NodePlan> {
   const { runtime } = deps;
-  const route = () => runtime.route(request.chain, deps.now()).schedule;
+  const route = () => runtime.route(chain, deps.now()).schedule;
   if (runtime.service.policy === "least_outstanding") {
-    await runtime.refresh(deps.objects, request.chain, deps.now());
+    await runtime.refresh(deps.objects, chain, deps.now());
     return new LeastOutstandingPlan(route, (id) => runtime.outstanding(id), deps.random);
   }
   const [position] = await Promise.all([
     runtime.nextPosition(deps.objects),
-    runtime.refresh(deps.objects, request.chain, deps.now()),
+    runtime.refresh(deps.objects, chain, deps.now()),
   ]);
   return new QueryPlan(position, route, (id) => runtime.admits(id, deps.now(), deps.random));
 }
@@ -162,14 +162,7 @@ function callGate(
   remaining: number,
   context: GateContext,
 ): Promise<ForwardResult> {
-  const gateName =
-    service.lockScope === "global" ? `${service.name}#global` : `${service.name}/${node.id}`;
-  const gate = env.NODE_GATE.get(
-    env.NODE_GATE.idFromName(gateName),
-    node.locationHint
-      ? { locationHint: node.locationHint as DurableObjectLocationHint }
-      : undefined,
-  );
+  const gate = gateFor(env, service, node);
   counters.gateCalls++;
   const upstream = new Request(joinUrl(node.url, request.pathAndQuery), {
     method: request.method,
@@ -187,6 +180,16 @@ function callGate(
     totalNodes: context.totalNodes,
     ignoreEjection: context.panic,
   });
+}
+
+/** The gate a node's traffic passes: its own, or the service's single one under lock scope global. */
+export function gateFor(env: Env, service: ResolvedService, node: MemberNode) {
+  const name =
+    service.lockScope === "global" ? `${service.name}#global` : `${service.name}/${node.id}`;
+  const hint = node.locationHint
+    ? { locationHint: node.locationHint as DurableObjectLocationHint }
+    : undefined;
+  return env.NODE_GATE.get(env.NODE_GATE.idFromName(name), hint);
 }
 
 function outcomeOf(result: ForwardResult): AttemptOutcome {

@@ -1,0 +1,46 @@
+import { Hono } from "hono";
+import { preferredScope, scopeChain } from "../balancer/scope.ts";
+import { problem } from "../http/problem.ts";
+import type { GatewayEnv } from "./context.ts";
+import { dispatchInvocation } from "./invoke-dispatch.ts";
+import { requestIdFor } from "./proxy/headers.ts";
+import { runtimeFor } from "./proxy/service-runtime.ts";
+import { serviceObjects } from "./proxy.ts";
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** `POST /v1/invoke/{service}`: runs a function invocation on one node over its stream. */
+export const invokeRoutes = new Hono<GatewayEnv>().post("/:service", async (c) => {
+  const name = c.req.param("service");
+  const service = c.get("config").get(name);
+  if (!service)
+    return problem(404, "unknown-service", "Unknown service", `no service named "${name}"`);
+  const limit = service.invoke.maxPayloadBytes;
+  const declared = Number(c.req.header("content-length") ?? 0);
+  if (declared > limit) return tooLarge(limit);
+  const body = new Uint8Array(await c.req.arrayBuffer());
+  if (body.byteLength > limit) return tooLarge(limit);
+  const contentType = (c.req.header("content-type") ?? "application/octet-stream").slice(0, 255);
+  const cf = c.req.raw.cf as { continent?: string; colo?: string } | undefined;
+  const chain = scopeChain(preferredScope(service.scope, cf, undefined), service.scope.fallback);
+  return dispatchInvocation(
+    { payload: { body, contentType }, chain, requestId: requestIdFor(c.req.raw.headers) },
+    {
+      env: c.env,
+      runtime: runtimeFor(service),
+      objects: serviceObjects(c.env, service.name),
+      now: Date.now,
+      sleep,
+      random: Math.random,
+    },
+  );
+});
+
+function tooLarge(limit: number): Response {
+  return problem(
+    413,
+    "payload-too-large",
+    "Payload too large",
+    `invocations are limited to ${limit} bytes`,
+  );
+}
