@@ -1,5 +1,6 @@
 // Runs the real gateway under `wrangler dev` (workerd) for benchmarks, with a config of the bench's.
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -8,6 +9,8 @@ import { offlineEnv } from "../scripts/offline-env.ts";
 /** A running gateway. */
 export interface Gateway {
   readonly url: string;
+  /** Bearer token of this gateway's admin API. */
+  readonly adminToken: string;
   /** Stops wrangler and workerd (by process group) and removes the state directory. */
   stop(): Promise<void>;
 }
@@ -38,6 +41,7 @@ function killGroup(child: ChildProcess): void {
 /** Starts `wrangler dev` on loopback with `config` as ROUNDHOUSE_CONFIG and waits until it serves. */
 export async function startGateway(config: unknown, port: number): Promise<Gateway> {
   const state = mkdtempSync(join(tmpdir(), "roundhouse-bench-"));
+  const adminToken = randomBytes(16).toString("hex");
   const child = spawn(
     process.execPath,
     [
@@ -56,6 +60,8 @@ export async function startGateway(config: unknown, port: number): Promise<Gatew
       "error",
       "--var",
       `ROUNDHOUSE_CONFIG:${JSON.stringify(config)}`,
+      "--var",
+      `ADMIN_TOKEN:${adminToken}`,
     ],
     {
       cwd: root,
@@ -79,7 +85,7 @@ export async function startGateway(config: unknown, port: number): Promise<Gatew
       const health = await fetch(`${url}/_gw/health`);
       const body = (await health.json()) as { status: string };
       if (body.status !== "ok") throw new Error(`gateway config rejected: ${JSON.stringify(body)}`);
-      return { url, stop };
+      return { url, adminToken, stop };
     } catch (error) {
       if (String(error).includes("config rejected")) {
         await stop();

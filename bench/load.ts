@@ -31,6 +31,10 @@ export interface LoadOptions {
   readonly method?: string;
   /** Record every request (for time-resolved scenarios). */
   readonly trace?: boolean;
+  /** Request body, sent with every request. */
+  readonly body?: string;
+  /** Extra request headers. */
+  readonly headers?: Record<string, string>;
 }
 
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
@@ -50,7 +54,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     while (performance.now() < stopAt) {
       const sent = performance.now();
       try {
-        const { status, node, attempts } = await request(agent, target, options.method ?? "GET");
+        const { status, node, attempts } = await request(
+          agent,
+          target,
+          options.method ?? "GET",
+          options,
+        );
         const doneAt = performance.now();
         latenciesMs.push(doneAt - sent);
         if (status < 400) ok++;
@@ -75,9 +84,10 @@ function request(
   agent: http.Agent,
   url: URL,
   method: string,
+  extra: Pick<LoadOptions, "body" | "headers"> = {},
 ): Promise<{ status: number; node?: string; attempts: number }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { agent, method }, (res) => {
+    const req = http.request(url, { agent, method, headers: extra.headers }, (res) => {
       res.resume();
       res.on("end", () => {
         const node = res.headers["x-roundhouse-node"];
@@ -91,7 +101,7 @@ function request(
     });
     req.setTimeout(30_000, () => req.destroy(new Error("timeout")));
     req.on("error", reject);
-    req.end();
+    req.end(extra.body);
   });
 }
 

@@ -1,0 +1,44 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import { problem } from "../http/problem.ts";
+import { adminAuth } from "./admin-auth.ts";
+import type { GatewayEnv } from "./context.ts";
+
+const StreamBenchBody = z.strictObject({
+  service: z.string(),
+  nodeId: z.string(),
+  mode: z.enum(["sync", "async", "in-order"]),
+  count: z.int().min(1).max(100_000),
+  queueCapacity: z.int().min(1).max(65_536),
+});
+
+/**
+ * Admin-only measurements run inside the gateway, for the benchmarks. Targets are limited to
+ * configured nodes, so these cannot be aimed at arbitrary addresses.
+ */
+export const diagnosticsRoutes = new Hono<GatewayEnv>()
+  .use("*", adminAuth)
+  .post("/stream", async (c) => {
+    const parsed = StreamBenchBody.safeParse(await c.req.json().catch(() => undefined));
+    if (!parsed.success) {
+      const first = parsed.error.issues[0];
+      return problem(
+        400,
+        "bad-request",
+        "Invalid request",
+        first && `${first.path.join(".")}: ${first.message}`,
+      );
+    }
+    const { service: name, nodeId, ...run } = parsed.data;
+    const node = c.get("config").get(name)?.byId.get(nodeId);
+    if (!node)
+      return problem(
+        404,
+        "not-found",
+        "No such node",
+        `no configured node "${nodeId}" in "${name}"`,
+      );
+    // A gate of its own, so the measurement neither queues behind nor disturbs real traffic.
+    const gate = c.env.NODE_GATE.get(c.env.NODE_GATE.idFromName(`bench/${name}/${nodeId}`));
+    return c.json(await gate.benchStream({ nodeUrl: node.url, ...run }));
+  });
