@@ -5,9 +5,10 @@ import { type LaunchOptions, launchFleet } from "./launch.ts";
 import { ListenError } from "./server-lifecycle.ts";
 
 const USAGE = `usage: node backend/cli.ts [--nodes 3] [--base-port 9101] [--control-port 9100]
-                           [--delay-ms 0] [--host 127.0.0.1]
+                           [--delay-ms 0] [--host 127.0.0.1] [--functions module.ts]
 Runs reference backend nodes node-1..N on consecutive ports (base port 0: free ports)
-plus a JSON control server. Loopback hosts only.`;
+plus a JSON control server. Loopback hosts only. --functions runs your module's
+default { invoke(request) } for invocations (see docs/protocol.md).`;
 
 /** Bad command-line input; main prints it with the usage. */
 export class UsageError extends Error {
@@ -28,6 +29,7 @@ export function parseCli(args: string[]): LaunchOptions {
         "control-port": { type: "string", default: "9100" },
         "delay-ms": { type: "string", default: "0" },
         host: { type: "string", default: "127.0.0.1" },
+        functions: { type: "string" },
       },
     }));
   } catch (error) {
@@ -48,6 +50,7 @@ export function parseCli(args: string[]): LaunchOptions {
     basePort,
     controlPort: integer(values["control-port"], "--control-port", 0, 65535),
     delayMs: integer(values["delay-ms"], "--delay-ms", 0, 600_000),
+    functionsModule: values.functions,
   };
 }
 

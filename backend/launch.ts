@@ -1,4 +1,5 @@
 import { type Fleet, startFleet } from "./fleet.ts";
+import { loadFunctions } from "./functions.ts";
 
 /** A fleet of numbered nodes, as the CLI and the dev script run it. */
 export interface LaunchOptions {
@@ -12,10 +13,15 @@ export interface LaunchOptions {
   controlPort: number;
   /** Initial delayMs of every node. */
   delayMs: number;
+  /** Path of a functions module the nodes run invocations with; default the scripted echo. */
+  functionsModule?: string;
 }
 
 /** Starts the control server and node-1..node-N; closes everything again if any of them fails. */
 export async function launchFleet(options: LaunchOptions): Promise<Fleet> {
+  const functions = options.functionsModule
+    ? await loadFunctions(options.functionsModule)
+    : undefined;
   const fleet = await startFleet({ host: options.host, port: options.controlPort });
   try {
     for (let n = 1; n <= options.nodes; n += 1) {
@@ -23,6 +29,7 @@ export async function launchFleet(options: LaunchOptions): Promise<Fleet> {
         id: `node-${n}`,
         port: options.basePort === 0 ? 0 : options.basePort + n - 1,
         behaviour: { delayMs: options.delayMs },
+        functions,
       });
     }
     return fleet;
