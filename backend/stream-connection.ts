@@ -1,7 +1,4 @@
 import type WebSocket from "ws";
-
-// ws.OPEN, without importing ws at run time (see stream-server.ts for why).
-const OPEN = 1;
 import {
   encodeFrame,
   type Frame,
@@ -12,6 +9,9 @@ import {
 import { BATCH_TARGET_BYTES, Outbox } from "../src/transport/outbox.ts";
 import { CLOSE_CODES, ERROR_CODES, HEADER_BYTES, MAX_ID } from "../src/transport/protocol.ts";
 import { type FunctionModule, invokeRequest, normaliseResult } from "./functions.ts";
+
+// ws.OPEN, without importing ws at run time (see stream-server.ts for why).
+const OPEN = 1;
 
 /** What a test can make the node's stream side do wrong. */
 export interface StreamFaults {
