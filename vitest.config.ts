@@ -10,7 +10,9 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
-            miniflare: { bindings: { ADMIN_TOKEN: "test-admin-token" } },
+            miniflare: {
+              bindings: { ADMIN_TOKEN: "test-admin-token", PEER_SECRET: "test-peer-secret" },
+            },
           }),
         ],
         test: {

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { BehaviourError, parseBehaviourPatch } from "./behaviour.ts";
 import { DuplicateClusterError, InvalidOptionError, UnknownClusterError } from "./cluster.ts";
 import { describeCluster, parseClusterRequest } from "./cluster-request.ts";
+import { peerControl } from "./fake-peer-control.ts";
 import { DuplicateNodeError, type Fleet, type FleetNodeOptions, NODE_ID } from "./fleet.ts";
 import { HttpError, readJson, sendJson } from "./http-json.ts";
 import type { BackendNode } from "./node-server.ts";
@@ -61,6 +62,8 @@ export function createControlHandler(
 }
 
 async function dispatch(fleet: Fleet, req: IncomingMessage): Promise<Reply> {
+  const peerReply = await peerControl(fleet.peers, req);
+  if (peerReply) return peerReply;
   const path = (req.url ?? "/").split("?")[0] ?? "/";
   let pathMatched = false;
   for (const route of ROUTES) {

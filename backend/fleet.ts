@@ -13,6 +13,7 @@ import {
   UnknownClusterError,
 } from "./cluster.ts";
 import { createControlHandler } from "./control.ts";
+import { FakePeerSet } from "./fake-peer.ts";
 import { isLoopbackIPv4 } from "./loopback.ts";
 import { type BackendNode, type NodeOptions, startNode } from "./node-server.ts";
 import { httpUrl, listen, shutdown, trackSockets } from "./server-lifecycle.ts";
@@ -47,6 +48,8 @@ export interface Fleet {
   readonly nodes: ReadonlyMap<string, BackendNode>;
   /** Clusters by name. */
   readonly clusters: ReadonlyMap<string, FleetCluster>;
+  /** Fake peer gateways for peer route sync tests. */
+  readonly peers: FakePeerSet;
   /** Starts a node; rejects with DuplicateNodeError for a taken id. */
   addNode(options?: FleetNodeOptions): Promise<BackendNode>;
   /** Closes and forgets a node, and drops it from its cluster; false when there was none. */
@@ -85,6 +88,7 @@ class NodeFleet implements Fleet {
   readonly host: string;
   readonly nodes = new Map<string, BackendNode>();
   readonly clusters = new Map<string, Cluster>();
+  readonly peers: FakePeerSet;
   /** Ids being started, held so two concurrent adds cannot both take one. */
   #reserved = new Set<string>();
   /** Cluster changes run one at a time, so names and addresses are handed out once. */
@@ -96,6 +100,7 @@ class NodeFleet implements Fleet {
 
   constructor(host: string) {
     this.host = host;
+    this.peers = new FakePeerSet({ host });
   }
 
   attach(server: http.Server, sockets: Set<Socket>, port: number): void {
@@ -157,6 +162,7 @@ class NodeFleet implements Fleet {
     await Promise.all([
       server ? shutdown(server, this.#sockets) : undefined,
       ...nodes.map((node) => node.close()),
+      this.peers.close(),
     ]);
   }
 

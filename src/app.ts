@@ -6,7 +6,9 @@ import { adminRoutes } from "./routes/admin.ts";
 import type { GatewayEnv } from "./routes/context.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { invokeRoutes } from "./routes/invoke.ts";
+import { peerRoutes } from "./routes/peer.ts";
 import { proxyRoutes } from "./routes/proxy.ts";
+import { startSyncInBackground } from "./routes/sync-runtime.ts";
 
 /** The gateway's HTTP surface. */
 export const app = new Hono<GatewayEnv>();
@@ -27,8 +29,12 @@ app.use("*", async (c, next) => {
     );
   }
   c.set("config", config.services);
+  c.set("sync", config.sync);
+  if (config.sync) startSyncInBackground(c, config.sync);
   await next();
 });
+
+app.route("/_gw/peer", peerRoutes);
 
 app.route("/_gw", adminRoutes);
 app.route("/s", proxyRoutes);

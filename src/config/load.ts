@@ -1,4 +1,5 @@
 import { ConfigSchema, defaultNodeId, type NodeConfig, type ServiceConfig } from "./schema.ts";
+import type { PeerConfig, SyncSettings } from "./sync-schema.ts";
 
 /** A node with its id resolved. */
 export type ResolvedNode = NodeConfig & { readonly id: string };
@@ -7,6 +8,18 @@ export type ResolvedNode = NodeConfig & { readonly id: string };
 export interface ResolvedService extends Omit<ServiceConfig, "nodes"> {
   readonly nodes: readonly ResolvedNode[];
   readonly byId: ReadonlyMap<string, ResolvedNode>;
+  /** This gateway's id when peer route sync is on: route changes are then recorded for the peers. */
+  readonly gatewayId?: string;
+}
+
+/** Peer route sync, present only when peers are configured. */
+export interface SyncConfig {
+  /** This gateway's origin id. */
+  readonly gatewayId: string;
+  readonly peers: readonly PeerConfig[];
+  readonly settings: SyncSettings;
+  /** The services this gateway serves; remote changes to other services are kept but not applied. */
+  readonly services: readonly string[];
 }
 
 /** One problem with the configuration, located by its path. */
@@ -18,7 +31,12 @@ export interface ConfigIssue {
 
 /** The outcome of reading the configuration: usable services, or every reason it is not usable. */
 export type LoadedConfig =
-  | { readonly ok: true; readonly services: ReadonlyMap<string, ResolvedService> }
+  | {
+      readonly ok: true;
+      readonly services: ReadonlyMap<string, ResolvedService>;
+      /** Peer route sync; undefined when no peers are configured. */
+      readonly sync?: SyncConfig;
+    }
   | { readonly ok: false; readonly issues: readonly ConfigIssue[] };
 
 /**
@@ -50,12 +68,32 @@ export function parseConfig(raw: unknown): LoadedConfig {
       })),
     };
   }
+  const { gatewayId, peers } = parsed.data;
+  const sync: SyncConfig | undefined =
+    gatewayId !== undefined && peers.length > 0
+      ? {
+          gatewayId,
+          peers,
+          settings: parsed.data.sync,
+          services: parsed.data.services.map((s) => s.name),
+        }
+      : undefined;
   const services = new Map<string, ResolvedService>();
   for (const service of parsed.data.services) {
     const nodes = service.nodes.map((n) => ({ ...n, id: n.id ?? defaultNodeId(n.url) }));
-    services.set(service.name, { ...service, nodes, byId: new Map(nodes.map((n) => [n.id, n])) });
+    services.set(service.name, {
+      ...service,
+      nodes,
+      byId: new Map(nodes.map((n) => [n.id, n])),
+      ...(sync === undefined ? {} : { gatewayId: sync.gatewayId }),
+    });
   }
-  return { ok: true, services };
+  return sync ? { ok: true, services, sync } : { ok: true, services };
+}
+
+/** Name of a gateway's RouteSync object; the id prefix lets several gateways share one runtime. */
+export function routeSyncName(gatewayId: string): string {
+  return `sync:${gatewayId}`;
 }
 
 function formatPath(path: readonly PropertyKey[]): string {

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { ORIGIN_PATTERN } from "../sync/hlc.ts";
+import { checkPeers, PeerSchema, SyncSchema } from "./sync-schema.ts";
 
 /** Durable Object location hints a node's gate may be placed by. */
 export const LOCATION_HINTS = [
@@ -231,6 +233,15 @@ export const ConfigSchema = z
   .strictObject({
     /** Services the gateway serves. */
     services: z.array(ServiceSchema).default([]),
+    /** This deployment's id in peer route sync (the origin of its changes). */
+    gatewayId: z
+      .string()
+      .regex(ORIGIN_PATTERN, "letters, digits and . _ : - only, at most 64")
+      .optional(),
+    /** Other deployments sharing the route table; peer sync is off while empty. */
+    peers: z.array(PeerSchema).max(1_000).default([]),
+    /** How route changes fan out to peers. */
+    sync: SyncSchema.prefault({}),
   })
   .superRefine((config, ctx) => {
     const seen = new Set<string>();
@@ -240,6 +251,7 @@ export const ConfigSchema = z
       }
       seen.add(service.name);
     });
+    checkPeers(config, ctx);
   });
 
 export type NodeConfig = z.output<typeof NodeSchema>;

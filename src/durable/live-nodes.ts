@@ -5,6 +5,7 @@ import { inScope, type ScopeLevel, scopeKey } from "../balancer/scope.ts";
 import type { ServiceConfig } from "../config/schema.ts";
 import { eachLimited } from "../util/each-limited.ts";
 import { type DiscoveryCounters, probe, queryLevel, shuffled } from "./discovery.ts";
+import { recordRouteChange } from "./sync-record.ts";
 
 /** A node the configuration lists or the admin API registered. */
 export interface DeclaredNode {
@@ -22,7 +23,14 @@ export interface LiveNodesConfig {
   readonly nodes: readonly DeclaredNode[];
   readonly discovery?: ServiceConfig["discovery"];
   readonly health?: ServiceConfig["health"];
+  /** This gateway's id when peer route sync is on: readmissions are then recorded for the peers. */
+  readonly gatewayId?: string;
 }
+
+/** A registration another gateway made or withdrew (peer route sync). */
+export type SyncedNodeChange =
+  | { readonly kind: "upsert"; readonly node: DeclaredNode }
+  | { readonly kind: "remove"; readonly nodeId: string };
 
 /** An isolate asking for the nodes of a scope chain. */
 export interface ViewRequest {
@@ -144,6 +152,34 @@ export class LiveNodes extends DurableObject<Env> {
       return "removed";
     }
     return this.allNodes().some((n) => n.id === nodeId) ? "not-registered" : "not-found";
+  }
+
+  /**
+   * Applies a registration made or withdrawn on a peer gateway, without adopting a configuration
+   * (the caller has none to give). A configured node's id is the configuration's: never replaced.
+   * True when the registered nodes changed.
+   */
+  applySynced(change: SyncedNodeChange): boolean {
+    const at = this.state.registered.findIndex(
+      (n) => n.id === (change.kind === "upsert" ? change.node.id : change.nodeId),
+    );
+    if (change.kind === "remove") {
+      if (at < 0) return false;
+      this.state.registered.splice(at, 1);
+      this.changed();
+      return true;
+    }
+    const node = change.node;
+    if (this.state.config?.nodes.some((n) => n.id === node.id)) return false;
+    const current = this.state.registered[at];
+    if (current && JSON.stringify(current) === JSON.stringify(node)) return false;
+    if (current) this.state.registered[at] = node;
+    else {
+      this.state.registered.push(node);
+      this.state.firstSeen[node.id] = Date.now();
+    }
+    this.changed();
+    return true;
   }
 
   /** Everything known, with the levels of `chain`, for the services API; not counted as traffic. */
@@ -310,6 +346,9 @@ export class LiveNodes extends DurableObject<Env> {
       for (const gate of [`${service}/${nodeId}`, `${service}#global`]) {
         await this.env.NODE_GATE.get(this.env.NODE_GATE.idFromName(gate)).readmit(nodeId);
       }
+      await recordRouteChange(this.env, this.state.config?.gatewayId, service, nodeId, {
+        kind: "readmit",
+      });
     } catch (error) {
       console.warn(`live nodes ${service}: could not readmit ${nodeId}: ${String(error)}`);
     }

@@ -13,6 +13,7 @@ import { NodeStream } from "../transport/node-stream.ts";
 import { DEFAULT_STREAM_PATH } from "../transport/protocol.ts";
 import { connectWorkersSocket } from "../transport/workers-socket.ts";
 import { type InvokeOutcome, outcomeOfInvoke } from "./gate-invoke.ts";
+import { recordRouteChange } from "./sync-record.ts";
 
 /** What a dispatch tells the gate about one attempt. */
 export interface ForwardOptions {
@@ -31,10 +32,15 @@ export interface ForwardOptions {
   readonly totalNodes: number;
   /** Send even if the node is ejected: its scope is in panic and routes across every node. */
   readonly ignoreEjection?: boolean;
+  /** This gateway's id when peer route sync is on: a granted ejection is recorded for the peers. */
+  readonly gatewayId?: string;
 }
 
 /** What health bookkeeping needs to know about an attempt. */
-type HealthContext = Pick<ForwardOptions, "service" | "nodeId" | "ejection" | "totalNodes">;
+type HealthContext = Pick<
+  ForwardOptions,
+  "service" | "nodeId" | "ejection" | "totalNodes" | "gatewayId"
+>;
 
 /** What a dispatch tells the gate about one invocation. */
 export interface InvokeOptions extends Omit<ForwardOptions, "perTryTimeoutMs"> {
@@ -231,6 +237,12 @@ export class NodeGate extends DurableObject<Env> {
     const granted = await this.askToEject(options, ejected.ejectedUntil);
     // Refused: the service cannot spare the node; keep the streak so the next failure asks again.
     this.store(options.nodeId, granted ? ejected : next);
+    if (granted) {
+      await recordRouteChange(this.env, options.gatewayId, options.service, options.nodeId, {
+        kind: "eject",
+        until: ejected.ejectedUntil,
+      });
+    }
     return granted ? ejected.ejectedUntil : undefined;
   }
 

@@ -67,6 +67,16 @@ export class RotationCoordinator extends DurableObject<Env> {
     return true;
   }
 
+  /**
+   * Records an ejection another gateway made (peer route sync). It was capped where it was made,
+   * so it is not capped again; an ejection ending sooner than one already recorded is ignored.
+   */
+  applySyncedEjection(nodeId: string, until: number): void {
+    if (until <= Date.now() || (this.ejections.get(nodeId) ?? 0) >= until) return;
+    this.ejections.set(nodeId, until);
+    this.save();
+  }
+
   /** Lifts an ejection early (the node proved healthy, or was removed). */
   readmit(nodeId: string): void {
     if (this.ejections.delete(nodeId)) this.save();

@@ -13,6 +13,8 @@ export type ProblemType =
   | "unauthorized"
   | "conflict"
   | "payload-too-large"
+  | "clock-drift"
+  | "busy"
   | "internal";
 
 /** An RFC 9457 `application/problem+json` response. */

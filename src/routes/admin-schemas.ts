@@ -56,6 +56,29 @@ export const ServiceSummary = z
   })
   .openapi("ServiceSummary");
 
+/** One peer gateway's sync state, as the services API shows it. */
+export const PeerSyncView = z
+  .object({
+    peer: z.string(),
+    shard: z.number().openapi({ description: "fan-out shard holding the peer's queue" }),
+    pending: z
+      .number()
+      .openapi({ description: "changes of this service the peer has not acknowledged" }),
+    pendingKeys: z
+      .array(z.string())
+      .openapi({ description: "their keys (service/node), at most 20" }),
+    cursor: z
+      .string()
+      .nullable()
+      .openapi({ description: "stamp of the last change it acknowledged" }),
+    lastSyncedAt: z.number().nullable(),
+    lastReconciledAt: z.number().nullable(),
+    failures: z.number().openapi({ description: "failed rounds in a row" }),
+    lastError: z.object({ message: z.string(), at: z.number() }).nullable(),
+    nextAttemptAt: z.number(),
+  })
+  .openapi("PeerSync");
+
 /** A service in detail. */
 export const ServiceDetail = ServiceSummary.extend({
   version: z.number(),
@@ -74,6 +97,9 @@ export const ServiceDetail = ServiceSummary.extend({
     lastFailure: z.string().optional(),
   }),
   nodes: z.array(NodeView),
+  peers: z
+    .array(PeerSyncView)
+    .openapi({ description: "peer route sync, per peer; empty when off" }),
 }).openapi("ServiceDetail");
 
 /** An RFC 9457 problem document. */

@@ -1,10 +1,14 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import type { MemberNode } from "../balancer/membership.ts";
 import { type ScopeLevel, scopeChain, scopeKey } from "../balancer/scope.ts";
-import type { ResolvedService } from "../config/load.ts";
+import type { ResolvedService, SyncConfig } from "../config/load.ts";
 import type { GateStats } from "../durable/node-gate.ts";
+import type { PeerView } from "../durable/peer-shard.ts";
+import { peerShardName } from "../durable/route-sync.ts";
+import { recordRouteChange } from "../durable/sync-record.ts";
 import { errorResponse } from "../http/errors.ts";
 import { problem } from "../http/problem.ts";
+import { shardOf } from "../sync/fanout.ts";
 import { eachLimited } from "../util/each-limited.ts";
 import { adminAuth } from "./admin-auth.ts";
 import {
@@ -98,6 +102,12 @@ adminRoutes.openapi(
         `service "${service.name}" already has node "${node.id}"`,
       ) as never;
     }
+    // Queued for the peers by one call to a local object; no peer is waited for.
+    const { url, dc, rack, weight } = node;
+    await recordRouteChange(c.env, service.gatewayId, service.name, node.id, {
+      kind: "upsert",
+      record: { url, dc, rack, weight },
+    });
     return c.json(node, 201);
   },
 );
@@ -118,7 +128,10 @@ adminRoutes.openapi(
     const live = c.env.LIVE_NODES.get(c.env.LIVE_NODES.idFromName(service.name));
     const runtime = runtimeFor(service);
     const result = await live.remove(runtime.liveConfig, nodeId);
-    if (result === "removed") runtime.forgetMembership();
+    if (result === "removed") {
+      runtime.forgetMembership();
+      await recordRouteChange(c.env, service.gatewayId, service.name, nodeId, { kind: "remove" });
+    }
     if (result === "not-found")
       return problem(404, "not-found", "No such node", `no node "${nodeId}"`) as never;
     if (result === "not-registered") {
@@ -159,7 +172,14 @@ adminRoutes.openapi(
     },
   }),
   async (c) =>
-    c.json(await detail(c.env, lookupOrThrow(c.get("config"), c.req.valid("param").service)), 200),
+    c.json(
+      await detail(
+        c.env,
+        lookupOrThrow(c.get("config"), c.req.valid("param").service),
+        c.get("sync"),
+      ),
+      200,
+    ),
 );
 
 adminRoutes.openapi(
@@ -244,7 +264,23 @@ async function membership(env: Env, service: ResolvedService, chain: ScopeLevel[
   return { report, ejected, nodes: report.levels.map((l) => l.nodes as MemberNode[]) };
 }
 
-async function detail(env: Env, service: ResolvedService) {
+/** Every peer's sync state, pending counted for this service, from the fan-out shards. */
+async function peerStatus(
+  env: Env,
+  sync: SyncConfig | undefined,
+  service: string,
+): Promise<PeerView[]> {
+  if (!sync) return [];
+  const shards = [...new Set(sync.peers.map((p) => shardOf(p.name, sync.settings.shards)))];
+  const views: PeerView[] = [];
+  await eachLimited(shards, 6, async (index) => {
+    const name = peerShardName(sync.gatewayId, index);
+    views.push(...(await env.PEER_SHARD.get(env.PEER_SHARD.idFromName(name)).status(service)));
+  });
+  return views.sort((a, b) => (a.peer < b.peer ? -1 : a.peer > b.peer ? 1 : 0));
+}
+
+async function detail(env: Env, service: ResolvedService, sync?: SyncConfig) {
   const chain = scopeChain(
     { dc: service.scope.dc, rack: service.scope.rack },
     service.scope.fallback,
@@ -265,6 +301,7 @@ async function detail(env: Env, service: ResolvedService) {
     const gate = env.NODE_GATE.get(env.NODE_GATE.idFromName(`${service.name}/${id}`));
     gates.set(id, await gate.stats());
   });
+  const peers = await peerStatus(env, sync, service.name);
   const serving = nodes.findIndex((level) => level.some((n) => n.healthy && !ejected.has(n.id)));
   const servingLevel = nodes[serving] ?? [];
   const routable = servingLevel.filter((n) => n.healthy && !ejected.has(n.id)).length;
@@ -303,6 +340,7 @@ async function detail(env: Env, service: ResolvedService) {
         queued: gate?.queued ?? 0,
       } as const;
     }),
+    peers,
   };
 }
 

@@ -1,4 +1,4 @@
-import type { ResolvedService } from "../config/load.ts";
+import type { ResolvedService, SyncConfig } from "../config/load.ts";
 
 /** Hono bindings and per-request variables shared by every route. */
 export interface GatewayEnv {
@@ -6,5 +6,7 @@ export interface GatewayEnv {
   Variables: {
     /** The validated services, by name. */
     config: ReadonlyMap<string, ResolvedService>;
+    /** Peer route sync; undefined when no peers are configured. */
+    sync: SyncConfig | undefined;
   };
 }

@@ -179,6 +179,7 @@ function callGate(
     ejection: service.ejection,
     totalNodes: context.totalNodes,
     ignoreEjection: context.panic,
+    ...(service.gatewayId === undefined ? {} : { gatewayId: service.gatewayId }),
   });
 }
 

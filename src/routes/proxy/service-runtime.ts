@@ -79,6 +79,7 @@ export class ServiceRuntime {
       })),
       discovery: service.discovery,
       health: service.health,
+      ...(service.gatewayId === undefined ? {} : { gatewayId: service.gatewayId }),
     };
     for (const level of declaredLevels(service.nodes, [{ kind: "cluster" }], inScope)) {
       for (const node of level.nodes) this.known.set(node.id, node);

@@ -1,0 +1,34 @@
+import { routeSyncName } from "../config/load.ts";
+import { routeKey } from "../sync/route-table.ts";
+import type { LocalChange } from "./route-sync.ts";
+
+/** A route change as its maker knows it: the service and node instead of the table key. */
+export type NodeChange =
+  | { readonly kind: "upsert"; readonly record: Extract<LocalChange, { kind: "upsert" }>["record"] }
+  | { readonly kind: "remove" }
+  | { readonly kind: "eject"; readonly until: number }
+  | { readonly kind: "readmit" };
+
+/**
+ * Records a route change with the gateway's RouteSync object for its peers: one call to a local
+ * object that stamps, persists and queues the change and returns; it never waits on a peer. A
+ * failure is logged, not thrown: the change itself has happened here, and the operation that
+ * made it must not fail because sync is unavailable.
+ */
+export async function recordRouteChange(
+  env: Env,
+  gatewayId: string | undefined,
+  service: string,
+  nodeId: string,
+  change: NodeChange,
+): Promise<void> {
+  if (gatewayId === undefined) return;
+  try {
+    const stub = env.ROUTE_SYNC.get(env.ROUTE_SYNC.idFromName(routeSyncName(gatewayId)));
+    await stub.record(gatewayId, { ...change, key: routeKey(service, nodeId) } as LocalChange);
+  } catch (error) {
+    console.error(
+      `route sync: could not record ${change.kind} of ${service}/${nodeId}: ${String(error)}`,
+    );
+  }
+}

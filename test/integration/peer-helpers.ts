@@ -1,0 +1,196 @@
+import { env } from "cloudflare:workers";
+import { inject } from "vitest";
+import type { PeerView, ShardStats } from "../../src/durable/peer-shard.ts";
+import { peerShardName } from "../../src/durable/route-sync.ts";
+import { sign } from "../../src/sync/signature.ts";
+import { gateway } from "./helpers.ts";
+
+/** The PEER_SECRET vitest.config.ts binds. */
+export const PEER_SECRET = "test-peer-secret";
+export const AUTH = { authorization: "Bearer test-admin-token" };
+
+/** What a fake peer counted (backend/fake-peer.ts). */
+export interface FakePeerStats {
+  readonly requests: number;
+  readonly byPath: Record<string, number>;
+  readonly byStatus: Record<string, number>;
+  readonly badSignatures: number;
+  readonly received: readonly { key: string; kind: string; stamp: string }[];
+  readonly keys: readonly string[];
+}
+
+/** A fake peer gateway on loopback. */
+export interface TestPeer {
+  readonly name: string;
+  readonly url: string;
+}
+
+async function control(path: string, init?: RequestInit): Promise<Response> {
+  const response = await fetch(`${inject("fleetUrl")}${path}`, init);
+  if (!response.ok) throw new Error(`fleet ${path}: ${response.status} ${await response.text()}`);
+  return response;
+}
+
+let peerCount = 0;
+
+/** Starts `count` fake peers with unique names (they check signatures with PEER_SECRET). */
+export async function addPeers(
+  count: number,
+  options: { mode?: string; failStatus?: number; delayMs?: number } = {},
+): Promise<TestPeer[]> {
+  const prefix = `p${++peerCount}x${Math.random().toString(36).slice(2, 6)}`;
+  return Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const body = { name: `${prefix}-${i}`, secret: PEER_SECRET, ...options };
+      const response = await control("/peers", { method: "POST", body: JSON.stringify(body) });
+      return ((await response.json()) as TestPeer[])[0] as TestPeer;
+    }),
+  );
+}
+
+export async function removePeers(peers: readonly TestPeer[]): Promise<void> {
+  await Promise.all(peers.map((p) => control(`/peers/${p.name}`, { method: "DELETE" })));
+}
+
+export async function peerStats(peer: TestPeer): Promise<FakePeerStats> {
+  return (await (await control(`/peers/${peer.name}`)).json()) as FakePeerStats;
+}
+
+export async function setPeer(
+  peer: TestPeer,
+  patch: { mode?: string; failStatus?: number; delayMs?: number },
+): Promise<void> {
+  await control(`/peers/${peer.name}/behaviour`, { method: "POST", body: JSON.stringify(patch) });
+}
+
+/** The most requests the fleet's fake peers were handling at once since the last reset. */
+export async function peersInFlight(): Promise<{ inFlight: number; peakInFlight: number }> {
+  return (await (await control("/peers/stats")).json()) as {
+    inFlight: number;
+    peakInFlight: number;
+  };
+}
+
+export async function resetPeerStats(): Promise<void> {
+  await control("/peers/reset-stats", { method: "POST" });
+}
+
+/** Puts wire changes into a fake peer's own table. */
+export async function seedPeer(peer: TestPeer, changes: unknown[]): Promise<void> {
+  await control(`/peers/${peer.name}/seed`, {
+    method: "POST",
+    body: JSON.stringify({ origin: peer.name, changes }),
+  });
+}
+
+/** A gateway with peer sync on: its id, peers and settings, and one service. */
+export function syncGateway(options: {
+  gatewayId: string;
+  peers: readonly TestPeer[];
+  service: string;
+  nodes?: readonly { id: string; url: string }[];
+  sync?: Record<string, unknown>;
+}) {
+  const config = {
+    gatewayId: options.gatewayId,
+    peers: options.peers.map((p) => ({ name: p.name, url: p.url })),
+    sync: { reconcileIntervalMs: 600_000, ...options.sync },
+    services: [{ name: options.service, nodes: options.nodes ?? [] }],
+  };
+  const fetchVia = gateway(config);
+  const json = { ...AUTH, "content-type": "application/json" };
+  return {
+    config,
+    fetch: fetchVia,
+    register: (node: Record<string, unknown>) =>
+      fetchVia(`/_gw/admin/services/${options.service}/nodes`, {
+        method: "POST",
+        headers: json,
+        body: JSON.stringify(node),
+      }),
+    deregister: (nodeId: string) =>
+      fetchVia(`/_gw/admin/services/${options.service}/nodes/${nodeId}`, {
+        method: "DELETE",
+        headers: AUTH,
+      }),
+    detail: async () =>
+      (await (await fetchVia(`/_gw/services/${options.service}`, { headers: AUTH })).json()) as {
+        nodes: { id: string; source: string; ejectedUntil: number | null }[];
+        peers: PeerView[];
+      },
+    table: () => env.ROUTE_SYNC.get(env.ROUTE_SYNC.idFromName(`sync:${options.gatewayId}`)),
+    shardStats: async (shards = 11): Promise<ShardStats[]> =>
+      Promise.all(
+        Array.from({ length: shards }, (_, i) =>
+          env.PEER_SHARD.get(
+            env.PEER_SHARD.idFromName(peerShardName(options.gatewayId, i)),
+          ).stats(),
+        ),
+      ),
+  };
+}
+
+/** A signed request to a gateway's peer endpoint. */
+export async function signedInit(
+  method: "GET" | "POST",
+  path: string,
+  body = "",
+  options: { secret?: string; now?: number; nonce?: string } = {},
+): Promise<RequestInit> {
+  const headers = await sign(
+    options.secret ?? PEER_SECRET,
+    { method, path, body },
+    options.now ?? Date.now(),
+    ...(options.nonce ? [options.nonce] : []),
+  );
+  return {
+    method,
+    headers: { ...headers, ...(method === "POST" ? { "content-type": "application/json" } : {}) },
+    ...(method === "POST" ? { body } : {}),
+  };
+}
+
+/**
+ * Forwards the requests a relaying fake peer holds to `target` (another gateway in this runtime)
+ * and answers them, until stopped: two gateways of one test reach each other this way.
+ */
+export function relay(
+  peer: TestPeer,
+  target: (path: string, init: RequestInit) => Promise<Response>,
+) {
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const next = await control(`/peers/${peer.name}/relay?waitMs=200`);
+      if (next.status === 204) continue;
+      const held = (await next.json()) as {
+        id: number;
+        method: string;
+        path: string;
+        headers: Record<string, string>;
+        body: string;
+      };
+      let answer: { status: number; body: string };
+      try {
+        const response = await target(held.path, {
+          method: held.method,
+          headers: held.headers,
+          ...(held.method === "POST" ? { body: held.body } : {}),
+        });
+        answer = { status: response.status, body: await response.text() };
+      } catch (error) {
+        answer = { status: 500, body: String(error) };
+      }
+      await fetch(`${inject("fleetUrl")}/peers/${peer.name}/relay/${held.id}`, {
+        method: "POST",
+        body: JSON.stringify(answer),
+      });
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+    },
+  };
+}
