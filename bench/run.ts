@@ -1,10 +1,12 @@
 // `npm run bench [-- <scenario> [options]]`: runs one benchmark scenario, or all of them.
 import { dispatchBench } from "./dispatch.ts";
 import { failoverBench } from "./failover.ts";
+import { streamBench } from "./stream.ts";
 
 const SCENARIOS: Record<string, (argv: string[]) => Promise<void>> = {
   dispatch: dispatchBench,
   failover: failoverBench,
+  stream: streamBench,
 };
 
 const [name, ...rest] = process.argv.slice(2);

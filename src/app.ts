@@ -4,6 +4,7 @@ import { errorResponse } from "./http/errors.ts";
 import { problem } from "./http/problem.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import type { GatewayEnv } from "./routes/context.ts";
+import { diagnosticsRoutes } from "./routes/diagnostics.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { invokeRoutes } from "./routes/invoke.ts";
 import { peerRoutes } from "./routes/peer.ts";
@@ -36,6 +37,7 @@ app.use("*", async (c, next) => {
 
 app.route("/_gw/peer", peerRoutes);
 
+app.route("/_gw/admin/diagnostics", diagnosticsRoutes);
 app.route("/_gw", adminRoutes);
 app.route("/s", proxyRoutes);
 app.route("/v1/invoke", invokeRoutes);

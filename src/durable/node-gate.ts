@@ -58,6 +58,20 @@ export interface InvokePayload {
   readonly contentType: string;
 }
 
+/** One run of the stream benchmark. */
+export interface StreamBenchRequest {
+  readonly nodeUrl: string;
+  readonly mode: "sync" | "async" | "in-order";
+  readonly count: number;
+  readonly queueCapacity: number;
+}
+
+/** What one run measured. */
+export interface StreamBenchResult {
+  readonly elapsedMs: number;
+  readonly msgsPerSec: number;
+}
+
 /** How an attempt through the gate ended. */
 export type ForwardResult =
   | { readonly kind: "response"; readonly response: Response; readonly ejectedUntil?: number }
@@ -181,6 +195,38 @@ export class NodeGate extends DurableObject<Env> {
     }
     if (outcome.kind === "result" || outcome.kind === "function-error") this.succeeded(options);
     return outcome;
+  }
+
+  /**
+   * Measures stream throughput from inside this object: `count` small invocations on a fresh
+   * stream of the given queue size, sent one at a time (`sync`), all at once (`async`), or all at
+   * once with results consumed in send order (`in-order`). For the stream benchmark only.
+   */
+  async benchStream(request: StreamBenchRequest): Promise<StreamBenchResult> {
+    const url = request.nodeUrl.replace(/\/$/, "") + DEFAULT_STREAM_PATH;
+    const stream = new NodeStream({
+      connect: (signal) => connectWorkersSocket(url, { signal }),
+      queueCapacity: request.queueCapacity,
+      window: request.queueCapacity,
+    });
+    const body = new Uint8Array(16);
+    const send = () =>
+      stream.invoke({ body, contentType: "application/octet-stream" }, { deadlineMs: 60_000 });
+    try {
+      await send(); // connect and warm up outside the measured window
+      const started = Date.now();
+      if (request.mode === "sync") {
+        for (let i = 0; i < request.count; i++) await send();
+      } else {
+        const calls = Array.from({ length: request.count }, send);
+        if (request.mode === "async") await Promise.all(calls);
+        else for (const call of calls) await call;
+      }
+      const elapsedMs = Math.max(1, Date.now() - started);
+      return { elapsedMs, msgsPerSec: (request.count * 1000) / elapsedMs };
+    } finally {
+      stream.close("benchmark done");
+    }
   }
 
   /** Counters of the node's stream, if it has one. */
