@@ -185,6 +185,8 @@ export class FakePeer {
   #relayWaiters: Array<(request: RelayedRequest | undefined) => void> = [];
   #relayPending = new Map<number, (answer: RelayAnswer) => void>();
   #relayId = 0;
+  /** The table's digest, until the table changes. */
+  #digest: ReturnType<typeof computeDigest> | undefined;
 
   constructor(
     set: FakePeerSet,
@@ -258,9 +260,15 @@ export class FakePeer {
     };
   }
 
+  #apply(changes: Parameters<RouteTable["applyAll"]>[0]): number {
+    const applied = this.table.applyAll(changes).length;
+    if (applied > 0) this.#digest = undefined;
+    return applied;
+  }
+
   /** Puts changes into the peer's table, as if made there, for reconcile to find. */
   seed(changes: Parameters<RouteTable["applyAll"]>[0]): number {
-    return this.table.applyAll(changes).length;
+    return this.#apply(changes);
   }
 
   resetStats(): void {
@@ -405,12 +413,13 @@ export class FakePeer {
           stamp: encodeStamp(change.stamp),
         });
       }
-      const applied = this.table.applyAll(parsed.value.changes).length;
+      const applied = this.#apply(parsed.value.changes);
       reply(200, { origin: this.name, applied });
       return;
     }
     if (req.method === "GET" && url.pathname === "/_gw/peer/digest") {
-      const digest = await computeDigest(this.table, DEFAULT_BUCKET_COUNT);
+      this.#digest ??= computeDigest(this.table, DEFAULT_BUCKET_COUNT);
+      const digest = await this.#digest;
       reply(200, { origin: this.name, buckets: digest.buckets, top: digest.top });
       return;
     }

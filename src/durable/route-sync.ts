@@ -66,7 +66,7 @@ export class RouteSync extends DurableObject<Env> {
   private readonly guard = new ReplayGuard();
   /** Keys whose routing effect is still to be applied. */
   private readonly pendingEffects: Set<string>;
-  private draining: Promise<void> | undefined;
+  private draining: Promise<void> = Promise.resolve();
   private digestCache: { version: number; digest: Digest } | undefined;
   private version = 0;
   /** A record arrived while the alarm was running: run it again. */
@@ -90,13 +90,21 @@ export class RouteSync extends DurableObject<Env> {
     this.pendingEffects = new Set(kv.get<string[]>(EFFECTS_KEY) ?? []);
   }
 
-  /** Adopts the gateway's sync configuration; a new or changed one wakes the shards (and so reconciles). */
+  /**
+   * Adopts the gateway's sync configuration. A new or changed one is handed to the shards before
+   * this returns (they reconcile with new peers at once); should that fail, the alarm retries.
+   */
   async configure(config: SyncConfig): Promise<void> {
     if (JSON.stringify(config) === JSON.stringify(this.config)) return;
     this.config = config;
     this.ctx.storage.kv.put(CONFIG_KEY, config);
     this.ensureClock(config.gatewayId);
-    await this.armNow();
+    try {
+      await this.wakeShards(config);
+    } catch (error) {
+      console.error(`route sync: waking shards failed: ${String(error)}`);
+      await this.armNow();
+    }
   }
 
   /**
@@ -276,31 +284,32 @@ export class RouteSync extends DurableObject<Env> {
 
   /** Applies the routing effect of every pending key, one at a time, from the table's current state. */
   private drainEffects(): Promise<void> {
-    this.draining ??= (async () => {
-      try {
-        while (this.pendingEffects.size > 0) {
-          const key = this.pendingEffects.values().next().value as string;
-          try {
-            await this.applyEffect(key);
-            this.counters.effects++;
-          } catch (error) {
-            this.counters.effectFailures++;
-            console.warn(`route sync: effect of ${key} failed: ${String(error)}`);
-            const now = Date.now();
-            const current = await this.ctx.storage.getAlarm();
-            if (current === null || current > now + EFFECT_RETRY_MS) {
-              await this.ctx.storage.setAlarm(now + EFFECT_RETRY_MS);
-            }
-            return;
-          }
-          this.pendingEffects.delete(key);
-          this.ctx.storage.kv.put(EFFECTS_KEY, [...this.pendingEffects]);
-        }
-      } finally {
-        this.draining = undefined;
-      }
-    })();
+    // Drains run one after another; each finds whatever is pending when it starts.
+    this.draining = this.draining
+      .then(() => this.drainLoop())
+      .catch((error: unknown) => console.error(`route sync: draining effects: ${String(error)}`));
     return this.draining;
+  }
+
+  private async drainLoop(): Promise<void> {
+    while (this.pendingEffects.size > 0) {
+      const key = this.pendingEffects.values().next().value as string;
+      try {
+        await this.applyEffect(key);
+        this.counters.effects++;
+      } catch (error) {
+        this.counters.effectFailures++;
+        console.warn(`route sync: effect of ${key} failed: ${String(error)}`);
+        const now = Date.now();
+        const current = await this.ctx.storage.getAlarm();
+        if (current === null || current > now + EFFECT_RETRY_MS) {
+          await this.ctx.storage.setAlarm(now + EFFECT_RETRY_MS);
+        }
+        return;
+      }
+      this.pendingEffects.delete(key);
+      this.ctx.storage.kv.put(EFFECTS_KEY, [...this.pendingEffects]);
+    }
   }
 
   /**

@@ -23,6 +23,7 @@ import {
 } from "./admin-schemas.ts";
 import type { GatewayEnv } from "./context.ts";
 import { runtimeFor } from "./proxy/service-runtime.ts";
+import { ensureSyncConfigured } from "./sync-runtime.ts";
 
 const problemContent = { "application/problem+json": { schema: Problem } };
 const errors = (...statuses: number[]) =>
@@ -271,6 +272,7 @@ async function peerStatus(
   service: string,
 ): Promise<PeerView[]> {
   if (!sync) return [];
+  await ensureSyncConfigured(env, sync);
   const shards = [...new Set(sync.peers.map((p) => shardOf(p.name, sync.settings.shards)))];
   const views: PeerView[] = [];
   await eachLimited(shards, 6, async (index) => {
