@@ -7,6 +7,7 @@ const SCENARIOS: Record<string, (argv: string[]) => Promise<void>> = {
   dispatch: dispatchBench,
   failover: failoverBench,
   stream: streamBench,
+  versus: async (argv) => (await import("./versus.ts")).versusBench(argv),
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -1,0 +1,70 @@
+// The shape of bench/results/versus.json.
+import type { Measurement } from "./cannon.ts";
+import type { NodeId } from "./nodes.ts";
+import type { ScenarioName } from "./scenarios.ts";
+import type { SystemName } from "./systems.ts";
+
+export interface SystemResult
+  extends Pick<
+    Measurement,
+    | "rps"
+    | "p50Ms"
+    | "p90Ms"
+    | "p99Ms"
+    | "errorRate"
+    | "requests"
+    | "non2xx"
+    | "transportErrors"
+    | "statusCounts"
+    | "failuresPerSecond"
+  > {
+  /** Requests each node counted itself, retries and health probes included. */
+  readonly perNode: Record<NodeId, number>;
+  /** CPU time of the balancer's processes per answered request, in ms; null for direct. */
+  readonly cpuMsPerRequest: number | null;
+}
+
+/** Cost of a request that touches no node, through wrangler's dev proxy and past it. */
+export interface Overhead {
+  readonly viaWrangler: HealthTiming;
+  readonly direct?: HealthTiming;
+}
+
+export interface HealthTiming extends Pick<Measurement, "rps" | "p50Ms" | "p90Ms" | "p99Ms"> {
+  /** CPU of wrangler and both workerd per request, ms. */
+  readonly cpuMsPerRequest: number | null;
+}
+
+export type ScenarioResults = Partial<Record<SystemName, SystemResult>>;
+
+export interface VersusResult {
+  readonly machine: Record<string, unknown>;
+  readonly settings: Record<string, unknown>;
+  readonly scenarios: Partial<Record<ScenarioName, ScenarioResults>>;
+  /** Timing of GET /_gw/health, from the healthy scenario. */
+  overhead?: Overhead;
+  /** Systems or runs that did not happen, and why. */
+  readonly skipped: Record<string, string>;
+}
+
+export function systemResult(
+  m: Measurement,
+  perNode: Record<NodeId, number>,
+  cpuMsPerRequest: number | null,
+): SystemResult {
+  const { rps, p50Ms, p90Ms, p99Ms, errorRate, requests, non2xx, transportErrors } = m;
+  return {
+    rps,
+    p50Ms,
+    p90Ms,
+    p99Ms,
+    errorRate,
+    perNode,
+    cpuMsPerRequest,
+    requests,
+    non2xx,
+    transportErrors,
+    statusCounts: m.statusCounts,
+    failuresPerSecond: m.failuresPerSecond,
+  };
+}
