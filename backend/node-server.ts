@@ -137,6 +137,8 @@ const echo: OkRoute = (info) => info;
 
 /** Per-request override of the behaviour's delayMs. */
 const DELAY_HEADER = "x-backend-delay-ms";
+/** Request header asking for a chunked response (no content-length). */
+const CHUNKED_HEADER = "x-backend-chunked";
 const KEEP_ALIVE_MS = 5_000;
 
 class NodeServer implements BackendNode {
@@ -414,7 +416,15 @@ class NodeServer implements BackendNode {
       "x-node-id": this.id,
       [DELAY_HEADER]: String(delayMs),
     });
-    res.end(JSON.stringify(body));
+    const text = JSON.stringify(body);
+    if (req.headers[CHUNKED_HEADER] !== undefined) {
+      // Two writes before end and no length: a chunked body, as a streaming backend sends.
+      const half = Math.floor(text.length / 2);
+      res.write(text.slice(0, half));
+      res.end(text.slice(half));
+      return;
+    }
+    res.end(text);
   }
 }
 

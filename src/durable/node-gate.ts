@@ -72,9 +72,26 @@ export interface StreamBenchResult {
   readonly msgsPerSec: number;
 }
 
-/** How an attempt through the gate ended. */
+/** Largest response body the gate reads and returns as bytes instead of a stream. */
+const SMALL_BODY_BYTES = 64 * 1024;
+
+/** A whole small response, sent back as plain data. */
+export interface BufferedResponse {
+  readonly status: number;
+  readonly statusText: string;
+  /** Header lines in order, repeats kept (Set-Cookie). */
+  readonly headers: ReadonlyArray<{ readonly name: string; readonly value: string }>;
+  readonly body: ArrayBuffer;
+}
+
+/** How an attempt through the gate ended: a response comes streamed, or buffered when small. */
 export type ForwardResult =
-  | { readonly kind: "response"; readonly response: Response; readonly ejectedUntil?: number }
+  | {
+      readonly kind: "response";
+      readonly response?: Response;
+      readonly buffered?: BufferedResponse;
+      readonly ejectedUntil?: number;
+    }
   | {
       readonly kind: "network-error" | "timeout";
       readonly detail: string;
@@ -135,6 +152,20 @@ export class NodeGate extends DurableObject<Env> {
       const response = await fetch(request, { signal: abort.signal });
       const ejectedUntil =
         response.status >= 500 ? await this.failed(options) : this.succeeded(options);
+      const length = Number(response.headers.get("content-length") ?? Number.NaN);
+      if (length <= SMALL_BODY_BYTES && response.body) {
+        // A small body of known length crosses back as bytes: piping a stream across the RPC
+        // boundary costs more CPU than the copy. Larger or unknown-length bodies stream.
+        const body = await response.arrayBuffer();
+        const headers = [...response.headers].map(([name, value]) => ({ name, value }));
+        const buffered = {
+          status: response.status,
+          statusText: response.statusText,
+          headers,
+          body,
+        };
+        return { kind: "response", buffered, ejectedUntil };
+      }
       return { kind: "response", response, ejectedUntil };
     } catch (error) {
       const ejectedUntil = await this.failed(options);

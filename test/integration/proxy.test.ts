@@ -26,6 +26,17 @@ describe("proxy", () => {
     expect(response.headers.get("x-roundhouse-attempts")).toBe("1");
   });
 
+  it("streams a body of unknown length, and passes a small one whole", async () => {
+    const nodes = await addNodes(1);
+    const svc = serviceGateway(nodes);
+    const chunked = await svc.fetch("/big?x=1", { headers: { "x-backend-chunked": "1" } });
+    expect(chunked.status).toBe(200);
+    expect(chunked.headers.get("content-length")).toBeNull();
+    expect(await chunked.json()).toMatchObject({ node: nodes[0]?.id, path: "/big" });
+    const small = await svc.fetch("/small");
+    expect(await small.json()).toMatchObject({ node: nodes[0]?.id, path: "/small" });
+  });
+
   it("rotates strictly: each node once per round of sequential requests", async () => {
     const nodes = await addNodes(3);
     const svc = serviceGateway(nodes);

@@ -91,8 +91,8 @@ export async function dispatch(request: UpstreamRequest, deps: DispatchDeps): Pr
     if (result.kind === "response") {
       // The last answer stands when there is nowhere left to go, as with Envoy and NGINX.
       if (nextId === undefined)
-        return finish(result.response, node.id, state.attempts, request.requestId);
-      await result.response.body?.cancel();
+        return finish(responseOf(result), node.id, state.attempts, request.requestId);
+      await result.response?.body?.cancel();
     }
     if (outcome.kind !== "not-sent" && nextId !== undefined) {
       const pause = Math.min(backoffMs(state.attempts, policy, deps.random), deadline - deps.now());
@@ -193,8 +193,24 @@ export function gateFor(env: Env, service: ResolvedService, node: MemberNode) {
   return env.NODE_GATE.get(env.NODE_GATE.idFromName(name), hint);
 }
 
+function statusOf(result: ForwardResult & { kind: "response" }): number {
+  return result.buffered?.status ?? result.response?.status ?? 502;
+}
+
+/** The node's answer as a Response, whichever way it crossed from the gate. */
+function responseOf(result: ForwardResult & { kind: "response" }): Response {
+  const b = result.buffered;
+  if (b)
+    return new Response(b.body, {
+      status: b.status,
+      statusText: b.statusText,
+      headers: b.headers.map((h) => [h.name, h.value] as [string, string]),
+    });
+  return result.response as Response;
+}
+
 function outcomeOf(result: ForwardResult): AttemptOutcome {
-  if (result.kind === "response") return { kind: "response", status: result.response.status };
+  if (result.kind === "response") return { kind: "response", status: statusOf(result) };
   return { kind: result.kind };
 }
 
