@@ -372,16 +372,37 @@ export class LiveNodes extends DurableObject<Env> {
     const targets = new Map<string, string>();
     for (const node of this.allNodes()) targets.set(node.id, node.url);
     let flipped = false;
+    const passing = new Set<string>();
     await eachLimited([...targets], CONNECTIONS, async ([id, url]) => {
       const passed = await probe(joinPath(url, health.path), health.timeoutMs);
       const before = this.state.probes[id] ?? unprobed(now);
       const after = recordProbe(before, passed, health, Date.now());
       this.state.probes[id] = after;
       if (after.healthy !== before.healthy) flipped = true;
+      if (passed && after.healthy) passing.add(id);
     });
     for (const id of Object.keys(this.state.probes))
       if (!targets.has(id)) delete this.state.probes[id];
     if (flipped) this.changed();
+    await this.unejectPassing(passing);
+  }
+
+  /**
+   * An ejected node whose active check passes is readmitted at once (Envoy's default): a node that
+   * fails some requests but answers its checks, such as one that flaps, would otherwise sit out a
+   * whole ejection with capacity lost; retries cover the requests it still fails.
+   */
+  private async unejectPassing(passing: ReadonlySet<string>): Promise<void> {
+    const service = this.state.config?.service;
+    if (!service || passing.size === 0) return;
+    try {
+      const ejected = await this.env.ROTATION.get(
+        this.env.ROTATION.idFromName(service),
+      ).ejectedNodes();
+      for (const { nodeId } of ejected) if (passing.has(nodeId)) await this.readmit(nodeId);
+    } catch (error) {
+      console.warn(`live nodes ${service}: could not check ejections: ${String(error)}`);
+    }
   }
 
   /** Configured, registered and every discovered node, once each. */

@@ -53,3 +53,43 @@ describe("active health checks", () => {
     await eventually(async () => (await served(6)).has(nodes[0]!.id));
   });
 });
+
+describe("passing health checks end an ejection early", () => {
+  it("readmits an ejected node once its checks pass again", async () => {
+    const nodes = await addNodes(3);
+    const name = serviceName("unej");
+    const fetchVia = gateway({
+      services: [
+        {
+          name,
+          nodes: nodes.map((n) => ({ id: n.id, url: n.url })),
+          health: {
+            path: "/health",
+            intervalMs: 100,
+            timeoutMs: 200,
+            healthyThreshold: 1,
+            unhealthyThreshold: 50,
+          },
+          ejection: { consecutiveFailures: 2, baseMs: 600_000, maxMs: 600_000 },
+          slowStartMs: 0,
+        },
+      ],
+    });
+    const served = async (count: number) => {
+      const seen = new Set<string>();
+      for (let i = 0; i < count; i++) {
+        const response = await fetchVia(`/s/${name}/`);
+        expect(response.status).toBe(200);
+        await response.body?.cancel();
+        seen.add(response.headers.get("x-roundhouse-node") ?? "");
+      }
+      return seen;
+    };
+    await setBehaviour(nodes[0]!, { mode: "fail" });
+    // Passive ejection takes it out for ten minutes…
+    await eventually(async () => !(await served(6)).has(nodes[0]!.id));
+    await setBehaviour(nodes[0]!, { mode: "ok" });
+    // …but its next passing check brings it back long before that.
+    await eventually(async () => (await served(6)).has(nodes[0]!.id));
+  });
+});
