@@ -3,6 +3,9 @@
 // queue size), then end to end: POST /v1/invoke against one HTTP request per call through the proxy.
 import { parseArgs } from "node:util";
 import { startFleet } from "../backend/fleet.ts";
+import { NodeStream } from "../src/transport/node-stream.ts";
+import { DEFAULT_STREAM_PATH } from "../src/transport/protocol.ts";
+import { connectWebSocket } from "../src/transport/web-socket.ts";
 import { startGateway } from "./gateway.ts";
 import { quantile, runLoad } from "./load.ts";
 import { STREAM_REFERENCE } from "./reference.ts";
@@ -62,6 +65,15 @@ export async function streamBench(argv: string[]): Promise<void> {
       }
     }
 
+    // The same client and node, with the client in Node instead of a Durable Object: what is left
+    // between this and the in-gate figures is the cost of workerd's WebSocket path.
+    const inNode: Record<Mode, number> = { sync: 0, async: 0, "in-order": 0 };
+    for (const mode of MODES) {
+      for (let r = 0; r < repeats; r++) {
+        inNode[mode] = Math.max(inNode[mode], await nodeClientRun(node.url, mode, count, 1024));
+      }
+    }
+
     const load = {
       concurrency: Number(values.concurrency),
       durationMs: Number(values["duration-ms"]),
@@ -106,6 +118,7 @@ export async function streamBench(argv: string[]): Promise<void> {
       repeats,
       msgsPerSecByQueue: msgsPerSec,
       msgsPerSec: { sync: best("sync"), async: best("async"), inOrder: best("in-order") },
+      msgsPerSecNodeClient: { sync: inNode.sync, async: inNode.async, inOrder: inNode["in-order"] },
       asyncOverSync: best("async") / best("sync"),
       inOrderOverAsync: best("in-order") / best("async"),
       invokePerSec: {
@@ -134,6 +147,9 @@ export async function streamBench(argv: string[]): Promise<void> {
       ]),
     );
     console.log(
+      `same client in Node (queue 1024): sync ${fmt(inNode.sync)}, async ${fmt(inNode.async)}, in-order ${fmt(inNode["in-order"])}`,
+    );
+    console.log(
       `async/sync ${fmt(result.asyncOverSync, 1)}× (target ≥ 10×), in-order/async ${fmt(result.inOrderOverAsync, 2)} (target ≥ 0.9)`,
     );
     printTable(
@@ -157,5 +173,37 @@ export async function streamBench(argv: string[]): Promise<void> {
   } finally {
     await gateway.stop();
     await fleet.close();
+  }
+}
+
+/** One run of the stream client in this Node process against the node, msgs/s. */
+async function nodeClientRun(
+  nodeUrl: string,
+  mode: Mode,
+  count: number,
+  queueCapacity: number,
+): Promise<number> {
+  const url = nodeUrl.replace(/^http/, "ws") + DEFAULT_STREAM_PATH;
+  const stream = new NodeStream({
+    connect: (signal) => connectWebSocket(url, { signal }),
+    queueCapacity,
+    window: queueCapacity,
+  });
+  const body = new Uint8Array(16);
+  const send = () =>
+    stream.invoke({ body, contentType: "application/octet-stream" }, { deadlineMs: 60_000 });
+  try {
+    await send();
+    const started = performance.now();
+    if (mode === "sync") {
+      for (let i = 0; i < count; i++) await send();
+    } else {
+      const calls = Array.from({ length: count }, send);
+      if (mode === "async") await Promise.all(calls);
+      else for (const call of calls) await call;
+    }
+    return (count * 1000) / (performance.now() - started);
+  } finally {
+    stream.close("benchmark done");
   }
 }
