@@ -185,6 +185,8 @@ export class FakePeer {
   #relayWaiters: Array<(request: RelayedRequest | undefined) => void> = [];
   #relayPending = new Map<number, (answer: RelayAnswer) => void>();
   #relayId = 0;
+  /** Requests held open in mode hang. */
+  #hung = new Set<http.ServerResponse>();
   /** The table's digest, until the table changes. */
   #digest: ReturnType<typeof computeDigest> | undefined;
 
@@ -240,7 +242,14 @@ export class FakePeer {
     ) {
       throw new FakePeerError(400, "delayMs must be 0..60000");
     }
+    const wasHung = this.#behaviour.mode === "hang";
     this.#behaviour = { ...this.#behaviour, ...patch };
+    if (wasHung && this.#behaviour.mode !== "hang") {
+      // Coming back from a hang is a restart: the connections it held are closed, as a restarted
+      // process would close them (a client may keep a connection it gave up on open until then).
+      for (const res of this.#hung) res.destroy();
+      this.#hung.clear();
+    }
     if (this.#behaviour.mode === "refuse") await this.#stop();
     else await this.start();
     return this.behaviour;
@@ -357,7 +366,9 @@ export class FakePeer {
     }
     if (mode === "hang") {
       this.#byStatus.hung = (this.#byStatus.hung ?? 0) + 1;
-      return; // Never answered; the socket closes when the client gives up or the peer closes.
+      this.#hung.add(res);
+      res.once("close", () => this.#hung.delete(res));
+      return; // Never answered; the socket closes when the client closes it or the peer recovers.
     }
     if (mode === "fail") {
       reply(failStatus, { type: "urn:fake-peer:fail", status: failStatus });

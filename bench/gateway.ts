@@ -39,7 +39,12 @@ function killGroup(child: ChildProcess): void {
 }
 
 /** Starts `wrangler dev` on loopback with `config` as ROUNDHOUSE_CONFIG and waits until it serves. */
-export async function startGateway(config: unknown, port: number): Promise<Gateway> {
+export async function startGateway(
+  config: unknown,
+  port: number,
+  /** More vars (secrets included, e.g. PEER_SECRET) to start the gateway with. */
+  vars: Readonly<Record<string, string>> = {},
+): Promise<Gateway> {
   const state = mkdtempSync(join(tmpdir(), "roundhouse-bench-"));
   const adminToken = randomBytes(16).toString("hex");
   const child = spawn(
@@ -62,6 +67,7 @@ export async function startGateway(config: unknown, port: number): Promise<Gatew
       `ROUNDHOUSE_CONFIG:${JSON.stringify(config)}`,
       "--var",
       `ADMIN_TOKEN:${adminToken}`,
+      ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
     ],
     {
       cwd: root,

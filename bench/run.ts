@@ -1,11 +1,13 @@
 // `npm run bench [-- <scenario> [options]]`: runs one benchmark scenario, or all of them.
 import { dispatchBench } from "./dispatch.ts";
 import { failoverBench } from "./failover.ts";
+import { peerSyncBench } from "./peer-sync.ts";
 import { streamBench } from "./stream.ts";
 
 const SCENARIOS: Record<string, (argv: string[]) => Promise<void>> = {
   dispatch: dispatchBench,
   failover: failoverBench,
+  "peers-sync": peerSyncBench,
   stream: streamBench,
   versus: async (argv) => (await import("./versus.ts")).versusBench(argv),
 };

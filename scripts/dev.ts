@@ -142,8 +142,15 @@ function devAdminToken(): string {
   return token;
 }
 
+/** The local peer sync secret (a required secret, unused until peers are configured). */
+function ensureDevPeerSecret(): void {
+  if (existsSync(DEV_VARS) && /^PEER_SECRET=./m.test(readFileSync(DEV_VARS, "utf8"))) return;
+  appendFileSync(DEV_VARS, `PEER_SECRET=dev-${randomBytes(16).toString("hex")}\n`);
+}
+
 async function main(): Promise<void> {
   const adminToken = devAdminToken();
+  ensureDevPeerSecret();
   const fleet = await startBackend();
   const wrangler = startWrangler();
   const exited = exitOf(wrangler);

@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { PeerConfig, SyncSettings } from "../config/sync-schema.ts";
 import { backoffPolicyOf } from "../config/sync-schema.ts";
 import { diffDigests } from "../sync/digest.ts";
+import { sliceAfter } from "../sync/fanout.ts";
 import { encodeStamp, type Stamp } from "../sync/hlc.ts";
 import { PeerQueue, type PeerSnapshot, type PeerStatus } from "../sync/peer-queue.ts";
 import {
@@ -10,7 +11,7 @@ import {
   type PeerOutcome,
   requestTimeoutMs,
 } from "../sync/retry-policy.ts";
-import { type Change, parseRouteKey, RouteTable } from "../sync/route-table.ts";
+import { type Change, compareChanges, parseRouteKey, RouteTable } from "../sync/route-table.ts";
 import { importSigningKey, sign } from "../sync/signature.ts";
 import { changesBody, parseDigest, parseRoutesSince } from "../sync/wire.ts";
 import { eachLimited } from "../util/each-limited.ts";
@@ -29,6 +30,9 @@ export interface ShardConfig {
 
 /** Counters for tests and the bench. */
 export interface ShardStats {
+  /** Peers this shard serves, and the requests it may have in flight at once. */
+  readonly peers: number;
+  readonly limit: number;
   /** Requests sent to peers (pushes, digests, pulls), retries included. */
   readonly requests: number;
   /** Requests that were retries within a round. */
@@ -88,6 +92,10 @@ export class PeerShard extends DurableObject<Env> {
   private config: ShardConfig | undefined;
   private readonly mirror = new RouteTable();
   private mirrorCursor: Stamp | undefined;
+  /** The mirror's own changes in stamp order, kept up to date as it changes (the queue's source). */
+  private mirrorSorted: Change[] = [];
+  /** The queue changed since it was last written to storage. */
+  private queueDirty = false;
   private queue: PeerQueue;
   private reconcile: { nextAt: number; last: Record<string, number> };
   private key: Promise<CryptoKey> | undefined;
@@ -132,6 +140,7 @@ export class PeerShard extends DurableObject<Env> {
       // A new peer, or the first start: compare digests now rather than after a full period.
       if (added) this.reconcile.nextAt = 0;
       this.saveQueue();
+      this.flushQueue();
     }
     this.again = true;
     const now = Date.now();
@@ -166,7 +175,12 @@ export class PeerShard extends DurableObject<Env> {
   }
 
   stats(): ShardStats {
-    return { ...this.counters, inFlight: this.inFlight };
+    return {
+      ...this.counters,
+      peers: this.config?.peers.length ?? 0,
+      limit: this.config?.limit ?? 0,
+      inFlight: this.inFlight,
+    };
   }
 
   override async alarm(): Promise<void> {
@@ -178,13 +192,17 @@ export class PeerShard extends DurableObject<Env> {
       await this.refreshMirror();
       const now = Date.now();
       // Peers that answered last time go first, so a dead peer's timeouts delay nobody.
+      const snapshot = this.queue.toJSON();
+      const failures = new Map(config.peers.map((p) => [p.name, snapshot[p.name]?.failures ?? 0]));
       const due = this.queue
         .due(now)
-        .sort((a, b) => this.queue.status(a, now).failures - this.queue.status(b, now).failures);
+        .sort((a, b) => (failures.get(a) ?? 0) - (failures.get(b) ?? 0));
       const byName = new Map(config.peers.map((p) => [p.name, p]));
       await eachLimited(due, config.limit, async (name) => {
         const peer = byName.get(name);
         if (peer) await this.push(config, peer);
+        // One write per peer and round, not per acknowledged batch.
+        this.flushQueue();
       });
       if (Date.now() >= this.reconcile.nextAt) {
         this.reconcile.nextAt = Date.now() + config.settings.reconcileIntervalMs;
@@ -197,6 +215,7 @@ export class PeerShard extends DurableObject<Env> {
       console.error(`peer shard ${config.index}: round failed: ${String(error)}`);
       this.again = true;
     } finally {
+      this.flushQueue();
       await this.schedule(config);
     }
   }
@@ -388,11 +407,33 @@ export class PeerShard extends DurableObject<Env> {
     const table = this.tableStub(config);
     for (;;) {
       const page = await table.ownSince(this.mirrorCursor, MIRROR_PAGE);
-      for (const change of page.changes) this.mirror.apply(change);
+      const changed = new Set<string>();
+      for (const change of page.changes) if (this.mirror.apply(change)) changed.add(change.key);
+      this.resort(changed, config.gatewayId);
       const last = page.changes.at(-1);
       if (last) this.mirrorCursor = last.stamp;
       if (!page.more) return;
     }
+  }
+
+  /** Replaces the sorted entries of changed keys by their current own changes, in stamp order. */
+  private resort(keys: ReadonlySet<string>, origin: string): void {
+    if (keys.size === 0) return;
+    const sorted = this.mirrorSorted.filter((c) => !keys.has(c.key));
+    for (const key of keys) {
+      for (const change of this.mirror.changesFor(key)) {
+        if (change.stamp.origin !== origin) continue;
+        let lo = 0;
+        let hi = sorted.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (compareChanges(sorted[mid] as Change, change) < 0) lo = mid + 1;
+          else hi = mid;
+        }
+        sorted.splice(lo, 0, change);
+      }
+    }
+    this.mirrorSorted = sorted;
   }
 
   private tableStub(config: ShardConfig) {
@@ -405,7 +446,8 @@ export class PeerShard extends DurableObject<Env> {
       // Only this gateway's own changes: others' reach each peer from their origin.
       source: (after: Stamp | undefined, limit: number) => {
         const origin = this.config?.gatewayId;
-        return origin === undefined ? [] : this.mirror.since(after, { origin, limit });
+        if (origin === undefined) return [];
+        return sliceAfter(this.mirrorSorted, after, limit).changes;
       },
       backoff: {
         baseMs: settings?.peerBackoffMs ?? 1_000,
@@ -415,7 +457,14 @@ export class PeerShard extends DurableObject<Env> {
     };
   }
 
+  /** Marks the queue for writing; flushQueue writes it once per round rather than per ack. */
   private saveQueue(): void {
+    this.queueDirty = true;
+  }
+
+  private flushQueue(): void {
+    if (!this.queueDirty) return;
+    this.queueDirty = false;
     this.ctx.storage.kv.put(QUEUE_KEY, this.queue.toJSON());
   }
 }

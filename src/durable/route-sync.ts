@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { routeSyncName, type SyncConfig } from "../config/load.ts";
 import { bucketChanges, computeDigest, DEFAULT_BUCKET_COUNT, type Digest } from "../sync/digest.ts";
-import { type ChangePage, pageAfter, shardLimits, shardOf } from "../sync/fanout.ts";
+import { type ChangePage, pageAfter, shardLimits, shardOf, sliceAfter } from "../sync/fanout.ts";
 import { ClockDriftError, HybridClock, type Stamp } from "../sync/hlc.ts";
 import { type Change, parseRouteKey, type RouteEntry, RouteTable } from "../sync/route-table.ts";
 import { type ReplayCheck, ReplayGuard } from "../sync/signature.ts";
@@ -68,6 +68,8 @@ export class RouteSync extends DurableObject<Env> {
   private readonly pendingEffects: Set<string>;
   private draining: Promise<void> = Promise.resolve();
   private digestCache: { version: number; digest: Digest } | undefined;
+  /** This gateway's own changes in stamp order, as of a table version. */
+  private ownCache: { version: number; changes: Change[] } | undefined;
   private version = 0;
   /** A record arrived while the alarm was running: run it again. */
   private rewake = false;
@@ -171,7 +173,10 @@ export class RouteSync extends DurableObject<Env> {
   ownSince(after: Stamp | undefined, limit: number): ChangePage {
     const origin = this.clock?.origin;
     if (origin === undefined) return { changes: [], more: false };
-    return pageAfter(this.table.since(after, { origin }), undefined, limit);
+    if (this.ownCache?.version !== this.version) {
+      this.ownCache = { version: this.version, changes: this.table.since(undefined, { origin }) };
+    }
+    return sliceAfter(this.ownCache.changes, after, limit);
   }
 
   /** Changes after `since` (all origins), optionally only of some digest buckets, a page at a time. */

@@ -102,6 +102,37 @@ export const ServiceDetail = ServiceSummary.extend({
     .openapi({ description: "peer route sync, per peer; empty when off" }),
 }).openapi("ServiceDetail");
 
+/** Counters of peer route sync (GET /_gw/sync). */
+export const SyncStatsView = z
+  .object({
+    gatewayId: z.string(),
+    inFlightBound: z.number(),
+    table: z.object({
+      recorded: z.number(),
+      remoteApplied: z.number(),
+      effects: z.number(),
+      effectFailures: z.number(),
+      wakes: z.number(),
+    }),
+    shards: z.array(
+      z.object({
+        index: z.number(),
+        peers: z.number(),
+        limit: z.number(),
+        requests: z.number(),
+        retries: z.number(),
+        acks: z.number(),
+        failedRounds: z.number(),
+        inFlight: z.number(),
+        peakInFlight: z.number(),
+        reconciles: z.number(),
+        reconcileDiffs: z.number(),
+        alarms: z.number(),
+      }),
+    ),
+  })
+  .openapi("SyncStats");
+
 /** An RFC 9457 problem document. */
 export const Problem = z
   .object({

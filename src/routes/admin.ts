@@ -20,10 +20,11 @@ import {
   ServiceDetail,
   ServiceParam,
   ServiceSummary,
+  SyncStatsView,
 } from "./admin-schemas.ts";
 import type { GatewayEnv } from "./context.ts";
 import { runtimeFor } from "./proxy/service-runtime.ts";
-import { ensureSyncConfigured } from "./sync-runtime.ts";
+import { ensureSyncConfigured, routeSyncStub } from "./sync-runtime.ts";
 
 const problemContent = { "application/problem+json": { schema: Problem } };
 const errors = (...statuses: number[]) =>
@@ -56,6 +57,7 @@ adminRoutes.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
 adminRoutes.use("/admin/*", adminAuth);
 adminRoutes.use("/services", adminAuth);
 adminRoutes.use("/services/:service", adminAuth);
+adminRoutes.use("/sync", adminAuth);
 
 function lookup(
   config: ReadonlyMap<string, ResolvedService>,
@@ -214,6 +216,39 @@ adminRoutes.openapi(
     const port = service.discovery?.port;
     return c.json(
       routable.map((n) => address(n.url, port)),
+      200,
+    );
+  },
+);
+
+adminRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/sync",
+    summary: "Peer route sync counters: the route table's and each fan-out shard's",
+    security: [{ bearer: [] }],
+    responses: {
+      200: { description: "counters", content: { "application/json": { schema: SyncStatsView } } },
+      ...errors(401, 404),
+    },
+  }),
+  async (c) => {
+    const sync = c.get("sync");
+    if (!sync) {
+      return problem(404, "not-found", "Not found", "peer sync is not configured") as never;
+    }
+    await ensureSyncConfigured(c.env, sync);
+    const { shards, maxInFlight } = sync.settings;
+    const stats = await Promise.all(
+      Array.from({ length: shards }, (_, index) =>
+        c.env.PEER_SHARD.get(c.env.PEER_SHARD.idFromName(peerShardName(sync.gatewayId, index)))
+          .stats()
+          .then((s) => ({ index, ...s })),
+      ),
+    );
+    const table = await routeSyncStub(c.env, sync).stats();
+    return c.json(
+      { gatewayId: sync.gatewayId, inFlightBound: maxInFlight, table, shards: stats },
       200,
     );
   },

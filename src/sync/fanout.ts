@@ -50,6 +50,34 @@ export function pageAfter(
   return { changes: sorted.slice(0, end), more: end < sorted.length };
 }
 
+/**
+ * Like pageAfter, for changes already sorted by stamp: a binary search instead of a scan, so a
+ * cached sorted list answers each call in O(log n + page).
+ */
+export function sliceAfter(
+  sorted: readonly Change[],
+  after: Stamp | undefined,
+  limit: number,
+): ChangePage {
+  let lo = 0;
+  if (after !== undefined) {
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareStamps((sorted[mid] as Change).stamp, after) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+  }
+  const max = Math.max(0, Math.floor(limit));
+  if (max === 0) return { changes: [], more: lo < sorted.length };
+  let end = Math.min(sorted.length, lo + max);
+  if (end > lo && end < sorted.length) {
+    const last = (sorted[end - 1] as Change).stamp;
+    while (end < sorted.length && compareStamps((sorted[end] as Change).stamp, last) === 0) end++;
+  }
+  return { changes: sorted.slice(lo, end), more: end < sorted.length };
+}
+
 /** Parses a `buckets` query value (`3,17,40`); undefined for none, null when malformed. */
 export function parseBuckets(
   param: string | undefined,

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { PeerShard } from "../../src/durable/peer-shard.ts";
 import { peerShardName, RouteSync } from "../../src/durable/route-sync.ts";
 import { encodeStamp } from "../../src/sync/hlc.ts";
-import { addNodes, eventually, gateway, serviceName } from "./helpers.ts";
+import { addNodes, eventually, gateway, serviceName, setBehaviour } from "./helpers.ts";
 import {
   addPeers,
   peerStats,
@@ -188,6 +188,33 @@ describe("peer fan-out", () => {
     const view = (await gw.detail()).peers.find((p) => p.peer === away!.name);
     expect(view?.pending).toBe(0);
     await removePeers([away!, present!]);
+  });
+});
+
+describe("changes made by gates", () => {
+  it("records an ejection a gate was granted, and the peers receive it", async () => {
+    const [peer] = await addPeers(1);
+    const nodes = await addNodes(3);
+    await setBehaviour(nodes[0]!, { mode: "fail", failStatus: 503 });
+    const service = serviceName("ej");
+    const fetchVia = gateway({
+      gatewayId: gatewayId(),
+      peers: [{ name: peer!.name, url: peer!.url }],
+      services: [
+        {
+          name: service,
+          nodes: nodes.map((n) => ({ id: n.id, url: n.url })),
+          ejection: { consecutiveFailures: 2, baseMs: 60_000, maxMs: 120_000 },
+          retry: { backoffBaseMs: 1, backoffMaxMs: 1 },
+        },
+      ],
+    });
+    for (let i = 0; i < 9; i++) expect((await fetchVia(`/s/${service}/`)).status).toBe(200);
+    const received = await eventually(async () =>
+      (await changesOf(peer!)).find((c) => c.key === `${service}/${nodes[0]!.id}`),
+    );
+    expect(received?.kind).toBe("eject");
+    await removePeers([peer!]);
   });
 });
 

@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.ts";
-import { pageAfter, parseBuckets, shardLimits, shardOf } from "../../src/sync/fanout.ts";
+import {
+  pageAfter,
+  parseBuckets,
+  shardLimits,
+  shardOf,
+  sliceAfter,
+} from "../../src/sync/fanout.ts";
 import type { Stamp } from "../../src/sync/hlc.ts";
 import type { Change } from "../../src/sync/route-table.ts";
 
@@ -56,6 +62,18 @@ describe("pageAfter", () => {
     const second = pageAfter(changes, first.changes.at(-1)?.stamp, 2);
     expect(second.changes.map((c) => c.key)).toEqual(["svc/c", "svc/d"]);
     expect(second.more).toBe(false);
+  });
+});
+
+describe("sliceAfter", () => {
+  it("answers exactly as pageAfter does, for every cursor and limit", () => {
+    const changes = [1, 2, 2, 2, 3, 5, 5, 8].map((wall, i) => change(`k${i}`, stamp(wall)));
+    const sorted = pageAfter(changes, undefined, 100).changes;
+    for (const after of [undefined, ...[0, 1, 2, 3, 4, 5, 8, 9].map((w) => stamp(w))]) {
+      for (const limit of [1, 2, 3, 10]) {
+        expect(sliceAfter(sorted, after, limit)).toEqual(pageAfter(changes, after, limit));
+      }
+    }
   });
 });
 
