@@ -3,6 +3,22 @@ import { addNodes, eventually, gateway, serviceName, setBehaviour } from "./help
 
 const auth = { authorization: "Bearer test-admin-token" };
 
+/** Which nodes answer `count` sequential requests, each of which must succeed. */
+async function nodesServing(
+  fetchVia: (path: string, init?: RequestInit) => Promise<Response>,
+  service: string,
+  count: number,
+): Promise<Set<string>> {
+  const seen = new Set<string>();
+  for (let i = 0; i < count; i++) {
+    const response = await fetchVia(`/s/${service}/`);
+    expect(response.status).toBe(200);
+    await response.body?.cancel();
+    seen.add(response.headers.get("x-roundhouse-node") ?? "");
+  }
+  return seen;
+}
+
 describe("active health checks", () => {
   it("takes a node out after failing probes and brings it back after passing ones", async () => {
     const nodes = await addNodes(3);
@@ -24,16 +40,7 @@ describe("active health checks", () => {
         },
       ],
     });
-    const served = async (count: number) => {
-      const seen = new Set<string>();
-      for (let i = 0; i < count; i++) {
-        const response = await fetchVia(`/s/${name}/`);
-        expect(response.status).toBe(200);
-        await response.body?.cancel();
-        seen.add(response.headers.get("x-roundhouse-node") ?? "");
-      }
-      return seen;
-    };
+    const served = (count: number) => nodesServing(fetchVia, name, count);
     const healthOf = async (id: string) => {
       const detail = (await (
         await fetchVia(`/_gw/services/${name}`, { headers: auth })
@@ -75,16 +82,7 @@ describe("passing health checks end an ejection early", () => {
         },
       ],
     });
-    const served = async (count: number) => {
-      const seen = new Set<string>();
-      for (let i = 0; i < count; i++) {
-        const response = await fetchVia(`/s/${name}/`);
-        expect(response.status).toBe(200);
-        await response.body?.cancel();
-        seen.add(response.headers.get("x-roundhouse-node") ?? "");
-      }
-      return seen;
-    };
+    const served = (count: number) => nodesServing(fetchVia, name, count);
     await setBehaviour(nodes[0]!, { mode: "fail" });
     // Passive ejection takes it out for ten minutes…
     await eventually(async () => !(await served(6)).has(nodes[0]!.id));
