@@ -175,9 +175,12 @@ export class ServiceRuntime {
    */
   private adoptEjections(ledger: readonly { nodeId: string; until: number }[]): void {
     const current = new Map(ledger.map((e) => [e.nodeId, e.until]));
-    for (const id of this.ejected.keys()) {
+    const now = Date.now();
+    for (const [id, until] of this.ejected) {
       if (!current.has(id)) {
         this.ejected.delete(id);
+        // Lifted early (readmitted): slow start runs from now, not from the end it would have had.
+        if (until > now) this.ejectionEnds.set(id, now);
         this.ejectionEpoch++;
       }
     }
