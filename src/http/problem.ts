@@ -32,3 +32,23 @@ export function problem(
   out.set("cache-control", "no-store");
   return new Response(JSON.stringify(body), { status, headers: out });
 }
+
+/** One invalid field of a request, located by its path. */
+export interface FieldIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** 400 problem+json naming the first invalid field, with every issue listed. */
+export function invalidRequest(issues: readonly FieldIssue[]): Response {
+  const first = issues[0];
+  return problem(
+    400,
+    "bad-request",
+    "Invalid request",
+    first && `${first.path}: ${first.message}`,
+    {
+      issues,
+    },
+  );
+}

@@ -7,7 +7,7 @@ import type { PeerView } from "../durable/peer-shard.ts";
 import { peerShardName } from "../durable/route-sync.ts";
 import { recordRouteChange } from "../durable/sync-record.ts";
 import { errorResponse } from "../http/errors.ts";
-import { problem } from "../http/problem.ts";
+import { invalidRequest, problem } from "../http/problem.ts";
 import { shardOf } from "../sync/fanout.ts";
 import { eachLimited } from "../util/each-limited.ts";
 import { adminAuth } from "./admin-auth.ts";
@@ -35,17 +35,8 @@ export const adminRoutes = new OpenAPIHono<GatewayEnv>({
   // Validation failures become 400 problem documents naming the first bad field.
   defaultHook: (result) => {
     if (result.success) return;
-    const issues = result.error.issues.map((i) => ({
-      path: i.path.join(".") || "(body)",
-      message: i.message,
-    }));
-    const first = issues[0];
-    return problem(
-      400,
-      "bad-request",
-      "Invalid request",
-      first && `${first.path}: ${first.message}`,
-      { issues },
+    return invalidRequest(
+      result.error.issues.map((i) => ({ path: i.path.join(".") || "(body)", message: i.message })),
     );
   },
 });

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { problem } from "../http/problem.ts";
+import { invalidRequest, problem } from "../http/problem.ts";
 import { adminAuth } from "./admin-auth.ts";
 import type { GatewayEnv } from "./context.ts";
 
@@ -21,12 +21,11 @@ export const diagnosticsRoutes = new Hono<GatewayEnv>()
   .post("/stream", async (c) => {
     const parsed = StreamBenchBody.safeParse(await c.req.json().catch(() => undefined));
     if (!parsed.success) {
-      const first = parsed.error.issues[0];
-      return problem(
-        400,
-        "bad-request",
-        "Invalid request",
-        first && `${first.path.join(".")}: ${first.message}`,
+      return invalidRequest(
+        parsed.error.issues.map((i) => ({
+          path: i.path.join(".") || "(body)",
+          message: i.message,
+        })),
       );
     }
     const { service: name, nodeId, ...run } = parsed.data;

@@ -1,17 +1,11 @@
 import { Hono } from "hono";
 import type { SyncConfig } from "../config/load.ts";
-import { problem } from "../http/problem.ts";
+import { invalidRequest, problem } from "../http/problem.ts";
 import { DEFAULT_BUCKET_COUNT } from "../sync/digest.ts";
 import { parseBuckets } from "../sync/fanout.ts";
 import { MAX_BATCH } from "../sync/peer-queue.ts";
 import { importSigningKey, type VerifyResult, verify } from "../sync/signature.ts";
-import {
-  MAX_BODY_BYTES,
-  parseChanges,
-  parseSince,
-  routesSinceBody,
-  type WireIssue,
-} from "../sync/wire.ts";
+import { MAX_BODY_BYTES, parseChanges, parseSince, routesSinceBody } from "../sync/wire.ts";
 import type { GatewayEnv } from "./context.ts";
 import { ensureSyncConfigured, routeSyncStub } from "./sync-runtime.ts";
 
@@ -39,17 +33,6 @@ const REASONS: Record<Exclude<VerifyResult, { ok: true }>["reason"], string> = {
 function refused(reason: keyof typeof REASONS): Response {
   if (reason === "guard-full") return problem(503, "busy", "Try again later", REASONS[reason]);
   return problem(401, "unauthorized", "Unauthorized", REASONS[reason]);
-}
-
-function badRequest(issues: readonly WireIssue[]): Response {
-  const first = issues[0];
-  return problem(
-    400,
-    "bad-request",
-    "Invalid request",
-    first && `${first.path}: ${first.message}`,
-    { issues },
-  );
 }
 
 /**
@@ -109,7 +92,7 @@ peerRoutes.post("/changes", async (c) => {
   const auth = await authenticate(c, body);
   if (auth instanceof Response) return auth;
   const parsed = parseChanges(body);
-  if (!parsed.ok) return badRequest(parsed.issues);
+  if (!parsed.ok) return invalidRequest(parsed.issues);
   const sync = c.get("syncOn");
   const result = await routeSyncStub(c.env, sync).applyRemote(parsed.value.changes, auth);
   switch (result.status) {
@@ -136,10 +119,10 @@ peerRoutes.get("/routes", async (c) => {
   const auth = await authenticate(c, "");
   if (auth instanceof Response) return auth;
   const since = parseSince(c.req.query("since"));
-  if (!since.ok) return badRequest(since.issues);
+  if (!since.ok) return invalidRequest(since.issues);
   const buckets = parseBuckets(c.req.query("buckets"), DEFAULT_BUCKET_COUNT);
   if (buckets === null) {
-    return badRequest([
+    return invalidRequest([
       { path: "buckets", message: `comma-separated bucket numbers below ${DEFAULT_BUCKET_COUNT}` },
     ]);
   }
