@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { PeerShard } from "../../src/durable/peer-shard.ts";
 import { peerShardName, RouteSync } from "../../src/durable/route-sync.ts";
 import { encodeStamp } from "../../src/sync/hlc.ts";
+import { addCluster, type ClusterNode, startNode, stopNode } from "./cluster-helpers.ts";
 import { addNodes, eventually, gateway, serviceName, setBehaviour } from "./helpers.ts";
 import {
   addPeers,
@@ -214,6 +215,45 @@ describe("changes made by gates", () => {
       (await changesOf(peer!)).find((c) => c.key === `${service}/${nodes[0]!.id}`),
     );
     expect(received?.kind).toBe("eject");
+    await removePeers([peer!]);
+  });
+});
+
+describe("changes made by discovery", () => {
+  it("records the readmission of a node that rejoins discovery, and the peers receive it", async () => {
+    const [peer] = await addPeers(1);
+    const cluster = await addCluster({ layout: [{ dc: "dc1", rack: "r1", count: 2 }] });
+    const [seed, victim] = cluster.nodes as [ClusterNode, ClusterNode];
+    const service = serviceName("rj");
+    const fetchVia = gateway({
+      gatewayId: gatewayId(),
+      peers: [{ name: peer!.name, url: peer!.url }],
+      services: [
+        {
+          name: service,
+          discovery: { seeds: [seed.url], activeIntervalMs: 100, timeoutMs: 500 },
+          scope: { dc: "dc1" },
+          retry: { backoffBaseMs: 1, backoffMaxMs: 2, perTryTimeoutMs: 500 },
+        },
+      ],
+    });
+    const traffic = async () => {
+      for (let i = 0; i < 4; i++) await (await fetchVia(`/s/${service}/`)).body?.cancel();
+    };
+    const key = `${service}/${victim.host}:${victim.port}`;
+    await traffic();
+    await stopNode(victim);
+    await eventually(async () => {
+      await traffic();
+      const level = await (await fetchVia(`/_gw/services/${service}/localnodes`)).json();
+      return !(level as string[]).some((a) => a.startsWith(victim.host));
+    });
+    await startNode(victim);
+    const received = await eventually(async () => {
+      await traffic();
+      return (await changesOf(peer!)).find((c) => c.key === key);
+    });
+    expect(received?.kind).toBe("readmit");
     await removePeers([peer!]);
   });
 });
