@@ -10,7 +10,8 @@ async function setup() {
   const nodes = await addNodes(2);
   const name = serviceName("adm");
   const fetchVia = gateway({
-    services: [{ name, nodes: [{ id: "static-1", url: nodes[0]!.url }] }],
+    // No slow start: a registered node joins at full share, so a short burst must reach it.
+    services: [{ name, nodes: [{ id: "static-1", url: nodes[0]!.url }], slowStartMs: 0 }],
   });
   return { nodes, name, fetchVia };
 }
