@@ -264,13 +264,18 @@ export class PeerShard extends DurableObject<Env> {
     const policy = backoffPolicyOf(config.settings);
     const table = this.tableStub(config);
     try {
-      const got = await this.send(peer, "GET", "/_gw/peer/digest", "", policy, Date.now());
-      if (!got.ok) throw new Error(`digest: ${got.message}`);
-      const theirs = parseDigest(await got.response.text());
-      if (!theirs.ok) throw new Error(`digest: malformed answer (${theirs.issues[0]?.message})`);
+      let theirs = await this.fetchDigest(peer, policy);
+      if (this.queue.hasPending(peer.name)) {
+        // The peer answers again while its queue backs off (it may wait minutes): catch it up
+        // through the queue now, which also ends the backoff, and compare digests after that.
+        await this.push(config, peer);
+        this.flushQueue();
+        if (this.queue.hasPending(peer.name)) throw new Error("still behind after a push round");
+        theirs = await this.fetchDigest(peer, policy);
+      }
       const mine = await table.digest();
       this.counters.reconciles++;
-      const diff = diffDigests(mine, theirs.value);
+      const diff = diffDigests(mine, theirs);
       if (diff.length > 0) {
         this.counters.reconcileDiffs++;
         await this.pushBuckets(config, peer, policy, await table.bucketChanges(diff));
@@ -281,6 +286,14 @@ export class PeerShard extends DurableObject<Env> {
     } catch (error) {
       console.warn(`peer shard ${config.index}: reconcile with ${peer.name}: ${String(error)}`);
     }
+  }
+
+  private async fetchDigest(peer: PeerConfig, policy: BackoffPolicy) {
+    const got = await this.send(peer, "GET", "/_gw/peer/digest", "", policy, Date.now());
+    if (!got.ok) throw new Error(`digest: ${got.message}`);
+    const parsed = parseDigest(await got.response.text());
+    if (!parsed.ok) throw new Error(`digest: malformed answer (${parsed.issues[0]?.message})`);
+    return parsed.value;
   }
 
   private async pushBuckets(
