@@ -43,8 +43,9 @@ export async function peerSyncBench(argv: string[]): Promise<void> {
       peers: { type: "string", default: "200" },
       calls: { type: "string", default: "300" },
       "peer-delay-ms": { type: "string", default: "2" },
-      "converge-probes": { type: "string", default: "5" },
+      "converge-probes": { type: "string", default: "6" },
       "warmup-calls": { type: "string", default: "100" },
+      rounds: { type: "string", default: "6" },
       "recover-timeout-ms": { type: "string", default: "300000" },
       port: { type: "string", default: "8799" },
     },
@@ -102,16 +103,27 @@ export async function peerSyncBench(argv: string[]): Promise<void> {
     await deregister(key);
     return ms;
   };
-  const phase = async (hung: readonly FakePeer[]): Promise<Phase> => {
+  /** Hangs exactly the given peers; the others answer (a peer leaving a hang closes its connections). */
+  const hangOnly = async (hung: readonly FakePeer[]) => {
+    for (const peer of peers) {
+      const mode = hung.includes(peer) ? "hang" : "ok";
+      if (peer.behaviour.mode !== mode) await peer.setBehaviour({ mode });
+    }
+  };
+  /** `count` timed admin calls and `probeCount` convergence probes with `hung` hung. */
+  const run = async (hung: readonly FakePeer[], count: number, probeCount: number) => {
     const healthy = peers.filter((p) => !hung.includes(p));
     const times: number[] = [];
-    for (let i = 0; i < calls; i++) {
+    for (let i = 0; i < count; i++) {
       const { ms, key } = await register();
       times.push(ms);
       await deregister(key);
     }
     const convergeTimes: number[] = [];
-    for (let i = 0; i < probes; i++) convergeTimes.push(await converge(healthy));
+    for (let i = 0; i < probeCount; i++) convergeTimes.push(await converge(healthy));
+    return { times, convergeTimes };
+  };
+  const summarise = (times: number[], convergeTimes: number[]): Phase => {
     times.sort((a, b) => a - b);
     convergeTimes.sort((a, b) => a - b);
     return {
@@ -119,7 +131,7 @@ export async function peerSyncBench(argv: string[]): Promise<void> {
       p99Ms: percentile(times, 99),
       meanMs: times.reduce((a, b) => a + b, 0) / times.length,
       convergeHealthyMs: percentile(convergeTimes, 50),
-      calls,
+      calls: times.length,
     };
   };
   /** The gateway's own counters: per shard, the most requests it had in flight at once. */
@@ -184,29 +196,54 @@ export async function peerSyncBench(argv: string[]): Promise<void> {
     await sleep(2_000);
     set.resetStats();
     await syncState("warm");
-    const healthy = await phase([]);
-    await syncState("healthy");
-    const healthyPeak = set.peakInFlight;
-    set.resetStats();
+    // The three cases are measured in interleaved rounds (the order rotating), so that whatever
+    // drifts over the run (the table grows by a tombstone per call) weighs on each alike.
     const oneHungPeer = peers[0] as FakePeer;
-    await oneHungPeer.setBehaviour({ mode: "hang" });
-    const oneHung = await phase([oneHungPeer]);
-    await syncState("one hung");
-    const recoveredOneMs = await recover(oneHungPeer, peers[peerCount - 1] as FakePeer);
     const twenty = peers.slice(0, 20);
-    for (const peer of twenty) await peer.setBehaviour({ mode: "hang" });
-    const twentyHung = await phase(twenty);
-    await syncState("twenty hung");
-    const recoveredTwenty = await Promise.all(
-      twenty.map((peer) => recover(peer, peers[peerCount - 1] as FakePeer)),
-    );
-    const convergeRecoveredMs = Math.max(recoveredOneMs, ...recoveredTwenty);
+    const cases = { healthy: [], oneHung: [oneHungPeer], twentyHung: twenty } as const;
+    const names = Object.keys(cases) as (keyof typeof cases)[];
+    const samples: Record<keyof typeof cases, { times: number[]; converge: number[] }> = {
+      healthy: { times: [], converge: [] },
+      oneHung: { times: [], converge: [] },
+      twentyHung: { times: [], converge: [] },
+    };
+    const rounds = Number(values.rounds);
+    let healthyPeak = 0;
+    for (let round = 0; round < rounds; round++) {
+      for (let k = 0; k < names.length; k++) {
+        const name = names[(round + k) % names.length] as keyof typeof cases;
+        await hangOnly(cases[name]);
+        set.resetStats();
+        const { times, convergeTimes } = await run(
+          cases[name],
+          Math.ceil(calls / rounds),
+          Math.max(1, Math.round(probes / rounds)),
+        );
+        if (name === "healthy") healthyPeak = Math.max(healthyPeak, set.peakInFlight);
+        samples[name].times.push(...times);
+        samples[name].converge.push(...convergeTimes);
+      }
+    }
+    const healthy = summarise(samples.healthy.times, samples.healthy.converge);
+    const oneHung = summarise(samples.oneHung.times, samples.oneHung.converge);
+    const twentyHung = summarise(samples.twentyHung.times, samples.twentyHung.converge);
+    await syncState("rounds");
+    // Recovery: twenty peers hang through a sustained stretch of changes, long enough for their
+    // backoff to grow, then come back.
+    await hangOnly(twenty);
+    set.resetStats();
+    await run(twenty, Math.ceil(calls / 2), 0);
+    const reference = peers[peerCount - 1] as FakePeer;
+    const recoveredTwenty = await Promise.all(twenty.map((peer) => recover(peer, reference)));
+    const recoveredOneMs = recoveredTwenty[0] ?? Number.NaN;
+    const convergeRecoveredMs = Math.max(...recoveredTwenty);
     const shards = await shardPeaks();
 
     const result = {
       machine: machine(),
       peers: peerCount,
       callsPerPhase: calls,
+      rounds: Number(values.rounds),
       peerDelayMs: Number(values["peer-delay-ms"]),
       inFlightBound: IN_FLIGHT_BOUND,
       // The gateway's own count: per shard, the most requests in flight at once, summed over the
