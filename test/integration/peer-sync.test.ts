@@ -256,8 +256,8 @@ describe("changes made by discovery", () => {
       const forNode = (await changesOf(peer!)).filter((c) => c.key === key).map((c) => c.kind);
       return forNode.at(-1) === "readmit" ? forNode : undefined;
     });
-    expect(kinds.at(-1)).toBe("readmit");
-    expect(kinds.every((kind) => kind === "eject" || kind === "readmit")).toBe(true);
+    expect(kinds!.at(-1)).toBe("readmit");
+    expect(kinds!.every((kind) => kind === "eject" || kind === "readmit")).toBe(true);
     await removePeers([peer!]);
   });
 });
