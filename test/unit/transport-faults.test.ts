@@ -1,22 +1,19 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { StreamServerOptions } from "../../backend/stream-server.ts";
 import { LostAfterAckError, NotAckedError } from "../../src/transport/errors.ts";
-import type { InvokeResult } from "../../src/transport/node-stream.ts";
-import { NodeStream, type NodeStreamOptions } from "../../src/transport/node-stream.ts";
+import type { InvokeResult, NodeStreamOptions } from "../../src/transport/node-stream.ts";
 import {
   bytes,
-  guardedConnect,
+  type Cleanups,
   latch,
-  logSink,
   outcome,
-  type SocketAudit,
-  startTestNode,
+  startStreamFixture,
   type TestNode,
   text,
   waitFor,
 } from "./transport-harness.ts";
 
-const cleanups: (() => Promise<void> | void)[] = [];
+const cleanups: Cleanups = [];
 
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -26,19 +23,12 @@ async function setup(
   nodeOptions: StreamServerOptions = {},
   streamOptions: Partial<NodeStreamOptions> = {},
 ) {
-  const test: TestNode = await startTestNode(nodeOptions);
-  cleanups.push(() => test.close());
-  const audit: SocketAudit = { sockets: 0, sends: 0, sendsAfterClose: 0 };
-  const sink = logSink();
-  const stream = new NodeStream({
-    connect: guardedConnect(test.url, audit),
-    log: sink.log,
+  const fixture = await startStreamFixture(cleanups, nodeOptions, {
     backoff: { initialMs: 5, maxMs: 20 },
     ...streamOptions,
   });
-  cleanups.push(() => stream.close());
-  await waitFor(() => stream.state === "open");
-  return { test, stream, audit, log: sink.entries };
+  await waitFor(() => fixture.stream.state === "open");
+  return fixture;
 }
 
 const DEADLINE = { deadlineMs: 5_000 };

@@ -5,7 +5,11 @@ import {
   type StreamServer,
   type StreamServerOptions,
 } from "../../backend/stream-server.ts";
-import type { StreamLogEntry } from "../../src/transport/node-stream.ts";
+import {
+  NodeStream,
+  type NodeStreamOptions,
+  type StreamLogEntry,
+} from "../../src/transport/node-stream.ts";
 import { DEFAULT_STREAM_PATH } from "../../src/transport/protocol.ts";
 import type { Connect, StreamSocket } from "../../src/transport/socket.ts";
 import { connectWebSocket } from "../../src/transport/web-socket.ts";
@@ -83,6 +87,36 @@ function guard(socket: StreamSocket, audit: SocketAudit): StreamSocket {
       });
     },
   };
+}
+
+/** Things a test started, closed after it in reverse order. */
+export type Cleanups = (() => Promise<void> | void)[];
+
+/** What a stream test works with: the node, a stream to it, the socket audit and the stream's log. */
+export interface StreamFixture {
+  test: TestNode;
+  stream: NodeStream;
+  audit: SocketAudit;
+  log: StreamLogEntry[];
+}
+
+/** Starts a test node and a guarded stream to it; both are closed through `cleanups`. */
+export async function startStreamFixture(
+  cleanups: Cleanups,
+  nodeOptions: StreamServerOptions = {},
+  streamOptions: Partial<NodeStreamOptions> = {},
+): Promise<StreamFixture> {
+  const test = await startTestNode(nodeOptions);
+  cleanups.push(() => test.close());
+  const audit: SocketAudit = { sockets: 0, sends: 0, sendsAfterClose: 0 };
+  const sink = logSink();
+  const stream = new NodeStream({
+    connect: guardedConnect(test.url, audit),
+    log: sink.log,
+    ...streamOptions,
+  });
+  cleanups.push(() => stream.close());
+  return { test, stream, audit, log: sink.entries };
 }
 
 /** Collects a stream's log. */

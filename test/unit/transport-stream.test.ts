@@ -6,37 +6,26 @@ import { NodeStream, type NodeStreamOptions } from "../../src/transport/node-str
 import { connectWebSocket } from "../../src/transport/web-socket.ts";
 import {
   bytes,
-  guardedConnect,
+  type Cleanups,
   latch,
   outcome,
-  type SocketAudit,
+  type StreamFixture,
+  startStreamFixture,
   startTestNode,
-  type TestNode,
   text,
   waitFor,
 } from "./transport-harness.ts";
 
-const cleanups: (() => Promise<void> | void)[] = [];
+const cleanups: Cleanups = [];
 
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function setup(
+const setup = (
   nodeOptions: StreamServerOptions = {},
   streamOptions: Partial<NodeStreamOptions> = {},
-): Promise<{ test: TestNode; stream: NodeStream; audit: SocketAudit }> {
-  const test = await startTestNode(nodeOptions);
-  cleanups.push(() => test.close());
-  const audit: SocketAudit = { sockets: 0, sends: 0, sendsAfterClose: 0 };
-  const stream = new NodeStream({
-    connect: guardedConnect(test.url, audit),
-    log: () => {},
-    ...streamOptions,
-  });
-  cleanups.push(() => stream.close());
-  return { test, stream, audit };
-}
+): Promise<StreamFixture> => startStreamFixture(cleanups, nodeOptions, streamOptions);
 
 const DEADLINE = { deadlineMs: 5_000 };
 
