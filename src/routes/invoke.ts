@@ -3,11 +3,8 @@ import { preferredScope, scopeChain } from "../balancer/scope.ts";
 import { problem } from "../http/problem.ts";
 import type { GatewayEnv } from "./context.ts";
 import { dispatchInvocation } from "./invoke-dispatch.ts";
+import { dispatchDeps } from "./proxy/deps.ts";
 import { requestIdFor } from "./proxy/headers.ts";
-import { runtimeFor } from "./proxy/service-runtime.ts";
-import { serviceObjects } from "./proxy.ts";
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** `POST /v1/invoke/{service}`: runs a function invocation on one node over its stream. */
 export const invokeRoutes = new Hono<GatewayEnv>().post("/:service", async (c) => {
@@ -25,14 +22,7 @@ export const invokeRoutes = new Hono<GatewayEnv>().post("/:service", async (c) =
   const chain = scopeChain(preferredScope(service.scope, cf, undefined), service.scope.fallback);
   return dispatchInvocation(
     { payload: { body, contentType }, chain, requestId: requestIdFor(c.req.raw.headers) },
-    {
-      env: c.env,
-      runtime: runtimeFor(service),
-      objects: serviceObjects(c.env, service.name),
-      now: Date.now,
-      sleep,
-      random: Math.random,
-    },
+    dispatchDeps(c.env, service),
   );
 });
 

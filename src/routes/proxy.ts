@@ -9,24 +9,9 @@ import type { ResolvedService } from "../config/load.ts";
 import { problem } from "../http/problem.ts";
 import type { GatewayEnv } from "./context.ts";
 import { prepareBody } from "./proxy/body.ts";
+import { dispatchDeps } from "./proxy/deps.ts";
 import { dispatch } from "./proxy/dispatch.ts";
 import { requestIdFor, upstreamHeaders } from "./proxy/headers.ts";
-import { runtimeFor, type ServiceObjects } from "./proxy/service-runtime.ts";
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** The service's Durable Objects as the dispatch loop uses them. */
-export function serviceObjects(env: Env, service: string): ServiceObjects {
-  return {
-    lease: (size) => env.ROTATION.get(env.ROTATION.idFromName(service)).lease(size),
-    view: (config, chain, knownVersion) =>
-      env.LIVE_NODES.get(env.LIVE_NODES.idFromName(service)).view({
-        config,
-        chain: [...chain],
-        knownVersion,
-      }),
-  };
-}
 
 /** The request's own scope, if the service lets requests choose one; a problem if it is malformed. */
 function requestedScope(
@@ -83,13 +68,6 @@ export const proxyRoutes = new Hono<GatewayEnv>().all("/:service/*", async (c) =
         replayable: body.replayable,
       },
     },
-    {
-      env: c.env,
-      runtime: runtimeFor(service),
-      objects: serviceObjects(c.env, service.name),
-      now: Date.now,
-      sleep,
-      random: Math.random,
-    },
+    dispatchDeps(c.env, service),
   );
 });

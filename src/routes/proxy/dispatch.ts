@@ -145,42 +145,30 @@ async function forwardThroughGate(
   context: GateContext,
 ): Promise<ForwardResult> {
   try {
-    return await callGate(env, service, node, request, body, remaining, context);
+    const gate = gateFor(env, service, node);
+    counters.gateCalls++;
+    const upstream = new Request(joinUrl(node.url, request.pathAndQuery), {
+      method: request.method,
+      headers: request.headers,
+      body,
+      redirect: "manual",
+    });
+    return await gate.forward(upstream, {
+      service: service.name,
+      nodeId: node.id,
+      gateLimit: service.gate.limit,
+      queueTimeoutMs: remaining,
+      perTryTimeoutMs: Math.min(service.retry.perTryTimeoutMs, remaining),
+      ejection: service.ejection,
+      totalNodes: context.totalNodes,
+      ignoreEjection: context.panic,
+      ...(service.gatewayId === undefined ? {} : { gatewayId: service.gatewayId }),
+    });
   } catch (error) {
     // The gate object itself failed (overloaded, reset, or its code threw). Whether it had already
     // sent the request is unknown, so this counts as a network error: retried only when safe.
     return { kind: "network-error", detail: `node gate unavailable: ${String(error)}` };
   }
-}
-
-function callGate(
-  env: Env,
-  service: ResolvedService,
-  node: MemberNode,
-  request: UpstreamRequest,
-  body: BodyInit | null,
-  remaining: number,
-  context: GateContext,
-): Promise<ForwardResult> {
-  const gate = gateFor(env, service, node);
-  counters.gateCalls++;
-  const upstream = new Request(joinUrl(node.url, request.pathAndQuery), {
-    method: request.method,
-    headers: request.headers,
-    body,
-    redirect: "manual",
-  });
-  return gate.forward(upstream, {
-    service: service.name,
-    nodeId: node.id,
-    gateLimit: service.gate.limit,
-    queueTimeoutMs: remaining,
-    perTryTimeoutMs: Math.min(service.retry.perTryTimeoutMs, remaining),
-    ejection: service.ejection,
-    totalNodes: context.totalNodes,
-    ignoreEjection: context.panic,
-    ...(service.gatewayId === undefined ? {} : { gatewayId: service.gatewayId }),
-  });
 }
 
 /** The gate a node's traffic passes: its own, or the service's single one under lock scope global. */
