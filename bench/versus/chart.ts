@@ -14,6 +14,7 @@ const COLOURS: Record<SystemName, string> = {
   roundhouse: "#e65100",
   "roundhouse-workerd": "#ffb74d",
   "roundhouse-lor": "#6a1b9a",
+  "roundhouse-outlier": "#ba68c8",
 };
 
 const WIDTH = 1000;

@@ -19,13 +19,12 @@ export const SYSTEM_NAMES = [
   "roundhouse",
   "roundhouse-workerd",
   "roundhouse-lor",
+  "roundhouse-outlier",
 ] as const;
 export type SystemName = (typeof SYSTEM_NAMES)[number];
 
-/** roundhouse-lor waits for the least_outstanding policy; it runs only when asked for by name. */
-export const DEFAULT_SYSTEMS: readonly SystemName[] = SYSTEM_NAMES.filter(
-  (name) => name !== "roundhouse-lor",
-);
+/** Every system runs unless --systems narrows the run. */
+export const DEFAULT_SYSTEMS: readonly SystemName[] = SYSTEM_NAMES;
 
 /** A system that cannot run on this machine at all: skipped for the whole run, with the reason. */
 export class SkipSystem extends Error {
@@ -52,15 +51,18 @@ export interface System {
 
 const SERVICE = "versus";
 
+/** Service settings a Roundhouse row sets beyond the shared ones. */
+type ServiceOverrides = Record<string, unknown>;
+
 /** The gateway config: the three nodes, default retry and ejection, HAProxy-like health checks. */
-export function gatewayConfig(nodes: Nodes, policy?: string) {
+export function gatewayConfig(nodes: Nodes, overrides: ServiceOverrides = {}) {
   return {
     services: [
       {
         name: SERVICE,
-        ...(policy ? { policy } : {}),
         nodes: NODE_IDS.map((id) => ({ id, url: nodes.urls[id] })),
         health: { path: "/health", intervalMs: 2_000 },
+        ...overrides,
       },
     ],
   };
@@ -69,9 +71,9 @@ export function gatewayConfig(nodes: Nodes, policy?: string) {
 async function startRoundhouse(
   nodes: Nodes,
   ports: Ports,
-  options: { policy?: string; bypassProxy?: boolean; file: string },
+  options: { overrides?: ServiceOverrides; bypassProxy?: boolean; file: string },
 ): Promise<Target> {
-  const config = gatewayConfig(nodes, options.policy);
+  const config = gatewayConfig(nodes, options.overrides);
   mkdirSync(PEERS_DIR, { recursive: true });
   writeFileSync(join(PEERS_DIR, options.file), `${JSON.stringify(config, null, 2)}\n`);
   let gateway: Awaited<ReturnType<typeof startGateway>>;
@@ -162,7 +164,19 @@ export const SYSTEMS: Record<SystemName, System> = {
     name: "roundhouse-lor",
     summary: "Roundhouse with policy least_outstanding",
     start: (nodes, ports) =>
-      startRoundhouse(nodes, ports, { policy: "least_outstanding", file: "roundhouse-lor.json" }),
+      startRoundhouse(nodes, ports, {
+        overrides: { policy: "least_outstanding" },
+        file: "roundhouse-lor.json",
+      }),
+  },
+  "roundhouse-outlier": {
+    name: "roundhouse-outlier",
+    summary: "Roundhouse round robin with latency-aware outlier ejection (its defaults)",
+    start: (nodes, ports) =>
+      startRoundhouse(nodes, ports, {
+        overrides: { latencyEjection: {} },
+        file: "roundhouse-outlier.json",
+      }),
   },
 };
 
