@@ -15,6 +15,18 @@ import { connectWorkersSocket } from "../transport/workers-socket.ts";
 import { type InvokeOutcome, outcomeOfInvoke } from "./gate-invoke.ts";
 import { recordRouteChange } from "./sync-record.ts";
 
+/**
+ * The request a gate sends, as plain data: cheaper to pass to the object than a Request, whose
+ * serialisation was one of the larger costs of a dispatch.
+ */
+export interface GateRequest {
+  readonly url: string;
+  readonly method: string;
+  /** Header lines as [name, value], repeats kept. */
+  readonly headers: ReadonlyArray<readonly [string, string]>;
+  readonly body: Uint8Array | ReadableStream<Uint8Array> | null;
+}
+
 /** What a dispatch tells the gate about one attempt. */
 export interface ForwardOptions {
   /** Service the node belongs to (names its coordinator). */
@@ -136,7 +148,7 @@ export class NodeGate extends DurableObject<Env> {
   }
 
   /** Sends `request` to the node under the gate's lock and reports how it went. */
-  async forward(request: Request, options: ForwardOptions): Promise<ForwardResult> {
+  async forward(request: GateRequest, options: ForwardOptions): Promise<ForwardResult> {
     const before = this.health.get(options.nodeId) ?? HEALTHY;
     if (!options.ignoreEjection && isEjected(before, Date.now())) {
       return { kind: "not-sent", reason: "ejected", ejectedUntil: before.ejectedUntil };
@@ -149,7 +161,13 @@ export class NodeGate extends DurableObject<Env> {
     const timer = setTimeout(() => abort.abort(), options.perTryTimeoutMs);
     this.forwarded++;
     try {
-      const response = await fetch(request, { signal: abort.signal });
+      const response = await fetch(request.url, {
+        method: request.method,
+        headers: request.headers as [string, string][],
+        body: request.body,
+        redirect: "manual",
+        signal: abort.signal,
+      });
       const ejectedUntil =
         response.status >= 500 ? await this.failed(options) : this.succeeded(options);
       const length = Number(response.headers.get("content-length") ?? Number.NaN);

@@ -1,7 +1,10 @@
+/** What one attempt sends as its body: bytes kept for retries, a stream sent once, or nothing. */
+export type AttemptBody = Uint8Array | ReadableStream<Uint8Array> | null;
+
 /** A request body the dispatch can send once, or again on retry. */
 export interface OutgoingBody {
   /** A body for the next attempt; undefined once a one-shot body has been handed out. */
-  take(): BodyInit | null | undefined;
+  take(): AttemptBody | undefined;
   /** Whether every attempt can carry the full body. */
   readonly replayable: boolean;
 }

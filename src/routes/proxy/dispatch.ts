@@ -11,9 +11,9 @@ import type { ScopeLevel } from "../../balancer/scope.ts";
 import type { ResolvedService } from "../../config/load.ts";
 import type { ForwardResult } from "../../durable/node-gate.ts";
 import { problem } from "../../http/problem.ts";
-import type { OutgoingBody } from "./body.ts";
+import type { AttemptBody, OutgoingBody } from "./body.ts";
 import { counters } from "./counters.ts";
-import { endToEndHeaders } from "./headers.ts";
+import { type HeaderPair, withProvenance } from "./headers.ts";
 import type { ServiceObjects, ServiceRuntime } from "./service-runtime.ts";
 
 /** The request as every attempt sends it, minus the node's origin. */
@@ -21,7 +21,7 @@ export interface UpstreamRequest {
   readonly method: string;
   /** Path and query below the service prefix, starting with "/". */
   readonly pathAndQuery: string;
-  readonly headers: Headers;
+  readonly headers: readonly HeaderPair[];
   readonly body: OutgoingBody;
   readonly requestId: string;
   readonly traits: RequestTraits;
@@ -90,8 +90,7 @@ export async function dispatch(request: UpstreamRequest, deps: DispatchDeps): Pr
 
     if (result.kind === "response") {
       // The last answer stands when there is nowhere left to go, as with Envoy and NGINX.
-      if (nextId === undefined)
-        return finish(responseOf(result), node.id, state.attempts, request.requestId);
+      if (nextId === undefined) return finish(result, node.id, state.attempts, request.requestId);
       await result.response?.body?.cancel();
     }
     if (outcome.kind !== "not-sent" && nextId !== undefined) {
@@ -140,19 +139,19 @@ async function forwardThroughGate(
   service: ResolvedService,
   node: MemberNode,
   request: UpstreamRequest,
-  body: BodyInit | null,
+  body: AttemptBody,
   remaining: number,
   context: GateContext,
 ): Promise<ForwardResult> {
   try {
     const gate = gateFor(env, service, node);
     counters.gateCalls++;
-    const upstream = new Request(joinUrl(node.url, request.pathAndQuery), {
+    const upstream = {
+      url: joinUrl(node.url, request.pathAndQuery),
       method: request.method,
       headers: request.headers,
       body,
-      redirect: "manual",
-    });
+    };
     return await gate.forward(upstream, {
       service: service.name,
       nodeId: node.id,
@@ -178,23 +177,33 @@ export function gateFor(env: Env, service: ResolvedService, node: MemberNode) {
   const hint = node.locationHint
     ? { locationHint: node.locationHint as DurableObjectLocationHint }
     : undefined;
-  return env.NODE_GATE.get(env.NODE_GATE.idFromName(name), hint);
+  return env.NODE_GATE.get(gateId(env.NODE_GATE, name), hint);
+}
+
+// Deriving an id from a name hashes it on every call; the ids of the gates an isolate dispatches
+// to are few and never change, so each is derived once. Keyed by namespace, since an id is only
+// valid with the namespace that made it.
+const gateIds = new WeakMap<DurableObjectNamespace, Map<string, DurableObjectId>>();
+const MAX_CACHED_GATE_IDS = 10_000;
+
+function gateId(namespace: DurableObjectNamespace, name: string): DurableObjectId {
+  let ids = gateIds.get(namespace);
+  if (!ids) {
+    ids = new Map();
+    gateIds.set(namespace, ids);
+  }
+  let id = ids.get(name);
+  if (!id) {
+    // Discovery can churn node ids without end; start over rather than grow without bound.
+    if (ids.size >= MAX_CACHED_GATE_IDS) ids.clear();
+    id = namespace.idFromName(name);
+    ids.set(name, id);
+  }
+  return id;
 }
 
 function statusOf(result: ForwardResult & { kind: "response" }): number {
   return result.buffered?.status ?? result.response?.status ?? 502;
-}
-
-/** The node's answer as a Response, whichever way it crossed from the gate. */
-function responseOf(result: ForwardResult & { kind: "response" }): Response {
-  const b = result.buffered;
-  if (b)
-    return new Response(b.body, {
-      status: b.status,
-      statusText: b.statusText,
-      headers: b.headers.map((h) => [h.name, h.value] as [string, string]),
-    });
-  return result.response as Response;
 }
 
 function outcomeOf(result: ForwardResult): AttemptOutcome {
@@ -207,15 +216,27 @@ export function joinUrl(nodeUrl: string, pathAndQuery: string): string {
   return nodeUrl.endsWith("/") ? nodeUrl + pathAndQuery.slice(1) : nodeUrl + pathAndQuery;
 }
 
-function finish(response: Response, nodeId: string, attempts: number, requestId: string): Response {
-  const headers = endToEndHeaders(response.headers);
-  headers.set("x-roundhouse-node", nodeId);
-  headers.set("x-roundhouse-attempts", String(attempts));
-  headers.set("x-request-id", requestId);
+/** The node's answer as the client gets it: end-to-end headers, provenance added. */
+function finish(
+  result: ForwardResult & { kind: "response" },
+  nodeId: string,
+  attempts: number,
+  requestId: string,
+): Response {
+  const b = result.buffered;
+  if (b) {
+    const pairs = b.headers.map((h): HeaderPair => [h.name, h.value]);
+    return new Response(b.body, {
+      status: b.status,
+      statusText: b.statusText,
+      headers: withProvenance(pairs, nodeId, attempts, requestId),
+    });
+  }
+  const response = result.response as Response;
   return new Response(response.body, {
     status: response.status,
     statusText: response.statusText,
-    headers,
+    headers: withProvenance([...response.headers], nodeId, attempts, requestId),
   });
 }
 
