@@ -44,6 +44,8 @@ export async function startGateway(
   port: number,
   /** More vars (secrets included, e.g. PEER_SECRET) to start the gateway with. */
   vars: Readonly<Record<string, string>> = {},
+  /** Port of wrangler's inspector proxy; by default any free one, since only profiling uses it. */
+  inspectorPort = 0,
 ): Promise<Gateway> {
   const state = mkdtempSync(join(tmpdir(), "roundhouse-bench-"));
   const adminToken = randomBytes(16).toString("hex");
@@ -57,7 +59,7 @@ export async function startGateway(
       "--port",
       String(port),
       "--inspector-port",
-      "0",
+      String(inspectorPort),
       "--persist-to",
       state,
       "--show-interactive-dev-session=false",

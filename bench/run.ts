@@ -8,6 +8,7 @@ const SCENARIOS: Record<string, (argv: string[]) => Promise<void>> = {
   dispatch: dispatchBench,
   failover: failoverBench,
   "peers-sync": peerSyncBench,
+  profile: async (argv) => (await import("./profile.ts")).profileBench(argv),
   stream: streamBench,
   versus: async (argv) => (await import("./versus.ts")).versusBench(argv),
 };
