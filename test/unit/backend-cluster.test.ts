@@ -4,6 +4,7 @@ import { startOnSharedPort } from "../../backend/cluster.ts";
 import { type Fleet, startFleet } from "../../backend/fleet.ts";
 import type { BackendNode } from "../../backend/node-server.ts";
 import { ListenError } from "../../backend/server-lifecycle.ts";
+import { callControl } from "./control-client.ts";
 
 let fleet: Fleet;
 
@@ -23,19 +24,9 @@ interface ClusterJson {
   nodes: { id: string; url: string; host: string; port: number; dc: string; rack: string }[];
 }
 
-/** Calls the control server; a string body is sent raw so tests can send broken JSON. */
-async function control(
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; json: unknown }> {
-  const init: RequestInit = { method };
-  if (body !== undefined) init.body = typeof body === "string" ? body : JSON.stringify(body);
-  const res = await fetch(`${fleet.url}${path}`, init);
-  const text = await res.text();
-  if (text !== "") expect(res.headers.get("content-type")).toBe("application/json");
-  return { status: res.status, json: text === "" ? null : JSON.parse(text) };
-}
+/** Calls this test's control server. */
+const control = (method: string, path: string, body?: unknown) =>
+  callControl(fleet.url, method, path, body);
 
 /** dc1 has racks r1 (2 nodes) and r2 (1 node); dc2 has rack r1 (2 nodes). */
 const TWO_DCS = [

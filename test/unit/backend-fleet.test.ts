@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Fleet, startFleet } from "../../backend/fleet.ts";
+import { callControl } from "./control-client.ts";
 
 let fleet: Fleet;
 
@@ -11,19 +12,9 @@ afterEach(async () => {
   await fleet.close();
 });
 
-/** Calls the control server; a string body is sent raw so tests can send broken JSON. */
-async function control(
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; json: unknown }> {
-  const init: RequestInit = { method };
-  if (body !== undefined) init.body = typeof body === "string" ? body : JSON.stringify(body);
-  const res = await fetch(`${fleet.url}${path}`, init);
-  const text = await res.text();
-  if (text !== "") expect(res.headers.get("content-type")).toBe("application/json");
-  return { status: res.status, json: text === "" ? null : JSON.parse(text) };
-}
+/** Calls this test's control server. */
+const control = (method: string, path: string, body?: unknown) =>
+  callControl(fleet.url, method, path, body);
 
 describe("control server", () => {
   it("creates nodes with default and explicit ids", async () => {
