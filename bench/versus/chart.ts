@@ -23,6 +23,7 @@ const RIGHT = 20;
 const PANEL = 220;
 const GAP = 80;
 const HEADER = 100;
+const LEGEND_ENTRY = 150;
 
 interface PanelSpec {
   readonly title: string;
@@ -59,11 +60,14 @@ export function versusChart(result: VersusResult, subtitle: string): string {
     `<text x="${LEFT}" y="24" font-size="16" font-weight="bold">Roundhouse beside NGINX and HAProxy: three nodes, one of them faulty</text>`,
     `<text x="${LEFT}" y="44" fill="#555">${xmlText(subtitle)}</text>`,
   ];
+  // Legend entries in rows of as many as fit the width, so any number of systems stays readable.
+  const perRow = Math.floor((WIDTH - LEFT - RIGHT) / LEGEND_ENTRY);
   systems.forEach((system, i) => {
-    const x = LEFT + i * 135;
+    const x = LEFT + (i % perRow) * LEGEND_ENTRY;
+    const y = 62 + Math.floor(i / perRow) * 18;
     out.push(
-      `<rect x="${x}" y="62" width="12" height="12" fill="${COLOURS[system]}"/>`,
-      `<text x="${x + 16}" y="72">${system}</text>`,
+      `<rect x="${x}" y="${y}" width="12" height="12" fill="${COLOURS[system]}"/>`,
+      `<text x="${x + 16}" y="${y + 10}">${system}</text>`,
     );
   });
   PANELS.forEach((spec, p) => {

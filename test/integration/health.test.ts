@@ -1,7 +1,34 @@
 import { describe, expect, it } from "vitest";
-import { addNodes, eventually, gateway, serviceName, setBehaviour } from "./helpers.ts";
+import {
+  addNodes,
+  eventually,
+  gateway,
+  serviceName,
+  setBehaviour,
+  type TestNode,
+} from "./helpers.ts";
 
 const auth = { authorization: "Bearer test-admin-token" };
+
+/** A gateway with one service over `nodes`, probed every 100 ms with the given thresholds. */
+function probedGateway(
+  name: string,
+  nodes: readonly TestNode[],
+  thresholds: { healthyThreshold: number; unhealthyThreshold: number },
+  ejection: Record<string, number>,
+) {
+  return gateway({
+    services: [
+      {
+        name,
+        nodes: nodes.map((n) => ({ id: n.id, url: n.url })),
+        health: { path: "/health", intervalMs: 100, timeoutMs: 200, ...thresholds },
+        ejection,
+        slowStartMs: 0,
+      },
+    ],
+  });
+}
 
 /** Which nodes answer `count` sequential requests, each of which must succeed. */
 async function nodesServing(
@@ -23,23 +50,12 @@ describe("active health checks", () => {
   it("takes a node out after failing probes and brings it back after passing ones", async () => {
     const nodes = await addNodes(3);
     const name = serviceName("hc");
-    const fetchVia = gateway({
-      services: [
-        {
-          name,
-          nodes: nodes.map((n) => ({ id: n.id, url: n.url })),
-          health: {
-            path: "/health",
-            intervalMs: 100,
-            timeoutMs: 200,
-            healthyThreshold: 2,
-            unhealthyThreshold: 2,
-          },
-          ejection: { consecutiveFailures: 1000 },
-          slowStartMs: 0,
-        },
-      ],
-    });
+    const fetchVia = probedGateway(
+      name,
+      nodes,
+      { healthyThreshold: 2, unhealthyThreshold: 2 },
+      { consecutiveFailures: 1000 },
+    );
     const served = (count: number) => nodesServing(fetchVia, name, count);
     const healthOf = async (id: string) => {
       const detail = (await (
@@ -65,23 +81,12 @@ describe("passing health checks end an ejection early", () => {
   it("readmits an ejected node once its checks pass again", async () => {
     const nodes = await addNodes(3);
     const name = serviceName("unej");
-    const fetchVia = gateway({
-      services: [
-        {
-          name,
-          nodes: nodes.map((n) => ({ id: n.id, url: n.url })),
-          health: {
-            path: "/health",
-            intervalMs: 100,
-            timeoutMs: 200,
-            healthyThreshold: 1,
-            unhealthyThreshold: 50,
-          },
-          ejection: { consecutiveFailures: 2, baseMs: 600_000, maxMs: 600_000 },
-          slowStartMs: 0,
-        },
-      ],
-    });
+    const fetchVia = probedGateway(
+      name,
+      nodes,
+      { healthyThreshold: 1, unhealthyThreshold: 50 },
+      { consecutiveFailures: 2, baseMs: 600_000, maxMs: 600_000 },
+    );
     const served = (count: number) => nodesServing(fetchVia, name, count);
     await setBehaviour(nodes[0]!, { mode: "fail" });
     // Passive ejection takes it out for ten minutes…
