@@ -21,7 +21,7 @@ export interface UpstreamRequest {
   readonly method: string;
   /** Path and query below the service prefix, starting with "/". */
   readonly pathAndQuery: string;
-  readonly headers: readonly HeaderPair[];
+  readonly headers: HeaderPair[];
   readonly body: OutgoingBody;
   readonly requestId: string;
   readonly traits: RequestTraits;
