@@ -38,14 +38,21 @@ function killGroup(child: ChildProcess): void {
   }
 }
 
+/** How to run wrangler dev beyond the defaults. */
+export interface GatewayOptions {
+  /** Port of wrangler's inspector proxy; by default any free one, since only profiling uses it. */
+  readonly inspectorPort?: number;
+  /** Another Worker's wrangler config, relative to the repo (the versus bench's floor Worker). */
+  readonly wranglerConfig?: string;
+}
+
 /** Starts `wrangler dev` on loopback with `config` as ROUNDHOUSE_CONFIG and waits until it serves. */
 export async function startGateway(
   config: unknown,
   port: number,
   /** More vars (secrets included, e.g. PEER_SECRET) to start the gateway with. */
   vars: Readonly<Record<string, string>> = {},
-  /** Port of wrangler's inspector proxy; by default any free one, since only profiling uses it. */
-  inspectorPort = 0,
+  options: GatewayOptions = {},
 ): Promise<Gateway> {
   const state = mkdtempSync(join(tmpdir(), "roundhouse-bench-"));
   const adminToken = randomBytes(16).toString("hex");
@@ -59,7 +66,8 @@ export async function startGateway(
       "--port",
       String(port),
       "--inspector-port",
-      String(inspectorPort),
+      String(options.inspectorPort ?? 0),
+      ...(options.wranglerConfig ? ["--config", options.wranglerConfig] : []),
       "--persist-to",
       state,
       "--show-interactive-dev-session=false",

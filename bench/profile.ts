@@ -47,7 +47,7 @@ export async function profileBench(argv: string[]): Promise<void> {
       gatewayConfig(nodes, { policy }),
       ports.gateway,
       {},
-      inspectorPort,
+      { inspectorPort },
     );
     try {
       const load = { urls: [`${gateway.url}/s/versus/`], connections, method: "GET" as const };

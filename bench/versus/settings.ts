@@ -21,7 +21,7 @@ export const USAGE = `npm run bench -- versus [--systems ${SYSTEM_NAMES.join(","
     [--scenarios ${SCENARIO_NAMES.join(",")}]
     [--duration 10] [--warmup 2] [--connections 30] [--method GET|POST]
     [--base-port 18100] [--out versus] [--redraw]
-Default: every system and every scenario; each connection sends its next request
+Default: every system but workerd-floor, and every scenario; each connection sends its next request
 when the last is answered. Durations in seconds. Writes bench/results/<out>.json and
 docs/<out>.svg; --out defaults to versus, or versus-post with --method POST. --redraw only
 draws the SVG again from the JSON.`;

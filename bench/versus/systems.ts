@@ -20,11 +20,17 @@ export const SYSTEM_NAMES = [
   "roundhouse-workerd",
   "roundhouse-lor",
   "roundhouse-outlier",
+  "workerd-floor",
 ] as const;
 export type SystemName = (typeof SYSTEM_NAMES)[number];
 
-/** Every system runs unless --systems narrows the run. */
-export const DEFAULT_SYSTEMS: readonly SystemName[] = SYSTEM_NAMES;
+/**
+ * Every balancer runs unless --systems narrows the run. The workerd floor is no balancer (it fails
+ * whatever the faulty node fails), so it runs only when named, to measure the runtime's own cost.
+ */
+export const DEFAULT_SYSTEMS: readonly SystemName[] = SYSTEM_NAMES.filter(
+  (name) => name !== "workerd-floor",
+);
 
 /** A system that cannot run on this machine at all: skipped for the whole run, with the reason. */
 export class SkipSystem extends Error {
@@ -71,14 +77,28 @@ export function gatewayConfig(nodes: Nodes, overrides: ServiceOverrides = {}) {
 async function startRoundhouse(
   nodes: Nodes,
   ports: Ports,
-  options: { overrides?: ServiceOverrides; bypassProxy?: boolean; file: string },
+  options: {
+    overrides?: ServiceOverrides;
+    bypassProxy?: boolean;
+    file?: string;
+    wranglerConfig?: string;
+  },
 ): Promise<Target> {
   const config = gatewayConfig(nodes, options.overrides);
-  mkdirSync(PEERS_DIR, { recursive: true });
-  writeFileSync(join(PEERS_DIR, options.file), `${JSON.stringify(config, null, 2)}\n`);
+  if (options.file) {
+    mkdirSync(PEERS_DIR, { recursive: true });
+    writeFileSync(join(PEERS_DIR, options.file), `${JSON.stringify(config, null, 2)}\n`);
+  }
   let gateway: Awaited<ReturnType<typeof startGateway>>;
   try {
-    gateway = await startGateway(config, ports.gateway);
+    gateway = await startGateway(
+      config,
+      ports.gateway,
+      {},
+      {
+        ...(options.wranglerConfig ? { wranglerConfig: options.wranglerConfig } : {}),
+      },
+    );
   } catch (error) {
     const message = String(error);
     if (message.includes("config rejected")) throw new SkipSystem(message);
@@ -176,6 +196,16 @@ export const SYSTEMS: Record<SystemName, System> = {
       startRoundhouse(nodes, ports, {
         overrides: { latencyEjection: {} },
         file: "roundhouse-outlier.json",
+      }),
+  },
+  "workerd-floor": {
+    name: "workerd-floor",
+    summary:
+      "not a balancer: a bare Worker that round-robins one fetch per request, past the dev proxy",
+    start: (nodes, ports) =>
+      startRoundhouse(nodes, ports, {
+        bypassProxy: true,
+        wranglerConfig: "bench/versus/floor/wrangler.toml",
       }),
   },
 };
