@@ -1,7 +1,7 @@
 // Control endpoints for fake peers, under /peers on the fleet's control server.
 import type { IncomingMessage } from "node:http";
 import { parseChanges } from "../src/sync/wire.ts";
-import { FakePeerError, type FakePeerMode, type FakePeerSet } from "./fake-peer.ts";
+import type { FakePeerMode, FakePeerSet } from "./fake-peer.ts";
 import { HttpError, readJson } from "./http-json.ts";
 
 /** An answer: status plus JSON body (none for 204). */
@@ -33,12 +33,8 @@ export async function peerControl(
   } catch {
     throw new HttpError(400, "path is not valid URL encoding");
   }
-  try {
-    return await route(peers, req, url, parts.slice(1));
-  } catch (error) {
-    if (error instanceof FakePeerError) throw new HttpError(error.status, error.message);
-    throw error;
-  }
+  // A FakePeerError is an HttpError, so the control server answers it with its own status.
+  return await route(peers, req, url, parts.slice(1));
 }
 
 async function route(

@@ -9,6 +9,7 @@ import { encodeStamp } from "../src/sync/hlc.ts";
 import { RouteTable } from "../src/sync/route-table.ts";
 import { importSigningKey, verify } from "../src/sync/signature.ts";
 import { parseChanges, parseSince, routesSinceBody } from "../src/sync/wire.ts";
+import { HttpError } from "./http-json.ts";
 import { isLoopbackIPv4 } from "./loopback.ts";
 import { httpUrl, listen, shutdown, trackSockets } from "./server-lifecycle.ts";
 
@@ -85,14 +86,9 @@ const SIGNED_HEADERS = ["x-roundhouse-timestamp", "x-roundhouse-signature", "x-r
 const RELAY_HOLD_MS = 10_000;
 const MAX_BODY = 2 * 1024 * 1024;
 
-/** Raised for an unknown peer or a bad option. */
-export class FakePeerError extends Error {
+/** Raised for an unknown peer or a bad option; the control server answers it with its status. */
+export class FakePeerError extends HttpError {
   override name = "FakePeerError";
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super(message);
-    this.status = status;
-  }
 }
 
 /**

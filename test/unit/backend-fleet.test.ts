@@ -118,3 +118,25 @@ describe("control server", () => {
     await expect(fetch(fleet.url)).rejects.toThrow();
   });
 });
+
+describe("fake peer control", () => {
+  it("answers a fake peer's own errors with their status and message", async () => {
+    expect(await control("GET", "/peers/nobody")).toEqual({
+      status: 404,
+      json: { error: 'no peer "nobody"' },
+    });
+    expect(await control("POST", "/peers", { name: "bad name!" })).toEqual({
+      status: 400,
+      json: { error: "bad peer name bad name!" },
+    });
+    expect((await control("POST", "/peers", { name: "p" })).status).toBe(201);
+    expect(await control("POST", "/peers", { name: "p" })).toEqual({
+      status: 409,
+      json: { error: 'peer "p" exists' },
+    });
+    expect(await control("POST", "/peers/p/behaviour", { mode: "sideways" })).toEqual({
+      status: 400,
+      json: { error: "unknown mode sideways" },
+    });
+  });
+});
