@@ -14,8 +14,11 @@ import { startNodes } from "./versus/nodes.ts";
 import { checkFree, portsFrom } from "./versus/ports.ts";
 import { gatewayConfig } from "./versus/systems.ts";
 
-const USAGE = `npm run bench -- profile [--policy round_robin|least_outstanding] [--duration 5]
-    [--connections 30] [--top 25] [--base-port 18200]`;
+const USAGE = `npm run bench -- profile [--policy round_robin|least_outstanding] [--floor]
+    [--duration 5] [--connections 30] [--top 25] [--base-port 18200]
+--floor profiles the versus bench's bare forwarding Worker instead of the gateway, for comparison.`;
+
+const FLOOR_CONFIG = "bench/versus/floor/wrangler.toml";
 
 export async function profileBench(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -23,6 +26,7 @@ export async function profileBench(argv: string[]): Promise<void> {
     strict: true,
     options: {
       policy: { type: "string", default: "round_robin" },
+      floor: { type: "boolean", default: false },
       duration: { type: "string", default: "5" },
       connections: { type: "string", default: "30" },
       top: { type: "string", default: "25" },
@@ -38,6 +42,7 @@ export async function profileBench(argv: string[]): Promise<void> {
     console.error(`the numbers must be positive whole numbers\n${USAGE}`);
     process.exit(2);
   }
+  const out = values.floor ? "profile-floor" : "profile";
   const ports = portsFrom(base);
   await checkFree(ports);
   const inspectorPort = ports.gateway + 1;
@@ -47,7 +52,7 @@ export async function profileBench(argv: string[]): Promise<void> {
       gatewayConfig(nodes, { policy }),
       ports.gateway,
       {},
-      { inspectorPort },
+      { inspectorPort, ...(values.floor ? { wranglerConfig: FLOOR_CONFIG } : {}) },
     );
     try {
       const load = { urls: [`${gateway.url}/s/versus/`], connections, method: "GET" as const };
@@ -75,11 +80,16 @@ export async function profileBench(argv: string[]): Promise<void> {
             f.label,
           ]),
       );
-      const raw = resolve(import.meta.dirname, "results/profile.cpuprofile");
+      const raw = resolve(import.meta.dirname, `results/${out}.cpuprofile`);
       writeFileSync(raw, JSON.stringify(profile));
-      const written = writeResult("profile", {
+      const written = writeResult(out, {
         machine: machine(),
-        settings: { policy, durationS, connections },
+        settings: {
+          worker: values.floor ? "workerd-floor" : "roundhouse",
+          policy,
+          durationS,
+          connections,
+        },
         requests: answered,
         rps: measured?.rps,
         busyMs: summary.busyMs,
