@@ -5,6 +5,7 @@ import { type Fleet, startFleet } from "../../backend/fleet.ts";
 import type { BackendNode } from "../../backend/node-server.ts";
 import { ListenError } from "../../backend/server-lifecycle.ts";
 import { callControl } from "./control-client.ts";
+import { waitFor } from "./wait-for.ts";
 
 let fleet: Fleet;
 
@@ -55,14 +56,6 @@ function outcome(pending: Promise<Response>): Promise<Response | Error> {
     (res) => res,
     (error: Error) => error,
   );
-}
-
-async function waitFor(check: () => boolean, timeoutMs = 2_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("condition not met before the deadline");
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 const DC1 = ["127.1.1.1", "127.1.1.2", "127.1.1.3"];

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { BehaviourError } from "../../backend/behaviour.ts";
 import { type BackendNode, type NodeOptions, startNode } from "../../backend/node-server.ts";
 import { ListenError } from "../../backend/server-lifecycle.ts";
+import { waitFor } from "./wait-for.ts";
 
 const open: BackendNode[] = [];
 
@@ -15,15 +16,6 @@ async function node(options: Partial<NodeOptions> = {}): Promise<BackendNode> {
 afterEach(async () => {
   await Promise.all(open.splice(0).map((n) => n.close()));
 });
-
-/** Polls until `check` holds; fails after the deadline instead of sleeping a guessed time. */
-async function waitFor(check: () => boolean, timeoutMs = 2_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("condition not met before the deadline");
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 async function timed(url: string, init?: RequestInit): Promise<{ res: Response; ms: number }> {
   const started = performance.now();

@@ -125,14 +125,7 @@ export function logSink(): { entries: StreamLogEntry[]; log: (entry: StreamLogEn
   return { entries, log: (entry) => entries.push(entry) };
 }
 
-/** Polls until `check` holds; fails after the deadline instead of sleeping a guessed time. */
-export async function waitFor(check: () => boolean, timeoutMs = 3_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("condition not met before the deadline");
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
+export { waitFor } from "./wait-for.ts";
 
 /** Settles a promise into a value or an error, attaching the handler at once. */
 export function outcome<T>(pending: Promise<T>): Promise<T | Error> {
