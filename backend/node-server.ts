@@ -139,6 +139,8 @@ const echo: OkRoute = (info) => info;
 const DELAY_HEADER = "x-backend-delay-ms";
 /** Request header asking for a chunked response (no content-length). */
 const CHUNKED_HEADER = "x-backend-chunked";
+/** Request header with a JSON object of extra response headers, for header hygiene tests. */
+const RESPONSE_HEADERS_HEADER = "x-backend-response-headers";
 const KEEP_ALIVE_MS = 5_000;
 
 class NodeServer implements BackendNode {
@@ -412,6 +414,7 @@ class NodeServer implements BackendNode {
       body = route(info);
     }
     res.writeHead(status, {
+      ...extraHeaders(req.headers[RESPONSE_HEADERS_HEADER]),
       "content-type": "application/json",
       "x-node-id": this.id,
       [DELAY_HEADER]: String(delayMs),
@@ -425,6 +428,22 @@ class NodeServer implements BackendNode {
       return;
     }
     res.end(text);
+  }
+}
+
+/** The extra response headers a request asked for: a JSON object of string values, else none. */
+function extraHeaders(raw: string | string[] | undefined): Record<string, string> {
+  if (typeof raw !== "string") return {};
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return {};
+    return Object.fromEntries(
+      Object.entries(parsed).filter(
+        (entry): entry is [string, string] => typeof entry[1] === "string",
+      ),
+    );
+  } catch {
+    return {};
   }
 }
 

@@ -80,6 +80,31 @@ describe("proxy", () => {
     expect(echo.headers["x-forwarded-host"]).toBe("gateway.test");
   });
 
+  it("drops the node's hop-by-hop response headers, streamed or whole, and sets its own", async () => {
+    const nodes = await addNodes(1);
+    const svc = serviceGateway(nodes);
+    const nodeHeaders = JSON.stringify({
+      connection: "x-node-secret",
+      "x-node-secret": "1",
+      "keep-alive": "timeout=5",
+      "proxy-authenticate": "Basic",
+      "x-roundhouse-node": "forged",
+      "x-node-kept": "yes",
+    });
+    const paths: Record<string, string>[] = [{}, { "x-backend-chunked": "1" }];
+    for (const extra of paths) {
+      const response = await svc.fetch("/", {
+        headers: { "x-backend-response-headers": nodeHeaders, ...extra },
+      });
+      await response.body?.cancel();
+      expect(response.headers.get("x-node-kept")).toBe("yes");
+      expect(response.headers.get("x-node-secret")).toBeNull();
+      expect(response.headers.get("keep-alive")).toBeNull();
+      expect(response.headers.get("proxy-authenticate")).toBeNull();
+      expect(response.headers.get("x-roundhouse-node")).toBe(nodes[0]!.id);
+    }
+  });
+
   it("answers 404 problem+json for an unknown service", async () => {
     const response = await gateway({ services: [] })("/s/nope/x");
     expect(response.status).toBe(404);
