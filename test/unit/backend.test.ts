@@ -89,6 +89,21 @@ describe("handshake delay", () => {
     expect(ms).toBeLessThan(5_000);
   });
 
+  it("adds the response headers a request asks for, and ignores a malformed ask", async () => {
+    const n = await node();
+    const asked = await fetch(n.url, {
+      headers: { "x-backend-response-headers": JSON.stringify({ "x-extra": "1", "x-num": 2 }) },
+    });
+    await asked.body?.cancel();
+    expect(asked.headers.get("x-extra")).toBe("1");
+    expect(asked.headers.get("x-num")).toBeNull();
+    for (const garbage of ["not json", "[1]", "null"]) {
+      const res = await fetch(n.url, { headers: { "x-backend-response-headers": garbage } });
+      expect(res.status).toBe(200);
+      await res.body?.cancel();
+    }
+  });
+
   it("slows every slowEvery-th request by slowMs", async () => {
     const n = await node({ behaviour: { slowEvery: 2, slowMs: 100 } });
     const applied: (string | null)[] = [];
