@@ -67,7 +67,7 @@ export async function profileBench(argv: string[]): Promise<void> {
       const answered = (measured?.ok ?? 0) + (measured?.non2xx ?? 0);
       const perRequestUs = answered > 0 ? (summary.busyMs * 1000) / answered : 0;
       console.log(
-        `\n${answered} requests in ${durationS} s (${measured?.rps.toFixed(0)} req/s); the isolate ran JavaScript for ${summary.busyMs.toFixed(0)} ms of ${summary.sampledMs.toFixed(0)} ms sampled, ${perRequestUs.toFixed(0)} µs per request\n`,
+        `\n${answered} requests in ${durationS} s (${measured?.rps.toFixed(0)} req/s); the isolate was busy for ${summary.busyMs.toFixed(0)} ms of ${summary.sampledMs.toFixed(0)} ms sampled, ${perRequestUs.toFixed(0)} µs per request\n`,
       );
       printTable(
         ["self ms", "share", "µs/req", "function"],
