@@ -8,6 +8,7 @@ import {
   type RackLayout,
 } from "./cluster.ts";
 import { HttpError } from "./http-json.ts";
+import { describeNode } from "./node-server.ts";
 
 /** Cluster, dc and rack names go into node ids, paths and query strings: nothing to escape. */
 const LABEL = /^[A-Za-z0-9._-]{1,32}$/;
@@ -46,14 +47,7 @@ export function describeCluster(cluster: FleetCluster) {
     name: cluster.name,
     port: cluster.port,
     addressFormat: cluster.addressFormat,
-    nodes: [...cluster.members.values()].map((node) => ({
-      id: node.id,
-      url: node.url,
-      host: node.host,
-      port: node.port,
-      dc: node.dc ?? null,
-      rack: node.rack ?? null,
-    })),
+    nodes: [...cluster.members.values()].map(describeNode),
   };
 }
 

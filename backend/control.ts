@@ -5,7 +5,7 @@ import { describeCluster, parseClusterRequest } from "./cluster-request.ts";
 import { peerControl } from "./fake-peer-control.ts";
 import { DuplicateNodeError, type Fleet, type FleetNodeOptions, NODE_ID } from "./fleet.ts";
 import { HttpError, readJson, sendJson } from "./http-json.ts";
-import type { BackendNode } from "./node-server.ts";
+import { type BackendNode, describeNode } from "./node-server.ts";
 import { ListenError } from "./server-lifecycle.ts";
 import type { StreamFaults } from "./stream-server.ts";
 
@@ -150,15 +150,7 @@ async function deleteCluster({ fleet, id }: Context): Promise<Reply> {
 }
 
 function describe(node: BackendNode) {
-  return {
-    id: node.id,
-    url: node.url,
-    host: node.host,
-    port: node.port,
-    dc: node.dc ?? null,
-    rack: node.rack ?? null,
-    cluster: node.cluster ?? null,
-  };
+  return { ...describeNode(node), cluster: node.cluster ?? null };
 }
 
 function nodeById(fleet: Fleet, id: string): BackendNode {

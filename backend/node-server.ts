@@ -447,6 +447,18 @@ function extraHeaders(raw: string | string[] | undefined): Record<string, string
   }
 }
 
+/** A node as the control API lists it. */
+export function describeNode(node: BackendNode) {
+  return {
+    id: node.id,
+    url: node.url,
+    host: node.host,
+    port: node.port,
+    dc: node.dc ?? null,
+    rack: node.rack ?? null,
+  };
+}
+
 /** Splits the raw request target by hand, so path and query are exactly what was sent. */
 function splitTarget(url: string | undefined): { path: string; query: string } {
   const target = url ?? "/";
