@@ -64,6 +64,13 @@ export const RetrySchema = z.strictObject({
 export const GateSchema = z.strictObject({
   /** Handshakes (until response headers) in progress at one node at once; more wait their turn. */
   limit: z.int().min(1).max(10_000).default(64),
+  /**
+   * Lease slots of the limit to isolates, which then fetch the node themselves and call the gate
+   * only to renew and to report failures; off sends every attempt through the gate.
+   */
+  lease: z.boolean().default(true),
+  /** How long a lease lasts; a dead isolate's slots come back after this. Above perTryTimeoutMs. */
+  leaseTtlMs: z.int().min(1_000).max(600_000).default(20_000),
 });
 
 /** Passive outlier ejection. */
@@ -221,6 +228,14 @@ export const ServiceSchema = z
         code: "custom",
         path: ["retry", "backoffMaxMs"],
         message: "below backoffBaseMs",
+      });
+    }
+    const leases = service.gate.lease && service.gate.limit > 1;
+    if (leases && service.gate.leaseTtlMs <= service.retry.perTryTimeoutMs) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["gate", "leaseTtlMs"],
+        message: "must exceed retry.perTryTimeoutMs, or no leased slot could hold a handshake",
       });
     }
     if (service.ejection.maxMs < service.ejection.baseMs) {

@@ -5,6 +5,7 @@ import { inScope, type ScopeLevel, scopeKey } from "../balancer/scope.ts";
 import type { ServiceConfig } from "../config/schema.ts";
 import { eachLimited } from "../util/each-limited.ts";
 import { type DiscoveryCounters, probe, queryLevel, shuffled } from "./discovery.ts";
+import { gateNamesOf } from "./stubs.ts";
 import { recordRouteChange } from "./sync-record.ts";
 
 /** A node the configuration lists or the admin API registered. */
@@ -343,7 +344,7 @@ export class LiveNodes extends DurableObject<Env> {
     if (!service) return;
     try {
       await this.env.ROTATION.get(this.env.ROTATION.idFromName(service)).readmit(nodeId);
-      for (const gate of [`${service}/${nodeId}`, `${service}#global`]) {
+      for (const gate of gateNamesOf(service, nodeId)) {
         await this.env.NODE_GATE.get(this.env.NODE_GATE.idFromName(gate)).readmit(nodeId);
       }
       await recordRouteChange(this.env, this.state.config?.gatewayId, service, nodeId, {

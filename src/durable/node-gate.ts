@@ -1,58 +1,28 @@
 import { DurableObject } from "cloudflare:workers";
-import {
-  type EjectionPolicy,
-  eject,
-  HEALTHY,
-  type HealthState,
-  isEjected,
-  recordFailure,
-  recordSuccess,
-} from "../balancer/ejection.ts";
+import type { HealthState } from "../balancer/ejection.ts";
 import { GateQueue } from "../balancer/gate-queue.ts";
+import { type HolderRecord, heldSlots, LeaseLedger } from "../balancer/lease-ledger.ts";
+import type { LeaseAnswer, LeaseReport } from "../balancer/lease-slots.ts";
+import type { ForwardResult } from "../dispatch/attempt-result.ts";
+import { fetchNode, isFailureStatus, type NodeRequest } from "../dispatch/node-fetch.ts";
 import { NodeStream } from "../transport/node-stream.ts";
 import { DEFAULT_STREAM_PATH } from "../transport/protocol.ts";
 import { connectWorkersSocket } from "../transport/workers-socket.ts";
+import { GateHealth, type HealthContext } from "./gate-health.ts";
 import { type InvokeOutcome, outcomeOfInvoke } from "./gate-invoke.ts";
-import { recordRouteChange } from "./sync-record.ts";
-
-/**
- * The request a gate sends, as plain data: the header pairs the proxy has already cleaned pass
- * straight through, with no Request object to build in the Worker and unpack in the gate.
- */
-export interface GateRequest {
-  readonly url: string;
-  readonly method: string;
-  /** Header lines as [name, value], repeats kept. */
-  readonly headers: [string, string][];
-  readonly body: Uint8Array | ReadableStream<Uint8Array> | null;
-}
+import { measureStream, type StreamBenchRequest, type StreamBenchResult } from "./stream-bench.ts";
 
 /** What a dispatch tells the gate about one attempt. */
-export interface ForwardOptions {
-  /** Service the node belongs to (names its coordinator). */
-  readonly service: string;
-  /** Node the request is addressed to. */
-  readonly nodeId: string;
-  /** Handshakes this gate admits at once. */
+export interface ForwardOptions extends HealthContext {
+  /** Handshakes this gate admits at once, leased slots included. */
   readonly gateLimit: number;
   /** Longest wait for a free slot. */
   readonly queueTimeoutMs: number;
   /** Longest wait for response headers once the request is sent. */
   readonly perTryTimeoutMs: number;
-  readonly ejection: EjectionPolicy;
-  /** Nodes the service has, for the coordinator's ejection cap. */
-  readonly totalNodes: number;
   /** Send even if the node is ejected: its scope is in panic and routes across every node. */
   readonly ignoreEjection?: boolean;
-  /** This gateway's id when peer route sync is on: a granted ejection is recorded for the peers. */
-  readonly gatewayId?: string;
 }
-
-/** What health bookkeeping needs to know about an attempt. */
-type HealthContext = Pick<
-  ForwardOptions,
-  "service" | "nodeId" | "ejection" | "totalNodes" | "gatewayId"
->;
 
 /** What a dispatch tells the gate about one invocation. */
 export interface InvokeOptions extends Omit<ForwardOptions, "perTryTimeoutMs"> {
@@ -70,135 +40,142 @@ export interface InvokePayload {
   readonly contentType: string;
 }
 
-/** One run of the stream benchmark. */
-export interface StreamBenchRequest {
-  readonly nodeUrl: string;
-  readonly mode: "sync" | "async" | "in-order";
-  readonly count: number;
-  readonly queueCapacity: number;
+/** An isolate's lease call: its demand, its report, and the failure that made it call now. */
+export interface LeaseRequest extends HealthContext {
+  /** The calling isolate's id (one per isolate and service runtime). */
+  readonly holder: string;
+  /** Slots it asks for. */
+  readonly want: number;
+  readonly report: LeaseReport;
+  /** The attempt that made this call failed (network error, timeout or a 5xx status). */
+  readonly failure?: boolean;
+  readonly gateLimit: number;
+  readonly ttlMs: number;
 }
 
-/** What one run measured. */
-export interface StreamBenchResult {
-  readonly elapsedMs: number;
-  readonly msgsPerSec: number;
+/** What the gate reports to tests and to the services API. */
+export interface GateStats {
+  /** Handshakes in progress through the gate itself. */
+  readonly inFlight: number;
+  readonly queued: number;
+  readonly peakInFlight: number;
+  /** Attempts the gate sent itself. */
+  readonly forwarded: number;
+  /** Slots leased to isolates now, and to how many holders. */
+  readonly leased: number;
+  readonly leaseHolders: number;
+  /** Lease calls answered, and attempts isolates reported making on leased slots. */
+  readonly leaseCalls: number;
+  readonly leasedSuccesses: number;
+  readonly leasedFailures: number;
+  readonly health: Readonly<Record<string, HealthState>>;
 }
 
 /** Largest response body the gate reads and returns as bytes instead of a stream. */
 const SMALL_BODY_BYTES = 64 * 1024;
-
-/** A whole small response, sent back as plain data. */
-export interface BufferedResponse {
-  readonly status: number;
-  readonly statusText: string;
-  /** Header lines in order, repeats kept (Set-Cookie). */
-  readonly headers: ReadonlyArray<{ readonly name: string; readonly value: string }>;
-  readonly body: ArrayBuffer;
-}
-
-/** How an attempt through the gate ended: a response comes streamed, or buffered when small. */
-export type ForwardResult =
-  | {
-      readonly kind: "response";
-      readonly response?: Response;
-      readonly buffered?: BufferedResponse;
-      readonly ejectedUntil?: number;
-    }
-  | {
-      readonly kind: "network-error" | "timeout";
-      readonly detail: string;
-      readonly ejectedUntil?: number;
-    }
-  | {
-      readonly kind: "not-sent";
-      readonly reason: "ejected" | "queue-timeout";
-      readonly ejectedUntil?: number;
-    };
-
-/** What the gate reports to tests and to the services API. */
-export interface GateStats {
-  readonly inFlight: number;
-  readonly queued: number;
-  readonly peakInFlight: number;
-  readonly forwarded: number;
-  readonly health: Readonly<Record<string, HealthState>>;
-}
-
-const HEALTH_PREFIX = "health:";
+const LEASE_PREFIX = "lease:";
 
 /**
- * One per backend node (or, with lock scope `global`, one per service, reproducing the old single
- * lock). It holds the node's lock only across the handshake: a slot is taken before the request
- * goes out and given back when response headers arrive, while the body streams on unlocked. Being
- * the one object every dispatch to the node passes through, it is also where the node's failure
- * streak and ejection live.
+ * One per backend node (or, with lock scope `global`, one per service). It is the authority on
+ * its node's handshake limit and health. A handshake slot is either taken here, for an attempt
+ * the gate sends itself and holds only until response headers arrive, or leased to an isolate
+ * that sends its attempts itself within its slots and reports them (docs/architecture.md,
+ * "Capacity leases"). Leased slots and the gate's own never add up to more than the limit.
  */
 export class NodeGate extends DurableObject<Env> {
-  private readonly queue = new GateQueue(1);
-  private readonly health = new Map<string, HealthState>();
+  readonly #queue = new GateQueue(1);
+  readonly #health: GateHealth;
+  readonly #ledger: LeaseLedger;
   // One persistent multiplexed stream per node URL, opened on first use and kept across requests.
-  private readonly streams = new Map<string, NodeStream>();
-  private forwarded = 0;
+  readonly #streams = new Map<string, NodeStream>();
+  #limit = 1;
+  #ttlMs = 0;
+  #expiryTimer: ReturnType<typeof setTimeout> | undefined;
+  #forwarded = 0;
+  #leaseCalls = 0;
+  #leasedSuccesses = 0;
+  #leasedFailures = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    for (const [key, state] of ctx.storage.kv.list<HealthState>({ prefix: HEALTH_PREFIX })) {
-      this.health.set(key.slice(HEALTH_PREFIX.length), state);
-    }
+    this.#health = new GateHealth(ctx.storage, env);
+    // Grants outlive the object: a restarted gate counts what it leased before granting more.
+    const records = [...ctx.storage.kv.list<HolderRecord>({ prefix: LEASE_PREFIX })];
+    this.#ledger = new LeaseLedger(records.map(([k, r]) => [k.slice(LEASE_PREFIX.length), r]));
   }
 
-  /** Sends `request` to the node under the gate's lock and reports how it went. */
-  async forward(request: GateRequest, options: ForwardOptions): Promise<ForwardResult> {
-    const before = this.health.get(options.nodeId) ?? HEALTHY;
-    if (!options.ignoreEjection && isEjected(before, Date.now())) {
-      return { kind: "not-sent", reason: "ejected", ejectedUntil: before.ejectedUntil };
+  /** Sends `request` to the node on one of the gate's own slots and reports how it went. */
+  async forward(request: NodeRequest, options: ForwardOptions): Promise<ForwardResult> {
+    const ejectedUntil = this.#health.ejectedUntil(options.nodeId, Date.now());
+    if (!options.ignoreEjection && ejectedUntil !== undefined) {
+      return { kind: "not-sent", reason: "ejected", ejectedUntil };
     }
-    this.queue.setLimit(options.gateLimit);
-    if (!(await this.queue.acquire(options.queueTimeoutMs))) {
+    this.#applyLimit(options.gateLimit);
+    if (!(await this.#queue.acquire(options.queueTimeoutMs))) {
       return { kind: "not-sent", reason: "queue-timeout" };
     }
-    const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), options.perTryTimeoutMs);
-    this.forwarded++;
+    this.#forwarded++;
+    let settle: (() => void) | undefined;
     try {
-      const response = await fetch(request.url, {
-        method: request.method,
-        headers: request.headers,
-        body: request.body,
-        redirect: "manual",
-        signal: abort.signal,
-      });
-      const ejectedUntil =
-        response.status >= 500 ? await this.failed(options) : this.succeeded(options);
+      const sent = await fetchNode(request, options.perTryTimeoutMs);
+      if (sent.kind !== "response") {
+        return { kind: sent.kind, detail: sent.detail, ejectedUntil: await this.#failed(options) };
+      }
+      settle = sent.settle;
+      const { response } = sent;
+      const ejected = isFailureStatus(response.status)
+        ? await this.#failed(options)
+        : this.#succeeded(options);
       const length = Number(response.headers.get("content-length") ?? Number.NaN);
       if (length <= SMALL_BODY_BYTES && response.body) {
         // A small body of known length crosses back as bytes: piping a stream across the RPC
         // boundary costs more CPU than the copy. Larger or unknown-length bodies stream.
-        const body = await response.arrayBuffer();
-        const headers = [...response.headers].map(([name, value]) => ({ name, value }));
         const buffered = {
           status: response.status,
           statusText: response.statusText,
-          headers,
-          body,
+          headers: [...response.headers],
+          body: await response.arrayBuffer(),
         };
-        return { kind: "response", buffered, ejectedUntil };
+        return { kind: "response", delivery: "buffered", buffered, ejectedUntil: ejected };
       }
-      return { kind: "response", response, ejectedUntil };
-    } catch (error) {
-      const ejectedUntil = await this.failed(options);
-      if (abort.signal.aborted) {
-        return {
-          kind: "timeout",
-          detail: `no response headers within ${options.perTryTimeoutMs} ms`,
-          ejectedUntil,
-        };
-      }
-      return { kind: "network-error", detail: (error as Error).message, ejectedUntil };
+      return { kind: "response", delivery: "streamed", response, ejectedUntil: ejected };
     } finally {
-      clearTimeout(timer);
-      this.queue.release();
+      settle?.();
+      this.#queue.release();
     }
+  }
+
+  /**
+   * Answers an isolate's lease call: applies its report (successes first, then the failure that
+   * made it call, so its streak counts in the isolate's order) and grants it slots for one TTL.
+   * An ejected node leases nothing, so its traffic meets the gate's refusal.
+   */
+  async lease(request: LeaseRequest): Promise<LeaseAnswer> {
+    this.#leaseCalls++;
+    this.#leasedSuccesses += request.report.successes;
+    if (request.report.successes > 0) this.#health.succeeded(request);
+    let ejectedUntil: number | undefined;
+    if (request.failure) {
+      this.#leasedFailures++;
+      ejectedUntil = await this.#failed(request);
+    }
+    const now = Date.now();
+    ejectedUntil ??= this.#health.ejectedUntil(request.nodeId, now);
+    this.#limit = request.gateLimit;
+    this.#ttlMs = request.ttlMs;
+    const terms = { limit: request.gateLimit, ttlMs: request.ttlMs };
+    const want = ejectedUntil === undefined ? request.want : 0;
+    const { record, slots } = this.#ledger.grant(
+      request.holder,
+      want,
+      this.#queue.inFlight,
+      terms,
+      now,
+    );
+    this.ctx.storage.kv.put(LEASE_PREFIX + request.holder, record);
+    this.#applyLimit(request.gateLimit);
+    const answer = { slots, ttlMs: request.ttlMs, generation: record.generation };
+    return ejectedUntil === undefined ? answer : { ...answer, ejectedUntil };
   }
 
   /**
@@ -207,24 +184,24 @@ export class NodeGate extends DurableObject<Env> {
    * once while admission stays bounded.
    */
   async invoke(payload: InvokePayload, options: InvokeOptions): Promise<InvokeOutcome> {
-    const before = this.health.get(options.nodeId) ?? HEALTHY;
-    if (!options.ignoreEjection && isEjected(before, Date.now())) {
-      return { kind: "not-sent", reason: "ejected", ejectedUntil: before.ejectedUntil };
+    const ejectedUntil = this.#health.ejectedUntil(options.nodeId, Date.now());
+    if (!options.ignoreEjection && ejectedUntil !== undefined) {
+      return { kind: "not-sent", reason: "ejected", ejectedUntil };
     }
-    this.queue.setLimit(options.gateLimit);
-    if (!(await this.queue.acquire(Math.min(options.queueTimeoutMs, options.deadlineMs)))) {
+    this.#applyLimit(options.gateLimit);
+    if (!(await this.#queue.acquire(Math.min(options.queueTimeoutMs, options.deadlineMs)))) {
       return { kind: "not-sent", reason: "queue-timeout" };
     }
     let held = true;
     let acked = false;
     const release = () => {
-      if (held) this.queue.release();
+      if (held) this.#queue.release();
       held = false;
     };
-    this.forwarded++;
+    this.#forwarded++;
     let outcome: InvokeOutcome;
     try {
-      const result = await this.streamTo(options).invoke(payload, {
+      const result = await this.#streamTo(options).invoke(payload, {
         deadlineMs: options.deadlineMs,
         onAck: () => {
           acked = true;
@@ -239,52 +216,64 @@ export class NodeGate extends DurableObject<Env> {
     }
     // A node that cannot be reached counts toward ejection; a function that failed does not.
     if (outcome.kind === "not-acked") {
-      const ejectedUntil = await this.failed(options);
-      return ejectedUntil ? { ...outcome, ejectedUntil } : outcome;
+      const ejected = await this.#failed(options);
+      return ejected ? { ...outcome, ejectedUntil: ejected } : outcome;
     }
-    if (outcome.kind === "result" || outcome.kind === "function-error") this.succeeded(options);
+    if (outcome.kind === "result" || outcome.kind === "function-error") this.#succeeded(options);
     return outcome;
   }
 
+  /** Benchmark only (`npm run bench -- stream`): stream throughput measured in a gate object. */
+  benchStream(request: StreamBenchRequest): Promise<StreamBenchResult> {
+    return measureStream(request);
+  }
+
+  /** Lifts a node's ejection and failure streak at once. */
+  readmit(nodeId: string): void {
+    this.#health.readmit(nodeId);
+  }
+
+  stats(): GateStats {
+    const now = Date.now();
+    let holders = 0;
+    for (const [, record] of this.#ledger.entries()) if (heldSlots(record, now) > 0) holders++;
+    return {
+      inFlight: this.#queue.inFlight,
+      queued: this.#queue.queued,
+      peakInFlight: this.#queue.peak,
+      forwarded: this.#forwarded,
+      leased: this.#ledger.outstanding(now),
+      leaseHolders: holders,
+      leaseCalls: this.#leaseCalls,
+      leasedSuccesses: this.#leasedSuccesses,
+      leasedFailures: this.#leasedFailures,
+      health: this.#health.snapshot(),
+    };
+  }
+
   /**
-   * Measures stream throughput from inside this object: `count` small invocations on a fresh
-   * stream of the given queue size, sent one at a time (`sync`), all at once (`async`), or all at
-   * once with results consumed in send order (`in-order`). For the stream benchmark only.
+   * The gate's own slots are what the leases leave of the limit. When the next grant ends, the
+   * gate's share grows, so a timer re-applies the limit then and admits whoever waits.
    */
-  async benchStream(request: StreamBenchRequest): Promise<StreamBenchResult> {
-    const url = request.nodeUrl.replace(/\/$/, "") + DEFAULT_STREAM_PATH;
-    const stream = new NodeStream({
-      connect: (signal) => connectWorkersSocket(url, { signal }),
-      queueCapacity: request.queueCapacity,
-      window: request.queueCapacity,
-    });
-    const body = new Uint8Array(16);
-    const send = () =>
-      stream.invoke({ body, contentType: "application/octet-stream" }, { deadlineMs: 60_000 });
-    try {
-      await send(); // connect and warm up outside the measured window
-      const started = Date.now();
-      if (request.mode === "sync") {
-        for (let i = 0; i < request.count; i++) await send();
-      } else {
-        const calls = Array.from({ length: request.count }, send);
-        if (request.mode === "async") await Promise.all(calls);
-        else for (const call of calls) await call;
+  #applyLimit(limit: number): void {
+    this.#limit = limit;
+    const now = Date.now();
+    if (this.#ttlMs > 0) {
+      for (const [holder, record] of this.#ledger.prune(now, this.#ttlMs)) {
+        if (record) this.ctx.storage.kv.put(LEASE_PREFIX + holder, record);
+        else this.ctx.storage.kv.delete(LEASE_PREFIX + holder);
       }
-      const elapsedMs = Math.max(1, Date.now() - started);
-      return { elapsedMs, msgsPerSec: (request.count * 1000) / elapsedMs };
-    } finally {
-      stream.close("benchmark done");
+    }
+    this.#queue.setLimit(Math.max(0, limit - this.#ledger.outstanding(now)));
+    if (this.#expiryTimer !== undefined) clearTimeout(this.#expiryTimer);
+    const next = this.#ledger.nextExpiry(now);
+    if (next !== undefined) {
+      this.#expiryTimer = setTimeout(() => this.#applyLimit(this.#limit), next - now + 1);
     }
   }
 
-  /** Counters of the node's stream, if it has one. */
-  streamStats(nodeUrl: string) {
-    return this.streams.get(nodeUrl)?.stats() ?? null;
-  }
-
-  private streamTo(options: InvokeOptions): NodeStream {
-    let stream = this.streams.get(options.nodeUrl);
+  #streamTo(options: InvokeOptions): NodeStream {
+    let stream = this.#streams.get(options.nodeUrl);
     if (!stream) {
       const url = options.nodeUrl.replace(/\/$/, "") + DEFAULT_STREAM_PATH;
       stream = new NodeStream({
@@ -293,72 +282,17 @@ export class NodeGate extends DurableObject<Env> {
         window: options.stream.window,
         log: (entry) => console.warn(`stream ${options.nodeId}: ${JSON.stringify(entry)}`),
       });
-      this.streams.set(options.nodeUrl, stream);
+      this.#streams.set(options.nodeUrl, stream);
     }
     return stream;
   }
 
-  /** Lifts a node's ejection and failure streak at once. */
-  readmit(nodeId: string): void {
-    this.store(nodeId, HEALTHY);
-  }
-
-  stats(): GateStats {
-    return {
-      inFlight: this.queue.inFlight,
-      queued: this.queue.queued,
-      peakInFlight: this.queue.peak,
-      forwarded: this.forwarded,
-      health: Object.fromEntries(this.health),
-    };
-  }
-
-  private succeeded(options: HealthContext): undefined {
-    const state = this.health.get(options.nodeId) ?? HEALTHY;
-    const next = recordSuccess(state, Date.now(), options.ejection);
-    if (next !== state) this.store(options.nodeId, next);
+  #succeeded(context: HealthContext): undefined {
+    this.#health.succeeded(context);
     return undefined;
   }
 
-  /** Counts a failure; returns the ejection's end when this failure got the node ejected. */
-  private async failed(options: HealthContext): Promise<number | undefined> {
-    const state = this.health.get(options.nodeId) ?? HEALTHY;
-    const { state: next, wantsEjection } = recordFailure(state, options.ejection);
-    if (!wantsEjection) {
-      this.store(options.nodeId, next);
-      return undefined;
-    }
-    const ejected = eject(next, Date.now(), options.ejection);
-    const granted = await this.askToEject(options, ejected.ejectedUntil);
-    // Refused: the service cannot spare the node; keep the streak so the next failure asks again.
-    this.store(options.nodeId, granted ? ejected : next);
-    if (granted) {
-      await recordRouteChange(this.env, options.gatewayId, options.service, options.nodeId, {
-        kind: "eject",
-        until: ejected.ejectedUntil,
-      });
-    }
-    return granted ? ejected.ejectedUntil : undefined;
-  }
-
-  /** The coordinator's consent; without an answer the node stays in, as the safer mistake. */
-  private async askToEject(options: HealthContext, until: number): Promise<boolean> {
-    try {
-      const coordinator = this.env.ROTATION.get(this.env.ROTATION.idFromName(options.service));
-      return await coordinator.requestEjection({
-        nodeId: options.nodeId,
-        until,
-        totalNodes: options.totalNodes,
-        maxEjectedShare: options.ejection.maxEjectedShare,
-      });
-    } catch (error) {
-      console.warn(`ejection of ${options.nodeId} not decided: ${String(error)}`);
-      return false;
-    }
-  }
-
-  private store(nodeId: string, state: HealthState): void {
-    this.health.set(nodeId, state);
-    this.ctx.storage.kv.put(HEALTH_PREFIX + nodeId, state);
+  #failed(context: HealthContext): Promise<number | undefined> {
+    return this.#health.failed(context);
   }
 }

@@ -2,9 +2,11 @@ import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import type { MemberNode } from "../balancer/membership.ts";
 import { type ScopeLevel, scopeChain, scopeKey } from "../balancer/scope.ts";
 import type { ResolvedService, SyncConfig } from "../config/load.ts";
+import { runtimeFor } from "../dispatch/service-runtime.ts";
 import type { GateStats } from "../durable/node-gate.ts";
 import type { PeerView } from "../durable/peer-shard.ts";
 import { peerShardName } from "../durable/route-sync.ts";
+import { gateStub } from "../durable/stubs.ts";
 import { recordRouteChange } from "../durable/sync-record.ts";
 import { errorResponse } from "../http/errors.ts";
 import { invalidRequest, problem } from "../http/problem.ts";
@@ -23,7 +25,6 @@ import {
   SyncStatsView,
 } from "./admin-schemas.ts";
 import type { GatewayEnv } from "./context.ts";
-import { runtimeFor } from "./proxy/service-runtime.ts";
 import { ensureSyncConfigured, routeSyncStub } from "./sync-runtime.ts";
 
 const problemContent = { "application/problem+json": { schema: Problem } };
@@ -326,7 +327,8 @@ async function detail(env: Env, service: ResolvedService, sync?: SyncConfig) {
   const configured = new Set(service.nodes.map((n) => n.id));
   const gates = new Map<string, GateStats>();
   await eachLimited([...byId.keys()], 6, async (id) => {
-    const gate = env.NODE_GATE.get(env.NODE_GATE.idFromName(`${service.name}/${id}`));
+    const global = service.lockScope === "global";
+    const gate = gateStub(env, { service: service.name, nodeId: id, global });
     gates.set(id, await gate.stats());
   });
   const peers = await peerStatus(env, sync, service.name);

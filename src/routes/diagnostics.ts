@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
+import { benchGateStub } from "../durable/stubs.ts";
 import { invalidRequest, problem } from "../http/problem.ts";
 import { adminAuth } from "./admin-auth.ts";
 import type { GatewayEnv } from "./context.ts";
@@ -38,6 +39,6 @@ export const diagnosticsRoutes = new Hono<GatewayEnv>()
         `no configured node "${nodeId}" in "${name}"`,
       );
     // A gate of its own, so the measurement neither queues behind nor disturbs real traffic.
-    const gate = c.env.NODE_GATE.get(c.env.NODE_GATE.idFromName(`bench/${name}/${nodeId}`));
+    const gate = benchGateStub(c.env, name, nodeId);
     return c.json(await gate.benchStream({ nodeUrl: node.url, ...run }));
   });

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { loadConfig } from "../config/load.ts";
-import { counters } from "./proxy/counters.ts";
+import { counters } from "../dispatch/counters.ts";
 
 /** `GET /_gw/health`: whether the configuration is usable, and if not, every reason why. */
 export const healthRoutes = new Hono<{ Bindings: Env }>()

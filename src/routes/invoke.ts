@@ -1,10 +1,10 @@
 import { Hono } from "hono";
 import { preferredScope, scopeChain } from "../balancer/scope.ts";
+import { dispatchDeps } from "../dispatch/deps.ts";
+import { requestIdFor } from "../dispatch/headers.ts";
+import { dispatchInvocation } from "../dispatch/invoke-attempt.ts";
 import { problem } from "../http/problem.ts";
 import type { GatewayEnv } from "./context.ts";
-import { dispatchInvocation } from "./invoke-dispatch.ts";
-import { dispatchDeps } from "./proxy/deps.ts";
-import { requestIdFor } from "./proxy/headers.ts";
 
 /** `POST /v1/invoke/{service}`: runs a function invocation on one node over its stream. */
 export const invokeRoutes = new Hono<GatewayEnv>().post("/:service", async (c) => {
@@ -22,7 +22,7 @@ export const invokeRoutes = new Hono<GatewayEnv>().post("/:service", async (c) =
   const chain = scopeChain(preferredScope(service.scope, cf, undefined), service.scope.fallback);
   return dispatchInvocation(
     { payload: { body, contentType }, chain, requestId: requestIdFor(c.req.raw.headers) },
-    dispatchDeps(c.env, service),
+    dispatchDeps(c.env, service, (work) => c.executionCtx.waitUntil(work)),
   );
 });
 

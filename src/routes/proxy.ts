@@ -6,12 +6,12 @@ import {
   scopeChain,
 } from "../balancer/scope.ts";
 import type { ResolvedService } from "../config/load.ts";
+import { prepareBody } from "../dispatch/body.ts";
+import { dispatchDeps } from "../dispatch/deps.ts";
+import { requestIdFor, upstreamHeaders } from "../dispatch/headers.ts";
+import { dispatch } from "../dispatch/http-attempt.ts";
 import { problem } from "../http/problem.ts";
 import type { GatewayEnv } from "./context.ts";
-import { prepareBody } from "./proxy/body.ts";
-import { dispatchDeps } from "./proxy/deps.ts";
-import { dispatch } from "./proxy/dispatch.ts";
-import { requestIdFor, upstreamHeaders } from "./proxy/headers.ts";
 
 /** The request's own scope, if the service lets requests choose one; a problem if it is malformed. */
 function requestedScope(
@@ -68,6 +68,6 @@ export const proxyRoutes = new Hono<GatewayEnv>().all("/:service/*", async (c) =
         replayable: body.replayable,
       },
     },
-    dispatchDeps(c.env, service),
+    dispatchDeps(c.env, service, (work) => c.executionCtx.waitUntil(work)),
   );
 });

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { counters } from "../../src/routes/proxy/counters.ts";
+import { counters } from "../../src/dispatch/counters.ts";
 import { addNodes, serviceGateway } from "./helpers.ts";
 
 /** A namespace whose objects all fail the way an overloaded or reset Durable Object does. */

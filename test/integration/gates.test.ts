@@ -1,7 +1,7 @@
 import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { counters } from "../../src/routes/proxy/counters.ts";
+import { counters } from "../../src/dispatch/counters.ts";
 import { addNodes, nodeStats, serviceGateway, setBehaviour } from "./helpers.ts";
 
 describe("per-node gates", () => {
@@ -32,7 +32,7 @@ describe("per-node gates", () => {
 
   it("leases rotation positions: one coordinator call per lease of 32 dispatches", async () => {
     const nodes = await addNodes(2);
-    const svc = serviceGateway(nodes);
+    const svc = serviceGateway(nodes, { gate: { lease: false } });
     const before = { ...counters };
     for (let i = 0; i < 64; i++) await (await svc.fetch("/")).body?.cancel();
     expect(counters.dispatches - before.dispatches).toBe(64);

@@ -5,7 +5,7 @@ import {
   headerValue,
   upstreamHeaders,
   withProvenance,
-} from "../../src/routes/proxy/headers.ts";
+} from "../../src/dispatch/headers.ts";
 
 const names = (pairs: readonly HeaderPair[]) => pairs.map(([name]) => name);
 

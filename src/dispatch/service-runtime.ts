@@ -1,23 +1,20 @@
-import { ejectionAllowance } from "../../balancer/ejection.ts";
-import {
-  type LatencyStats,
-  latencyOutliers,
-  recordLatency,
-} from "../../balancer/latency-outlier.ts";
+import { ejectionAllowance } from "../balancer/ejection.ts";
+import { type LatencyStats, latencyOutliers, recordLatency } from "../balancer/latency-outlier.ts";
 import {
   declaredLevels,
   type MemberNode,
   type MembershipLevel,
   type Selection,
   selectNodes,
-} from "../../balancer/membership.ts";
-import { buildSchedule, LeasedPositions } from "../../balancer/rotation.ts";
-import { inScope, type ScopeLevel, scopeKey } from "../../balancer/scope.ts";
-import { slowStartShare } from "../../balancer/slow-start.ts";
-import type { ResolvedService } from "../../config/load.ts";
-import type { LiveNodesConfig, ViewResponse } from "../../durable/live-nodes.ts";
-import type { LeaseGrant } from "../../durable/rotation-coordinator.ts";
+} from "../balancer/membership.ts";
+import { buildSchedule, LeasedPositions } from "../balancer/rotation.ts";
+import { inScope, type ScopeLevel, scopeKey } from "../balancer/scope.ts";
+import { slowStartShare } from "../balancer/slow-start.ts";
+import type { ResolvedService } from "../config/load.ts";
+import type { LiveNodesConfig, ViewResponse } from "../durable/live-nodes.ts";
+import type { LeaseGrant } from "../durable/rotation-coordinator.ts";
 import { counters } from "./counters.ts";
+import { LeaseClient } from "./lease-client.ts";
 
 /** The rotation round a dispatch walks, and how it was chosen. */
 export interface Route {
@@ -53,6 +50,8 @@ export class ServiceRuntime {
   readonly service: ResolvedService;
   /** The part of the service's configuration the live-node object works from. */
   readonly liveConfig: LiveNodesConfig;
+  /** This isolate's leases of the nodes' handshake slots. */
+  readonly leases: LeaseClient;
   private readonly positions = new LeasedPositions();
   private pendingLease: Promise<void> | undefined;
   private readonly ejected = new Map<string, number>();
@@ -67,6 +66,7 @@ export class ServiceRuntime {
 
   constructor(service: ResolvedService) {
     this.service = service;
+    this.leases = new LeaseClient(service);
     this.liveConfig = {
       service: service.name,
       nodes: service.nodes.map(({ id, url, dc, rack, weight, locationHint }) => ({

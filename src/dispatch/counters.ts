@@ -4,8 +4,14 @@ export const counters = {
   dispatches: 0,
   /** Calls to a rotation coordinator (lease grants). */
   coordinatorCalls: 0,
-  /** Calls to node gates (one per attempt, plus refusals). */
+  /** Attempts sent through a node's gate (one gate call each, refusals included). */
   gateCalls: 0,
+  /** Attempts this isolate sent itself on a leased slot (no Durable Object call). */
+  directAttempts: 0,
+  /** Lease calls to node gates: first leases, renewals and failure reports. */
+  gateLeaseCalls: 0,
+  /** Lease calls that failed; the isolate went on with what it held. */
+  gateLeaseFailures: 0,
   /** Lease calls that failed, after which the isolate rotated on its own. */
   leaseFailures: 0,
   /** Calls to a service's live-node object (at most one per refresh interval per scope chain). */

@@ -1,0 +1,61 @@
+import type { ResolvedService } from "../config/load.ts";
+import { gateStub } from "../durable/stubs.ts";
+import type { LeaseContext } from "./lease-client.ts";
+import { runtimeFor, type ServiceObjects, type ServiceRuntime } from "./service-runtime.ts";
+
+/** Runtime pieces the dispatch loop needs; injected so the loop stays testable. */
+export interface DispatchDeps {
+  readonly env: Env;
+  readonly runtime: ServiceRuntime;
+  readonly objects: ServiceObjects;
+  readonly now: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly random: () => number;
+  /** What the lease client needs of this dispatch: its gate calls, clock and waitUntil. */
+  leaseContext(totalNodes: number): LeaseContext;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The service's Durable Objects as the dispatch loop uses them. */
+export function serviceObjects(env: Env, service: string): ServiceObjects {
+  return {
+    lease: (size) => env.ROTATION.get(env.ROTATION.idFromName(service)).lease(size),
+    view: (config, chain, knownVersion) =>
+      env.LIVE_NODES.get(env.LIVE_NODES.idFromName(service)).view({
+        config,
+        chain: [...chain],
+        knownVersion,
+      }),
+  };
+}
+
+/**
+ * What a dispatch of a request or an invocation runs on: the real clock, objects and randomness,
+ * and the request's execution context, so lease renewals can finish after the response.
+ */
+export function dispatchDeps(
+  env: Env,
+  service: ResolvedService,
+  waitUntil: (work: Promise<unknown>) => void,
+): DispatchDeps {
+  return {
+    env,
+    runtime: runtimeFor(service),
+    objects: serviceObjects(env, service.name),
+    now: Date.now,
+    sleep,
+    random: Math.random,
+    leaseContext: (totalNodes) => ({
+      totalNodes,
+      now: Date.now,
+      background: waitUntil,
+      call: (node, request) =>
+        gateStub(env, {
+          service: service.name,
+          nodeId: node.id,
+          locationHint: node.locationHint,
+        }).lease(request),
+    }),
+  };
+}

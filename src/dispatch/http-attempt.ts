@@ -1,0 +1,206 @@
+import type { MemberNode } from "../balancer/membership.ts";
+import { type RequestTraits, shouldRetry } from "../balancer/retry-policy.ts";
+import type { ScopeLevel } from "../balancer/scope.ts";
+import { gateStub } from "../durable/stubs.ts";
+import { problem } from "../http/problem.ts";
+import { type AttemptKind, type DispatchEnd, runAttempts } from "./attempt-loop.ts";
+import { type ForwardResult, statusOf } from "./attempt-result.ts";
+import type { AttemptBody, OutgoingBody } from "./body.ts";
+import { counters } from "./counters.ts";
+import type { DispatchDeps } from "./deps.ts";
+import { type HeaderPair, withProvenance } from "./headers.ts";
+import { fetchNode, isFailureStatus, type NodeRequest } from "./node-fetch.ts";
+
+/** The request as every attempt sends it, minus the node's origin. */
+export interface UpstreamRequest {
+  readonly method: string;
+  /** Path and query below the service prefix, starting with "/". */
+  readonly pathAndQuery: string;
+  readonly headers: HeaderPair[];
+  readonly body: OutgoingBody;
+  readonly requestId: string;
+  readonly traits: RequestTraits;
+  /** Scope levels to route in, nearest first. */
+  readonly chain: readonly ScopeLevel[];
+}
+
+/**
+ * Sends a request to the service and answers with the node's response (headers cleaned,
+ * provenance added) or a problem document saying why none came.
+ */
+export function dispatch(request: UpstreamRequest, deps: DispatchDeps): Promise<Response> {
+  return runAttempts(httpAttempts(request, deps), request.chain, deps);
+}
+
+function httpAttempts(request: UpstreamRequest, deps: DispatchDeps): AttemptKind<ForwardResult> {
+  const retry = deps.runtime.service.retry;
+  return {
+    deadlineMs: retry.deadlineMs,
+    retry,
+    run(node, remainingMs, panic) {
+      const body = request.body.take();
+      if (body === undefined) return undefined;
+      return sendAttempt(node, request, body, remainingMs, panic, deps);
+    },
+    judge(result) {
+      const outcome =
+        result.kind === "response"
+          ? { kind: "response" as const, status: statusOf(result) }
+          : { kind: result.kind };
+      return {
+        counted: result.kind !== "not-sent",
+        retryable: shouldRetry(outcome, request.traits, retry),
+        answer: result.kind === "response",
+        measured: result.kind === "response" || result.kind === "timeout",
+        ejectedUntil: result.ejectedUntil,
+      };
+    },
+    async discard(result) {
+      if (result.kind === "response" && result.delivery === "streamed") {
+        await result.response.body?.cancel();
+      }
+    },
+    answer: (result, nodeId, attempts) =>
+      finish(result as ForwardResult & { kind: "response" }, nodeId, attempts, request.requestId),
+    fail: (end) => failure(end, request.requestId),
+  };
+}
+
+/**
+ * One attempt at one node: on a leased slot, fetched from this isolate with no Durable Object
+ * call; without a free slot, through the node's gate, which admits it in FIFO order.
+ */
+async function sendAttempt(
+  node: MemberNode,
+  request: UpstreamRequest,
+  body: AttemptBody,
+  remaining: number,
+  panic: boolean,
+  deps: DispatchDeps,
+): Promise<ForwardResult> {
+  const { runtime } = deps;
+  const service = runtime.service;
+  const holdMs = Math.min(service.retry.perTryTimeoutMs, remaining);
+  const upstream: NodeRequest = {
+    url: joinUrl(node.url, request.pathAndQuery),
+    method: request.method,
+    headers: request.headers,
+    body,
+  };
+  const leases = runtime.leases;
+  if (!leases.enabled) return throughGate(node, upstream, remaining, holdMs, panic, deps);
+  const slots = leases.slotsOf(node.id);
+  slots.enter();
+  try {
+    const context = deps.leaseContext(runtime.knownCount);
+    if (!(await leases.take(node, holdMs, context))) {
+      return await throughGate(node, upstream, remaining, holdMs, panic, deps);
+    }
+    counters.directAttempts++;
+    const sentAt = deps.now();
+    const sent = await fetchNode(upstream, holdMs);
+    if (sent.kind === "response") sent.settle();
+    const failed = sent.kind !== "response" || isFailureStatus(sent.response.status);
+    slots.give(failed ? undefined : { latencyMs: deps.now() - sentAt });
+    const ejectedUntil = failed ? await leases.reportFailure(node, context) : undefined;
+    if (sent.kind !== "response") return { kind: sent.kind, detail: sent.detail, ejectedUntil };
+    return { kind: "response", delivery: "streamed", response: sent.response, ejectedUntil };
+  } finally {
+    slots.leave();
+  }
+}
+
+async function throughGate(
+  node: MemberNode,
+  upstream: NodeRequest,
+  remaining: number,
+  holdMs: number,
+  panic: boolean,
+  deps: DispatchDeps,
+): Promise<ForwardResult> {
+  const { runtime } = deps;
+  const service = runtime.service;
+  try {
+    const gate = gateStub(deps.env, {
+      service: service.name,
+      nodeId: node.id,
+      global: service.lockScope === "global",
+      locationHint: node.locationHint,
+    });
+    counters.gateCalls++;
+    return await gate.forward(upstream, {
+      service: service.name,
+      nodeId: node.id,
+      gateLimit: service.gate.limit,
+      queueTimeoutMs: remaining,
+      perTryTimeoutMs: holdMs,
+      ejection: service.ejection,
+      totalNodes: runtime.knownCount,
+      ignoreEjection: panic,
+      ...(service.gatewayId === undefined ? {} : { gatewayId: service.gatewayId }),
+    });
+  } catch (error) {
+    // The gate object itself failed (overloaded, reset, or its code threw). Whether it had already
+    // sent the request is unknown, so this counts as a network error: retried only when safe.
+    return { kind: "network-error", detail: `node gate unavailable: ${String(error)}` };
+  }
+}
+
+/** The node's URL with the request's path below it (a path in the node's URL is a prefix). */
+export function joinUrl(nodeUrl: string, pathAndQuery: string): string {
+  return nodeUrl.endsWith("/") ? nodeUrl + pathAndQuery.slice(1) : nodeUrl + pathAndQuery;
+}
+
+/** The node's answer as the client gets it: end-to-end headers, provenance added. */
+function finish(
+  result: ForwardResult & { kind: "response" },
+  nodeId: string,
+  attempts: number,
+  requestId: string,
+): Response {
+  if (result.delivery === "buffered") {
+    const b = result.buffered;
+    return new Response(b.body, {
+      status: b.status,
+      statusText: b.statusText,
+      headers: withProvenance(b.headers as HeaderPair[], nodeId, attempts, requestId),
+    });
+  }
+  const { response } = result;
+  return new Response(response.body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: withProvenance([...response.headers], nodeId, attempts, requestId),
+  });
+}
+
+function failure(end: DispatchEnd<ForwardResult>, requestId: string): Response {
+  const { attempts, tried, last } = end;
+  const detail = last && "detail" in last ? last.detail : "";
+  const headers = { "x-roundhouse-attempts": String(attempts), "x-request-id": requestId };
+  const extensions = { tried, attempts, requestId };
+  if (last?.kind === "timeout" || end.stop === "deadline" || end.pastDeadline) {
+    return problem(
+      504,
+      "upstream-timeout",
+      "Upstream timed out",
+      detail || "the dispatch deadline passed",
+      extensions,
+      headers,
+    );
+  }
+  if (end.stop !== "exhausted" && last?.kind === "network-error") {
+    return problem(
+      502,
+      "upstream-error",
+      "Upstream connection failed",
+      detail,
+      extensions,
+      headers,
+    );
+  }
+  const why = tried.length
+    ? `every routable node failed: ${tried.join(", ")}`
+    : "the service has no routable node";
+  return problem(503, "no-node-available", "No node available", why, extensions, headers);
+}

@@ -1,0 +1,128 @@
+import type { ScopeLevel } from "../balancer/scope.ts";
+import type { InvokeOutcome } from "../durable/gate-invoke.ts";
+import type { InvokePayload } from "../durable/node-gate.ts";
+import { gateStub } from "../durable/stubs.ts";
+import { problem } from "../http/problem.ts";
+import { type AttemptKind, type DispatchEnd, runAttempts } from "./attempt-loop.ts";
+import { counters } from "./counters.ts";
+import type { DispatchDeps } from "./deps.ts";
+
+/** One invocation as the route hands it over. */
+export interface Invocation {
+  readonly payload: InvokePayload;
+  readonly chain: readonly ScopeLevel[];
+  readonly requestId: string;
+}
+
+/**
+ * Sends an invocation to one node of the service over the node's stream. It goes to another node
+ * only while no node has accepted it (never sent, or not acked): once a node acks, the function
+ * may have run, so a later failure is answered 502 and never repeated elsewhere. Invocations stay
+ * on the gate path, since the stream they travel on is held by the node's gate.
+ */
+export function dispatchInvocation(invocation: Invocation, deps: DispatchDeps): Promise<Response> {
+  const { runtime, env } = deps;
+  const service = runtime.service;
+  const kind: AttemptKind<InvokeOutcome> = {
+    deadlineMs: service.invoke.timeoutMs,
+    retry: service.retry,
+    run(node, remaining, panic) {
+      counters.gateCalls++;
+      const gate = gateStub(env, {
+        service: service.name,
+        nodeId: node.id,
+        global: service.lockScope === "global",
+        locationHint: node.locationHint,
+      });
+      return gate
+        .invoke(invocation.payload, {
+          service: service.name,
+          nodeId: node.id,
+          nodeUrl: node.url,
+          gateLimit: service.gate.limit,
+          queueTimeoutMs: remaining,
+          deadlineMs: remaining,
+          ejection: service.ejection,
+          totalNodes: runtime.knownCount,
+          ignoreEjection: panic,
+          stream: { queueCapacity: service.invoke.queueCapacity, window: service.invoke.window },
+        })
+        .catch(
+          (error: unknown): InvokeOutcome => ({
+            kind: "lost-after-ack",
+            detail: `node gate failed: ${String(error)}`,
+          }),
+        );
+    },
+    judge(outcome) {
+      const again = outcome.kind === "not-sent" || outcome.kind === "not-acked";
+      return {
+        counted: outcome.kind !== "not-sent",
+        retryable: again,
+        answer: !again,
+        measured: outcome.kind === "result",
+        ejectedUntil: "ejectedUntil" in outcome ? outcome.ejectedUntil : undefined,
+      };
+    },
+    discard: async () => {},
+    answer: (outcome, nodeId, attempts) =>
+      answer(outcome, nodeId, attempts, invocation.requestId, []),
+    fail: (end: DispatchEnd<InvokeOutcome>) =>
+      answer(end.last, undefined, end.attempts, invocation.requestId, end.tried, end.pastDeadline),
+  };
+  return runAttempts(kind, invocation.chain, deps);
+}
+
+function answer(
+  outcome: InvokeOutcome | undefined,
+  nodeId: string | undefined,
+  attempts: number,
+  requestId: string,
+  tried: string[],
+  pastDeadline = false,
+): Response {
+  const headers: Record<string, string> = {
+    "x-roundhouse-attempts": String(attempts),
+    "x-request-id": requestId,
+  };
+  if (nodeId) headers["x-roundhouse-node"] = nodeId;
+  const extensions = { tried, attempts, requestId };
+  const fail = (
+    status: number,
+    type: Parameters<typeof problem>[1],
+    title: string,
+    detail: string,
+  ) => problem(status, type, title, detail, extensions, headers);
+  switch (outcome?.kind) {
+    case "result":
+      if (outcome.contentType) headers["content-type"] = outcome.contentType;
+      return new Response(outcome.body, { status: outcome.status, headers });
+    case "function-error":
+      return fail(502, "upstream-error", "Function failed", outcome.message);
+    case "lost-after-ack":
+      return fail(
+        502,
+        "upstream-error",
+        "Stream lost after the node accepted the invocation",
+        outcome.detail,
+      );
+    case "busy": {
+      headers["retry-after"] = String(Math.max(1, Math.ceil(outcome.retryAfterMs / 1000)));
+      return fail(503, "no-node-available", "Node busy", "the node's stream queue is full");
+    }
+    case "timeout":
+      return fail(504, "upstream-timeout", "Invocation timed out", "no result before the deadline");
+    default:
+      if (pastDeadline) {
+        return fail(504, "upstream-timeout", "Invocation timed out", "no node accepted it in time");
+      }
+      return fail(
+        503,
+        "no-node-available",
+        "No node available",
+        tried.length
+          ? `no node accepted the invocation: ${tried.join(", ")}`
+          : "the service has no routable node",
+      );
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * Where Durable Objects are named. A gate's name is spelled here and nowhere else, so the
+ * dispatch, the services API and readmission always reach the same object.
+ */
+
+/** What a gate's name and placement depend on. */
+export interface GateTarget {
+  readonly service: string;
+  readonly nodeId: string;
+  /** Lock scope `global`: one gate for the whole service (the dispatch benchmark's baseline). */
+  readonly global?: boolean;
+  readonly locationHint?: string | undefined;
+}
+
+/** The name of the gate a node's traffic passes. */
+export function gateName(target: GateTarget): string {
+  return target.global ? `${target.service}#global` : `${target.service}/${target.nodeId}`;
+}
+
+/** Every gate that may hold health for a node: its own, and the service's global one. */
+export function gateNamesOf(service: string, nodeId: string): string[] {
+  return [gateName({ service, nodeId }), gateName({ service, nodeId, global: true })];
+}
+
+/** The stub of a node's gate, placed by the node's location hint on first use. */
+export function gateStub(env: Env, target: GateTarget) {
+  const hint = target.locationHint
+    ? { locationHint: target.locationHint as DurableObjectLocationHint }
+    : undefined;
+  return env.NODE_GATE.get(gateId(env.NODE_GATE, gateName(target)), hint);
+}
+
+/** The gate the stream benchmark measures in, apart from the node's real gate. */
+export function benchGateStub(env: Env, service: string, nodeId: string) {
+  return env.NODE_GATE.get(env.NODE_GATE.idFromName(`bench/${service}/${nodeId}`));
+}
+
+// Deriving an id from a name hashes it on every call; the ids of the gates an isolate dispatches
+// to are few and never change, so each is derived once. Keyed by namespace, since an id is only
+// valid with the namespace that made it.
+const gateIds = new WeakMap<DurableObjectNamespace, Map<string, DurableObjectId>>();
+const MAX_CACHED_GATE_IDS = 10_000;
+
+function gateId(namespace: DurableObjectNamespace, name: string): DurableObjectId {
+  let ids = gateIds.get(namespace);
+  if (!ids) {
+    ids = new Map();
+    gateIds.set(namespace, ids);
+  }
+  let id = ids.get(name);
+  if (!id) {
+    // Discovery can churn node ids without end; start over rather than grow without bound.
+    if (ids.size >= MAX_CACHED_GATE_IDS) ids.clear();
+    id = namespace.idFromName(name);
+    ids.set(name, id);
+  }
+  return id;
+}
