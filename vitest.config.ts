@@ -6,6 +6,15 @@ export default defineConfig({
   test: {
     projects: [
       { test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node" } },
+      // Several gateway isolates in one Miniflare instance, driven from Node.
+      {
+        test: {
+          name: "isolates",
+          include: ["test/isolates/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 30_000,
+        },
+      },
       {
         plugins: [
           cloudflareTest({

@@ -19,7 +19,8 @@ export interface LeaseContext {
 
 // One id per isolate: the gates tell holders apart by it. A runtime serial is added per service
 // runtime, so a configuration reload starts a new holder instead of inheriting the old slots.
-const ISOLATE_ID = crypto.randomUUID();
+// Drawn on first use: the Workers runtime refuses random values in global scope.
+let isolateId: string | undefined;
 let runtimes = 0;
 
 /**
@@ -28,12 +29,14 @@ let runtimes = 0;
  * next renewal, failures are reported at once so the gate's streak and ejection keep their count.
  */
 export class LeaseClient {
-  readonly holder = `${ISOLATE_ID}:${++runtimes}`;
+  readonly holder: string;
   readonly #service: ResolvedService;
   readonly #slots = new Map<string, LeaseSlots>();
 
   constructor(service: ResolvedService) {
     this.#service = service;
+    isolateId ??= crypto.randomUUID();
+    this.holder = `${isolateId}:${++runtimes}`;
   }
 
   /** Whether the service leases at all: a limit of 1, lock scope global or `lease: false` never do. */

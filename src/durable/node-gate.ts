@@ -110,8 +110,7 @@ export class NodeGate extends DurableObject<Env> {
     if (!options.ignoreEjection && ejectedUntil !== undefined) {
       return { kind: "not-sent", reason: "ejected", ejectedUntil };
     }
-    this.#applyLimit(options.gateLimit);
-    if (!(await this.#queue.acquire(options.queueTimeoutMs))) {
+    if (!(await this.#admit(options.gateLimit, options.queueTimeoutMs))) {
       return { kind: "not-sent", reason: "queue-timeout" };
     }
     this.#forwarded++;
@@ -141,7 +140,7 @@ export class NodeGate extends DurableObject<Env> {
       return { kind: "response", delivery: "streamed", response, ejectedUntil: ejected };
     } finally {
       settle?.();
-      this.#queue.release();
+      this.#release();
     }
   }
 
@@ -159,10 +158,10 @@ export class NodeGate extends DurableObject<Env> {
       this.#leasedFailures++;
       ejectedUntil = await this.#failed(request);
     }
+    this.#ttlMs = request.ttlMs;
+    this.#applyLimit(request.gateLimit); // persists what expired before the grant counts it
     const now = Date.now();
     ejectedUntil ??= this.#health.ejectedUntil(request.nodeId, now);
-    this.#limit = request.gateLimit;
-    this.#ttlMs = request.ttlMs;
     const terms = { limit: request.gateLimit, ttlMs: request.ttlMs };
     const want = ejectedUntil === undefined ? request.want : 0;
     const { record, slots } = this.#ledger.grant(
@@ -174,6 +173,7 @@ export class NodeGate extends DurableObject<Env> {
     );
     this.ctx.storage.kv.put(LEASE_PREFIX + request.holder, record);
     this.#applyLimit(request.gateLimit);
+    this.#armExpiry();
     const answer = { slots, ttlMs: request.ttlMs, generation: record.generation };
     return ejectedUntil === undefined ? answer : { ...answer, ejectedUntil };
   }
@@ -188,14 +188,14 @@ export class NodeGate extends DurableObject<Env> {
     if (!options.ignoreEjection && ejectedUntil !== undefined) {
       return { kind: "not-sent", reason: "ejected", ejectedUntil };
     }
-    this.#applyLimit(options.gateLimit);
-    if (!(await this.#queue.acquire(Math.min(options.queueTimeoutMs, options.deadlineMs)))) {
+    const wait = Math.min(options.queueTimeoutMs, options.deadlineMs);
+    if (!(await this.#admit(options.gateLimit, wait))) {
       return { kind: "not-sent", reason: "queue-timeout" };
     }
     let held = true;
     let acked = false;
     const release = () => {
-      if (held) this.#queue.release();
+      if (held) this.#release();
       held = false;
     };
     this.#forwarded++;
@@ -251,10 +251,20 @@ export class NodeGate extends DurableObject<Env> {
     };
   }
 
-  /**
-   * The gate's own slots are what the leases leave of the limit. When the next grant ends, the
-   * gate's share grows, so a timer re-applies the limit then and admits whoever waits.
-   */
+  /** Takes one of the gate's own slots, waiting in FIFO order for at most `waitMs`. */
+  async #admit(limit: number, waitMs: number): Promise<boolean> {
+    this.#applyLimit(limit);
+    const admitted = this.#queue.acquire(waitMs);
+    this.#armExpiry();
+    return admitted;
+  }
+
+  #release(): void {
+    this.#queue.release();
+    this.#armExpiry();
+  }
+
+  /** The gate's own slots are what the leases leave of the limit. */
   #applyLimit(limit: number): void {
     this.#limit = limit;
     const now = Date.now();
@@ -265,11 +275,25 @@ export class NodeGate extends DurableObject<Env> {
       }
     }
     this.#queue.setLimit(Math.max(0, limit - this.#ledger.outstanding(now)));
+  }
+
+  /**
+   * While dispatches wait, the gate's share grows when the next grant ends, so a timer re-applies
+   * the limit then. Without waiters no timer runs: a pending one would keep the object in memory.
+   */
+  #armExpiry(): void {
     if (this.#expiryTimer !== undefined) clearTimeout(this.#expiryTimer);
-    const next = this.#ledger.nextExpiry(now);
-    if (next !== undefined) {
-      this.#expiryTimer = setTimeout(() => this.#applyLimit(this.#limit), next - now + 1);
-    }
+    this.#expiryTimer = undefined;
+    const next = this.#queue.queued > 0 ? this.#ledger.nextExpiry(Date.now()) : undefined;
+    if (next === undefined) return;
+    this.#expiryTimer = setTimeout(
+      () => {
+        this.#expiryTimer = undefined;
+        this.#applyLimit(this.#limit);
+        this.#armExpiry();
+      },
+      next - Date.now() + 1,
+    );
   }
 
   #streamTo(options: InvokeOptions): NodeStream {

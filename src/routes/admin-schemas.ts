@@ -39,8 +39,10 @@ export const NodeView = z
     healthy: z.boolean(),
     ejectedUntil: z.number().nullable(),
     failureStreak: z.number(),
-    inFlight: z.number(),
+    inFlight: z.number().openapi({ description: "handshakes in progress through the gate itself" }),
     queued: z.number(),
+    leased: z.number().openapi({ description: "handshake slots leased to isolates now" }),
+    leaseHolders: z.number().openapi({ description: "isolates holding leased slots" }),
   })
   .openapi("Node");
 

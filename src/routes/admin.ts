@@ -368,6 +368,8 @@ async function detail(env: Env, service: ResolvedService, sync?: SyncConfig) {
         failureStreak: gate?.health[node.id]?.streak ?? 0,
         inFlight: gate?.inFlight ?? 0,
         queued: gate?.queued ?? 0,
+        leased: gate?.leased ?? 0,
+        leaseHolders: gate?.leaseHolders ?? 0,
       } as const;
     }),
     peers,

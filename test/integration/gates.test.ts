@@ -41,13 +41,20 @@ describe("per-node gates", () => {
   });
 });
 
-describe("passive ejection", () => {
+describe.each([
+  ["on leased slots", {}],
+  ["through the gate", { gate: { lease: false } }],
+])("passive ejection %s", (_path, onPath) => {
   const ejection = { consecutiveFailures: 2, baseMs: 60_000, maxMs: 120_000, maxEjectedShare: 0.5 };
 
   it("ejects a failing node after consecutive failures, and keeps it out across a restart", async () => {
     const nodes = await addNodes(3);
     await setBehaviour(nodes[0]!, { mode: "fail", failStatus: 503 });
-    const svc = serviceGateway(nodes, { ejection, retry: { backoffBaseMs: 1, backoffMaxMs: 1 } });
+    const svc = serviceGateway(nodes, {
+      ...onPath,
+      ejection,
+      retry: { backoffBaseMs: 1, backoffMaxMs: 1 },
+    });
     for (let i = 0; i < 9; i++) expect((await svc.fetch("/")).status).toBe(200);
     const gate = env.NODE_GATE.get(env.NODE_GATE.idFromName(`${svc.name}/${nodes[0]?.id}`));
     const ejectedUntil = (await gate.stats()).health[nodes[0]!.id]?.ejectedUntil ?? 0;
@@ -65,7 +72,11 @@ describe("passive ejection", () => {
     const nodes = await addNodes(3);
     await setBehaviour(nodes[0]!, { mode: "fail", failStatus: 503 });
     await setBehaviour(nodes[1]!, { mode: "fail", failStatus: 503 });
-    const svc = serviceGateway(nodes, { ejection, retry: { backoffBaseMs: 1, backoffMaxMs: 1 } });
+    const svc = serviceGateway(nodes, {
+      ...onPath,
+      ejection,
+      retry: { backoffBaseMs: 1, backoffMaxMs: 1 },
+    });
     for (let i = 0; i < 12; i++) expect((await svc.fetch("/")).status).toBe(200);
     const coordinator = env.ROTATION.get(env.ROTATION.idFromName(svc.name));
     expect((await coordinator.stats()).ejected).toBe(1);

@@ -1,0 +1,114 @@
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { EMPTY_REPORT } from "../../src/balancer/lease-slots.ts";
+import type { LeaseRequest, NodeGate } from "../../src/durable/node-gate.ts";
+import { gateStub } from "../../src/durable/stubs.ts";
+import {
+  addNodes,
+  eventually,
+  nodeStats,
+  serviceGateway,
+  serviceName,
+  setBehaviour,
+} from "./helpers.ts";
+
+const ejection = { consecutiveFailures: 2, baseMs: 60_000, maxMs: 60_000, maxEjectedShare: 0.5 };
+
+function leaseRequest(service: string, holder: string, overrides: Partial<LeaseRequest> = {}) {
+  return {
+    holder,
+    want: 100,
+    report: EMPTY_REPORT,
+    gateLimit: 16,
+    ttlMs: 1_000,
+    service,
+    nodeId: "n1",
+    ejection,
+    totalNodes: 4,
+    ...overrides,
+  } satisfies LeaseRequest;
+}
+
+describe("node gate leases", () => {
+  it("counts what it leased across a restart and grants nothing beyond it", async () => {
+    const service = serviceName();
+    const gate = gateStub(env, { service, nodeId: "n1" });
+    expect((await gate.lease(leaseRequest(service, "a", { ttlMs: 60_000 }))).slots).toBe(14);
+    await evictDurableObject(gate);
+    expect((await gate.stats()).leased).toBe(14);
+    expect((await gate.lease(leaseRequest(service, "b", { ttlMs: 60_000 }))).slots).toBe(0);
+  });
+
+  it("gives a dead holder's slots back once its lease has run out", async () => {
+    const service = serviceName();
+    const gate = gateStub(env, { service, nodeId: "n1" });
+    expect((await gate.lease(leaseRequest(service, "dead"))).slots).toBe(14);
+    // The holder never calls again; its grant ends one TTL (1 s) after it was made.
+    await eventually(async () => (await gate.stats()).leased === 0, 5_000);
+    expect((await gate.lease(leaseRequest(service, "alive"))).slots).toBe(14);
+    const stored = await runInDurableObject(gate, (_g: NodeGate, state) =>
+      state.storage.kv.get<{ grants: unknown[] }>("lease:dead"),
+    );
+    expect(stored?.grants ?? []).toEqual([]);
+  });
+
+  it("applies a failure report after the successes it carries, and leases nothing once ejected", async () => {
+    const service = serviceName();
+    const gate = gateStub(env, { service, nodeId: "n1" });
+    const report = { successes: 3, latency: { count: 3, sumMs: 30, maxMs: 12 } };
+    expect((await gate.lease(leaseRequest(service, "a", { failure: true }))).slots).toBe(14);
+    // Successes reset the streak before the failure that came after them: one, not two.
+    await gate.lease(leaseRequest(service, "a", { failure: true, report }));
+    expect((await gate.stats()).health.n1?.streak).toBe(1);
+    const answer = await gate.lease(leaseRequest(service, "a", { failure: true }));
+    expect(answer.ejectedUntil).toBeGreaterThan(Date.now());
+    expect(answer.slots).toBe(0);
+    const stats = await gate.stats();
+    expect(stats.leasedSuccesses).toBe(3);
+    expect(stats.leasedFailures).toBe(3);
+  });
+
+  it("keeps gate-path dispatches to what the leases leave, and admits the waiting when a lease ends", async () => {
+    const [node] = await addNodes(1, { behaviour: { delayMs: 300 } });
+    const svc = serviceGateway([node!], {
+      gate: { limit: 16, lease: false },
+      retry: { maxAttempts: 1, perTryTimeoutMs: 5_000, deadlineMs: 20_000 },
+    });
+    const gate = gateStub(env, { service: svc.name, nodeId: node!.id });
+    // A stranger holds 14 slots for one second and never uses them: the gate keeps 2 of its own.
+    const held = await gate.lease(leaseRequest(svc.name, "stranger", { nodeId: node!.id }));
+    expect(held.slots).toBe(14);
+    // Twelve 300 ms handshakes two at a time take 1.8 s; the lease ends after 1 s, and the timer
+    // it armed then admits every dispatch still waiting.
+    const responses = await Promise.all(Array.from({ length: 12 }, () => svc.fetch("/")));
+    expect(responses.map((r) => r.status)).toEqual(responses.map(() => 200));
+    await Promise.all(responses.map((r) => r.arrayBuffer()));
+    expect((await gate.stats()).peakInFlight).toBeGreaterThan(2);
+  });
+
+  it("serves a node whose gate limit is 1 on the gate path only, strictly one at a time", async () => {
+    const [node] = await addNodes(1, { behaviour: { delayMs: 10 } });
+    const svc = serviceGateway([node!], { gate: { limit: 1 } });
+    const responses = await Promise.all(Array.from({ length: 8 }, () => svc.fetch("/")));
+    await Promise.all(responses.map((r) => r.arrayBuffer()));
+    expect((await nodeStats(node!)).peakHandshakes).toBe(1);
+    const stats = await gateStub(env, { service: svc.name, nodeId: node!.id }).stats();
+    expect(stats.forwarded).toBe(8);
+    expect(stats.leaseCalls).toBe(0);
+  });
+
+  it("reports a failure on a leased slot at once, so the gate's streak sees it", async () => {
+    const nodes = await addNodes(2);
+    await setBehaviour(nodes[0]!, { mode: "fail", failStatus: 503 });
+    const svc = serviceGateway(nodes, {
+      ejection: { ...ejection, consecutiveFailures: 100 },
+      retry: { backoffBaseMs: 1, backoffMaxMs: 1 },
+      slowStartMs: 0,
+    });
+    for (let i = 0; i < 4; i++) expect((await svc.fetch("/")).status).toBe(200);
+    const stats = await gateStub(env, { service: svc.name, nodeId: nodes[0]!.id }).stats();
+    expect(stats.health[nodes[0]!.id]?.streak).toBe((await nodeStats(nodes[0]!)).requests);
+    expect(stats.forwarded + stats.leasedFailures).toBe((await nodeStats(nodes[0]!)).requests);
+  });
+});

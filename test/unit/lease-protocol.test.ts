@@ -1,0 +1,355 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  gatePathReserve,
+  type HolderRecord,
+  heldSlots,
+  LeaseLedger,
+} from "../../src/balancer/lease-ledger.ts";
+import { type LeaseAnswer, LeaseSlots } from "../../src/balancer/lease-slots.ts";
+
+// A discrete-event model of one gate and several isolates: lease calls travel with delays, grants
+// are applied when their answer arrives, handshakes last up to their hold time, isolates die and
+// new ones start, and the gate restarts from its persisted records. The node counts every
+// handshake in progress, on either path.
+
+interface Isolate {
+  holder: string;
+  slots: LeaseSlots;
+  alive: boolean;
+  firstAskAt?: number;
+}
+
+interface Event {
+  at: number;
+  seq: number;
+  run: () => void;
+}
+
+class Model {
+  now = 0;
+  readonly isolates: Isolate[] = [];
+  ledger = new LeaseLedger();
+  gateInFlight = 0;
+  leaseInFlight = 0;
+  peak = 0;
+  #events: Event[] = [];
+  #seq = 0;
+  #gateHandshakes = new Set<number>();
+  #serial = 0;
+
+  readonly limit: number;
+  readonly ttlMs: number;
+  readonly holdMs: number;
+
+  constructor(limit: number, ttlMs: number, holdMs: number) {
+    this.limit = limit;
+    this.ttlMs = ttlMs;
+    this.holdMs = holdMs;
+  }
+
+  spawn(): Isolate {
+    const isolate = { holder: `iso-${++this.#serial}`, slots: new LeaseSlots(), alive: true };
+    this.isolates.push(isolate);
+    return isolate;
+  }
+
+  at(at: number, run: () => void): void {
+    this.#events.push({ at, seq: this.#seq++, run });
+    this.#events.sort((a, b) => a.at - b.at || a.seq - b.seq);
+  }
+
+  advance(ms: number): void {
+    const until = this.now + ms;
+    for (let next = this.#events[0]; next && next.at <= until; next = this.#events[0]) {
+      this.#events.shift();
+      this.now = next.at;
+      next.run();
+      this.check();
+    }
+    this.now = until;
+    this.check();
+  }
+
+  /** One lease call from `isolate`, sent now, processed and answered after the given delays. */
+  call(isolate: Isolate, toGateMs: number, backMs: number): void {
+    const sentAt = this.now;
+    isolate.slots.beginCall(sentAt);
+    isolate.firstAskAt ??= sentAt;
+    this.at(sentAt + toGateMs, () => {
+      const want = isolate.slots.want(this.limit);
+      const terms = { limit: this.limit, ttlMs: this.ttlMs };
+      const { record, slots } = this.ledger.grant(
+        isolate.holder,
+        want,
+        this.gateInFlight,
+        terms,
+        this.now,
+      );
+      const answer: LeaseAnswer = { slots, ttlMs: this.ttlMs, generation: record.generation };
+      this.at(this.now + backMs, () => {
+        if (isolate.alive) isolate.slots.endCall(answer, sentAt);
+      });
+    });
+  }
+
+  /** A dispatch from `isolate` holding its slot for `durationMs` (at most the hold time). */
+  dispatch(isolate: Isolate, durationMs: number, toGateMs: number, backMs: number): void {
+    if (!isolate.alive) return;
+    const slots = isolate.slots;
+    slots.enter();
+    if (slots.due(this.now, this.ttlMs, this.holdMs)) this.call(isolate, toGateMs, backMs);
+    const ends = this.now + Math.min(durationMs, this.holdMs);
+    if (slots.tryTake(this.now, this.holdMs)) {
+      this.leaseInFlight++;
+      this.at(ends, () => {
+        this.leaseInFlight--;
+        slots.give({ latencyMs: durationMs });
+        slots.leave();
+      });
+      return;
+    }
+    // The gate path: admitted while the gate's own share of the limit has room (a real gate would
+    // queue the rest in FIFO order; the model only needs to know whether it has room).
+    const own = this.limit - this.ledger.outstanding(this.now);
+    if (this.gateInFlight >= own) {
+      slots.leave();
+      return;
+    }
+    const id = this.#seq++;
+    this.gateInFlight++;
+    this.#gateHandshakes.add(id);
+    this.at(ends, () => {
+      if (this.#gateHandshakes.delete(id)) this.gateInFlight--;
+      slots.leave();
+    });
+  }
+
+  /** The gate object restarts: its own handshakes die with it, its grants come back from storage. */
+  restart(): void {
+    const persisted = JSON.parse(JSON.stringify([...this.ledger.entries()])) as [
+      string,
+      HolderRecord,
+    ][];
+    this.ledger = new LeaseLedger(persisted);
+    this.gateInFlight = 0;
+    this.#gateHandshakes.clear();
+  }
+
+  check(): void {
+    const concurrent = this.leaseInFlight + this.gateInFlight;
+    this.peak = Math.max(this.peak, concurrent);
+    expect(concurrent).toBeLessThanOrEqual(this.limit);
+    expect(this.ledger.outstanding(this.now) + this.gateInFlight).toBeLessThanOrEqual(this.limit);
+    // The gate keeps room of its own: a dispatch without a lease is always admitted in turn.
+    expect(this.limit - this.ledger.outstanding(this.now)).toBeGreaterThanOrEqual(
+      gatePathReserve(this.limit),
+    );
+  }
+}
+
+const step = fc.oneof(
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant("dispatch" as const),
+      isolate: fc.nat(7),
+      burst: fc.integer({ min: 1, max: 40 }),
+      durationMs: fc.integer({ min: 1, max: 4_000 }),
+      toGateMs: fc.integer({ min: 0, max: 80 }),
+      backMs: fc.integer({ min: 0, max: 80 }),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant("advance" as const),
+      ms: fc.integer({ min: 1, max: 1_500 }),
+    }),
+  },
+  fc.record({ kind: fc.constant("die" as const), isolate: fc.nat(7) }),
+  fc.record({ kind: fc.constant("spawn" as const) }),
+  fc.record({ kind: fc.constant("restart" as const) }),
+);
+
+const terms = fc.record({
+  limit: fc.integer({ min: 1, max: 64 }),
+  ttlMs: fc.integer({ min: 1_000, max: 10_000 }),
+  holdFraction: fc.double({ min: 0.05, max: 0.9, noNaN: true }),
+  isolates: fc.integer({ min: 1, max: 5 }),
+});
+
+describe("lease protocol (model with a fake clock)", () => {
+  it("never has more handshakes at the node than the limit, whatever the interleaving", () => {
+    fc.assert(
+      fc.property(terms, fc.array(step, { maxLength: 200 }), (t, steps) => {
+        const model = new Model(t.limit, t.ttlMs, Math.floor(t.ttlMs * t.holdFraction));
+        for (let i = 0; i < t.isolates; i++) model.spawn();
+        for (const s of steps) {
+          const live = model.isolates.filter((i) => i.alive);
+          if (s.kind === "advance") model.advance(s.ms);
+          else if (s.kind === "spawn") model.spawn();
+          else if (s.kind === "restart") model.restart();
+          else if (s.kind === "die") {
+            const victim = live[s.isolate % Math.max(1, live.length)];
+            if (victim) victim.alive = false;
+          } else {
+            const isolate = live[s.isolate % Math.max(1, live.length)];
+            for (let i = 0; isolate && i < s.burst; i++) {
+              model.dispatch(isolate, s.durationMs, s.toGateMs, s.backMs);
+            }
+          }
+        }
+        model.advance(2 * t.ttlMs);
+        expect(model.ledger.outstanding(model.now)).toBe(0);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("gives every live isolate that keeps asking a fair share within one TTL of steady traffic", () => {
+    fc.assert(
+      fc.property(terms, fc.array(step, { maxLength: 60 }), (t, steps) => {
+        const model = new Model(t.limit, t.ttlMs, Math.floor(t.ttlMs * t.holdFraction));
+        for (let i = 0; i < t.isolates; i++) model.spawn();
+        for (const s of steps) {
+          const live = model.isolates.filter((i) => i.alive);
+          if (s.kind === "advance") model.advance(s.ms);
+          else if (s.kind === "die" && live.length > 1) {
+            const victim = live[s.isolate % live.length];
+            if (victim) victim.alive = false;
+          } else if (s.kind === "dispatch") {
+            const isolate = live[s.isolate % live.length];
+            if (isolate) model.dispatch(isolate, s.durationMs, s.toGateMs, s.backMs);
+          }
+        }
+        // Steady traffic: every live isolate dispatches every 50 ms for two TTLs.
+        const live = model.isolates.filter((i) => i.alive);
+        for (let elapsed = 0; elapsed < 2 * t.ttlMs + 1_000; elapsed += 50) {
+          for (const isolate of live) model.dispatch(isolate, 10, 5, 5);
+          model.advance(50);
+        }
+        const leasable = t.limit - gatePathReserve(t.limit);
+        if (leasable < live.length) return; // no share to give: all of them use the gate path
+        for (const isolate of live) {
+          const record = model.ledger.get(isolate.holder);
+          expect(record && heldSlots(record, model.now)).toBeGreaterThanOrEqual(1);
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe("LeaseLedger", () => {
+  const terms = { limit: 16, ttlMs: 1_000 };
+
+  it("never leases a limit of 1: such a node stays serialized in its gate", () => {
+    const ledger = new LeaseLedger();
+    expect(ledger.grant("a", 5, 0, { limit: 1, ttlMs: 1_000 }, 0).slots).toBe(0);
+  });
+
+  it("keeps a reserve for the gate path and shares the rest among those asking", () => {
+    const ledger = new LeaseLedger();
+    expect(gatePathReserve(16)).toBe(2);
+    expect(ledger.grant("a", 100, 0, terms, 0).slots).toBe(14);
+    // b asks while a holds everything leasable: nothing is free until a's grant shrinks or ends.
+    expect(ledger.grant("b", 100, 0, terms, 10).slots).toBe(0);
+    // a renews and is cut to its share, but its bigger grant counts until it ends.
+    expect(ledger.grant("a", 100, 0, terms, 500).slots).toBe(7);
+    expect(ledger.outstanding(500)).toBe(14);
+    expect(ledger.grant("b", 100, 0, terms, 1_001).slots).toBe(7);
+    expect(ledger.outstanding(1_001)).toBe(14);
+  });
+
+  it("counts the gate's own handshakes before granting", () => {
+    const ledger = new LeaseLedger();
+    expect(ledger.grant("a", 100, 12, terms, 0).slots).toBe(4);
+  });
+
+  it("grants what is wanted when that is less than the share", () => {
+    const ledger = new LeaseLedger();
+    expect(ledger.grant("a", 3, 0, terms, 0).slots).toBe(3);
+    expect(ledger.outstanding(999)).toBe(3);
+    expect(ledger.outstanding(1_000)).toBe(0);
+  });
+
+  it("forgets a holder one TTL after its last grant and its last call", () => {
+    const ledger = new LeaseLedger();
+    ledger.grant("a", 3, 0, terms, 0);
+    expect(ledger.prune(999, terms.ttlMs).size).toBe(0);
+    expect([...ledger.prune(1_000, terms.ttlMs)]).toEqual([["a", undefined]]);
+    expect(ledger.get("a")).toBeUndefined();
+  });
+
+  it("numbers its answers to each holder so a late one can be told apart", () => {
+    const ledger = new LeaseLedger();
+    const first = ledger.grant("a", 3, 0, terms, 0).record.generation;
+    expect(ledger.grant("a", 3, 0, terms, 1).record.generation).toBe(first + 1);
+  });
+});
+
+describe("LeaseSlots", () => {
+  const answer = (slots: number, generation: number): LeaseAnswer => ({
+    slots,
+    ttlMs: 1_000,
+    generation,
+  });
+
+  it("takes no slot that the grant would not outlast", () => {
+    const slots = new LeaseSlots();
+    slots.endCall(answer(2, 1), 0);
+    expect(slots.tryTake(0, 600)).toBe(true);
+    expect(slots.tryTake(500, 600)).toBe(false);
+    expect(slots.tryTake(400, 600)).toBe(true);
+    expect(slots.tryTake(0, 10)).toBe(false); // both in use
+  });
+
+  it("drops an answer older than one already applied", () => {
+    const slots = new LeaseSlots();
+    slots.apply(answer(5, 2), 0);
+    slots.apply(answer(1, 1), 10);
+    expect(slots.slots).toBe(5);
+  });
+
+  it("asks for a first lease once used, renews before the grant gets too short, lets an idle one lapse", () => {
+    const slots = new LeaseSlots();
+    expect(slots.due(0, 1_000, 200)).toBeUndefined();
+    slots.tryTake(0, 200);
+    expect(slots.due(0, 1_000, 200)).toBe("first");
+    slots.beginCall(0);
+    expect(slots.due(0, 1_000, 200)).toBeUndefined(); // one call at a time
+    slots.endCall(answer(4, 1), 0);
+    expect(slots.due(300, 1_000, 200)).toBeUndefined(); // not used since the call
+    expect(slots.tryTake(300, 200)).toBe(true);
+    expect(slots.due(399, 1_000, 200)).toBeUndefined();
+    expect(slots.due(400, 1_000, 200)).toBe("renew");
+  });
+
+  it("asks early for more when every slot was busy, and wants its peak with headroom", () => {
+    const slots = new LeaseSlots();
+    slots.beginCall(0);
+    slots.endCall(answer(1, 1), 0);
+    slots.enter();
+    slots.enter();
+    expect(slots.tryTake(0, 100)).toBe(true);
+    expect(slots.tryTake(0, 100)).toBe(false);
+    expect(slots.due(100, 1_000, 100)).toBeUndefined();
+    expect(slots.due(250, 1_000, 100)).toBe("short");
+    expect(slots.want(64)).toBe(4);
+    expect(slots.want(2)).toBe(2);
+  });
+
+  it("reports successes once, with their latency", () => {
+    const slots = new LeaseSlots();
+    slots.endCall(answer(2, 1), 0);
+    slots.tryTake(0, 10);
+    slots.give({ latencyMs: 7 });
+    slots.recordSuccess(3);
+    expect(slots.beginReport()).toEqual({
+      successes: 2,
+      latency: { count: 2, sumMs: 10, maxMs: 7 },
+    });
+    expect(slots.beginReport().successes).toBe(0);
+  });
+});
