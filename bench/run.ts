@@ -7,6 +7,7 @@ import { streamBench } from "./stream.ts";
 const SCENARIOS: Record<string, (argv: string[]) => Promise<void>> = {
   dispatch: dispatchBench,
   failover: failoverBench,
+  leases: async (argv) => (await import("./leases.ts")).leasesBench(argv),
   "peers-sync": peerSyncBench,
   profile: async (argv) => (await import("./profile.ts")).profileBench(argv),
   stream: streamBench,

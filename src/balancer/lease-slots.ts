@@ -47,6 +47,11 @@ export class LeaseSlots {
   // last call: the demand the next call asks for.
   #concurrent = 0;
   #peak = 0;
+  #lastPeak = 0;
+  // What the last call asked for; a grant below it means the gate gave all it could, so busy
+  // slots are no reason to ask again before the next renewal.
+  #asked = 0;
+  #capped = false;
   #usedSinceCall = false;
   #short = false;
   #calling = false;
@@ -80,7 +85,7 @@ export class LeaseSlots {
       this.#inUse++;
       return true;
     }
-    if (this.#slots > 0) this.#short = true;
+    if (this.#slots > 0 && this.#inUse >= this.#slots && !this.#capped) this.#short = true;
     return false;
   }
 
@@ -130,28 +135,37 @@ export class LeaseSlots {
     return undefined;
   }
 
-  /** Slots to ask for: the recent peak with headroom, within `limit`. */
+  /**
+   * Slots to ask for: the peak of the last two periods between calls with headroom, within
+   * `limit`. Two periods, so a lull just before a renewal does not shrink a lease a burst needs.
+   */
   want(limit: number): number {
-    return Math.max(1, Math.min(limit, Math.ceil(this.#peak * 1.5) + 1));
+    const peak = Math.max(this.#peak, this.#lastPeak);
+    return Math.max(1, Math.min(limit, Math.ceil(peak * 1.5) + 1));
   }
 
-  /** Starts a call: returns the report it carries and resets what was reported. */
-  beginCall(now: number): LeaseReport {
+  /** Starts a call: returns what it asks for and the report it carries, and resets both. */
+  beginCall(now: number, limit: number): { readonly want: number; readonly report: LeaseReport } {
     this.#calling = true;
     this.#lastCallAt = now;
+    const want = this.want(limit);
+    this.#asked = want;
     const report = { successes: this.#successes, latency: this.#latency };
     this.#successes = 0;
     this.#latency = EMPTY_REPORT.latency;
+    this.#lastPeak = this.#peak;
     this.#peak = this.#concurrent;
     this.#usedSinceCall = false;
     this.#short = false;
-    return report;
+    return { want, report };
   }
 
   /** Ends a call started by `beginCall`, applying its answer if it came. */
   endCall(answer: LeaseAnswer | undefined, sentAt: number): void {
     this.#calling = false;
-    if (answer) this.apply(answer, sentAt);
+    if (!answer) return;
+    this.apply(answer, sentAt);
+    this.#capped = answer.slots < this.#asked;
   }
 
   /** Applies the gate's answer to a call sent at `sentAt`; a stale answer is dropped. */

@@ -78,7 +78,8 @@ export class LeaseClient {
     const sentAt = context.now();
     try {
       counters.gateLeaseCalls++;
-      const request = this.#request(node, context.totalNodes, slots.beginReport(), true, slots);
+      const want = slots.want(this.#service.gate.limit);
+      const request = this.#request(node, context.totalNodes, slots.beginReport(), true, want);
       const answer = await context.call(node, request);
       slots.apply(answer, sentAt);
       if (answer.ejectedUntil !== undefined) slots.drop();
@@ -98,13 +99,13 @@ export class LeaseClient {
   async #renew(node: MemberNode, context: LeaseContext): Promise<void> {
     const slots = this.slotsOf(node.id);
     const sentAt = context.now();
-    const report = slots.beginCall(sentAt);
+    const { want, report } = slots.beginCall(sentAt, this.#service.gate.limit);
     let answer: LeaseAnswer | undefined;
     try {
       counters.gateLeaseCalls++;
       answer = await context.call(
         node,
-        this.#request(node, context.totalNodes, report, false, slots),
+        this.#request(node, context.totalNodes, report, false, want),
       );
     } catch (error) {
       // Without an answer the isolate goes on with what it holds until it ends; the dispatches
@@ -121,12 +122,12 @@ export class LeaseClient {
     totalNodes: number,
     report: LeaseRequest["report"],
     failure: boolean,
-    slots: LeaseSlots,
+    want: number,
   ): LeaseRequest {
     const service = this.#service;
     return {
       holder: this.holder,
-      want: slots.want(service.gate.limit),
+      want,
       report,
       ...(failure ? { failure } : {}),
       gateLimit: service.gate.limit,

@@ -74,10 +74,9 @@ class Model {
   /** One lease call from `isolate`, sent now, processed and answered after the given delays. */
   call(isolate: Isolate, toGateMs: number, backMs: number): void {
     const sentAt = this.now;
-    isolate.slots.beginCall(sentAt);
+    const { want } = isolate.slots.beginCall(sentAt, this.limit);
     isolate.firstAskAt ??= sentAt;
     this.at(sentAt + toGateMs, () => {
-      const want = isolate.slots.want(this.limit);
       const terms = { limit: this.limit, ttlMs: this.ttlMs };
       const { record, slots } = this.ledger.grant(
         isolate.holder,
@@ -317,7 +316,7 @@ describe("LeaseSlots", () => {
     expect(slots.due(0, 1_000, 200)).toBeUndefined();
     slots.tryTake(0, 200);
     expect(slots.due(0, 1_000, 200)).toBe("first");
-    slots.beginCall(0);
+    slots.beginCall(0, 64);
     expect(slots.due(0, 1_000, 200)).toBeUndefined(); // one call at a time
     slots.endCall(answer(4, 1), 0);
     expect(slots.due(300, 1_000, 200)).toBeUndefined(); // not used since the call
@@ -328,7 +327,7 @@ describe("LeaseSlots", () => {
 
   it("asks early for more when every slot was busy, and wants its peak with headroom", () => {
     const slots = new LeaseSlots();
-    slots.beginCall(0);
+    slots.beginCall(0, 64);
     slots.endCall(answer(1, 1), 0);
     slots.enter();
     slots.enter();
