@@ -12,7 +12,7 @@ import { type Nodes, startNodes } from "./versus/nodes.ts";
 import { checkFree, type Ports, portsFrom } from "./versus/ports.ts";
 import { cpuSeconds } from "./versus/procs.ts";
 import type { Overhead, ScenarioResults, SystemResult, VersusResult } from "./versus/result.ts";
-import { systemResult } from "./versus/result.ts";
+import { floorRatioOf, systemResult } from "./versus/result.ts";
 import { FAULTY, SCENARIOS, type Scenario } from "./versus/scenarios.ts";
 import { parseSettings, type Settings, USAGE } from "./versus/settings.ts";
 import {
@@ -95,6 +95,13 @@ export async function versusBench(argv: string[]): Promise<void> {
     await nodes.close();
   }
   printOverhead(result.overhead);
+  const ratio = floorRatioOf(result);
+  if (ratio) {
+    result.floorRatio = ratio;
+    console.log(
+      `\nroundhouse-workerd over workerd-floor (healthy, same run): CPU per request ${ratio.cpu?.toFixed(2) ?? "–"}×, req/s ${ratio.rps.toFixed(2)}× (targets: ≤ 1.3×, ≥ 0.75×)`,
+    );
+  }
   console.log(`\nwrote ${writeResult(settings.out, result)}`);
   drawChart(result, settings, settings.out);
   console.log(`versus took ${Math.round((Date.now() - started) / 1000)} s`);

@@ -43,8 +43,29 @@ export interface VersusResult {
   readonly scenarios: Partial<Record<ScenarioName, ScenarioResults>>;
   /** Timing of GET /_gw/health, from the healthy scenario. */
   overhead?: Overhead;
+  /** roundhouse-workerd over workerd-floor in the healthy scenario of the same run. */
+  floorRatio?: FloorRatio;
   /** Systems or runs that did not happen, and why. */
   readonly skipped: Record<string, string>;
+}
+
+/** Roundhouse's cost over a bare forwarding Worker: CPU per request and req/s, as ratios. */
+export interface FloorRatio {
+  readonly cpu: number | null;
+  readonly rps: number;
+}
+
+/** The floor ratio of a run that measured both rows in the healthy scenario. */
+export function floorRatioOf(result: VersusResult): FloorRatio | undefined {
+  const healthy = result.scenarios.healthy;
+  const gateway = healthy?.["roundhouse-workerd"];
+  const floor = healthy?.["workerd-floor"];
+  if (!gateway || !floor || floor.rps <= 0) return undefined;
+  const cpu =
+    gateway.cpuMsPerRequest !== null && floor.cpuMsPerRequest
+      ? gateway.cpuMsPerRequest / floor.cpuMsPerRequest
+      : null;
+  return { cpu, rps: gateway.rps / floor.rps };
 }
 
 export function systemResult(

@@ -83,7 +83,7 @@ export async function runAttempts<R>(
     const result = await pending;
     const verdict = kind.judge(result);
     end(verdict.measured ? deps.now() - sentAt : undefined, deps.now());
-    if (verdict.ejectedUntil) runtime.markEjected(node.id, verdict.ejectedUntil);
+    if (verdict.ejectedUntil) runtime.membership.markEjected(node.id, verdict.ejectedUntil);
     if (verdict.counted) attempts++;
     last = result;
 
@@ -117,11 +117,13 @@ export async function planFor(chain: readonly ScopeLevel[], deps: DispatchDeps):
   const route = () => runtime.route(chain, deps.now()).schedule;
   if (runtime.service.policy === "least_outstanding") {
     await runtime.refresh(deps.objects, chain, deps.now());
-    return new LeastOutstandingPlan(route, (id) => runtime.outstanding(id), deps.random);
+    return new LeastOutstandingPlan(route, (id) => runtime.latency.outstanding(id), deps.random);
   }
   const [position] = await Promise.all([
-    runtime.nextPosition(deps.objects),
+    runtime.nextPosition(deps.objects, deps.random, deps.now),
     runtime.refresh(deps.objects, chain, deps.now()),
   ]);
-  return new QueryPlan(position, route, (id) => runtime.admits(id, deps.now(), deps.random));
+  return new QueryPlan(position, route, (id) =>
+    runtime.membership.admits(id, deps.now(), deps.random),
+  );
 }

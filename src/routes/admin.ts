@@ -124,7 +124,7 @@ adminRoutes.openapi(
     const runtime = runtimeFor(service);
     const result = await live.remove(runtime.liveConfig, nodeId);
     if (result === "removed") {
-      runtime.forgetMembership();
+      runtime.membership.forget();
       await recordRouteChange(c.env, service.gatewayId, service.name, nodeId, { kind: "remove" });
     }
     if (result === "not-found")

@@ -1,0 +1,211 @@
+import {
+  declaredLevels,
+  type MemberNode,
+  type MembershipLevel,
+  type Selection,
+  selectNodes,
+} from "../balancer/membership.ts";
+import { buildSchedule } from "../balancer/rotation.ts";
+import { inScope, type ScopeLevel, scopeKey } from "../balancer/scope.ts";
+import { slowStartShare } from "../balancer/slow-start.ts";
+import type { ResolvedService } from "../config/load.ts";
+import type { LiveNodesConfig, ViewResponse } from "../durable/live-nodes.ts";
+import { counters } from "./counters.ts";
+
+/** The rotation round a dispatch walks, and how it was chosen. */
+export interface Route {
+  readonly schedule: readonly string[];
+  readonly selection: Selection;
+}
+
+interface CachedView {
+  version: number;
+  levels: readonly MembershipLevel[];
+  fetchedAt: number;
+  pending?: Promise<void>;
+  route?: Route & { epoch: number; validUntil: number };
+}
+
+/** How the cache asks the service's live-node object for a chain's membership. */
+export type ViewCall = (
+  config: LiveNodesConfig,
+  chain: readonly ScopeLevel[],
+  knownVersion: number,
+) => Promise<ViewResponse>;
+
+/**
+ * One isolate's view of a service's membership: the levels of each scope chain it has routed in
+ * (cached by version, refreshed at most once per active interval), the nodes it has seen, and the
+ * ejections it has heard of, passive or as latency outliers. It turns them into the rotation
+ * round a dispatch walks, cached until an ejection starts or ends.
+ */
+export class MembershipCache {
+  readonly #service: ResolvedService;
+  readonly #liveConfig: LiveNodesConfig;
+  // Until when a node is out as a latency outlier; the latency tracker decides that.
+  readonly #slowUntil: (nodeId: string) => number;
+  readonly #slowEnds: () => Iterable<number>;
+  readonly #views = new Map<string, CachedView>();
+  readonly #known = new Map<string, MemberNode>();
+  readonly #ejected = new Map<string, number>();
+  // When each node last came back from an ejection, for slow start.
+  readonly #ejectionEnds = new Map<string, number>();
+  #epoch = 0;
+
+  constructor(
+    service: ResolvedService,
+    liveConfig: LiveNodesConfig,
+    slow: { until: (nodeId: string) => number; ends: () => Iterable<number> },
+  ) {
+    this.#service = service;
+    this.#liveConfig = liveConfig;
+    this.#slowUntil = slow.until;
+    this.#slowEnds = slow.ends;
+    for (const level of declaredLevels(service.nodes, [{ kind: "cluster" }], inScope)) {
+      for (const node of level.nodes) this.#known.set(node.id, node);
+    }
+  }
+
+  /** How long a cached membership is trusted before the live-node object is asked again. */
+  get refreshMs(): number {
+    return this.#service.discovery?.activeIntervalMs ?? 1_000;
+  }
+
+  /** A node by id, from any membership this isolate has seen. */
+  node(id: string): MemberNode | undefined {
+    return this.#known.get(id);
+  }
+
+  /** Nodes this isolate knows of, for the share cap on ejections. */
+  get knownCount(): number {
+    return this.#known.size;
+  }
+
+  /** Makes sure the chain's membership is at most one refresh interval old. */
+  async refresh(view: ViewCall, chain: readonly ScopeLevel[], now: number): Promise<void> {
+    const key = chainKey(chain);
+    let cached = this.#views.get(key);
+    if (cached && now - cached.fetchedAt < this.refreshMs) return;
+    if (!cached) {
+      cached = {
+        version: 0,
+        levels: declaredLevels(this.#service.nodes, chain, inScope),
+        fetchedAt: 0,
+      };
+      this.#views.set(key, cached);
+    }
+    const entry = cached;
+    entry.pending ??= this.#fetch(view, chain, entry, now).finally(() => {
+      entry.pending = undefined;
+    });
+    // A first look must wait for the answer; later ones route on the cached copy meanwhile.
+    if (entry.version === 0) await entry.pending;
+  }
+
+  /** Drops cached memberships so the next dispatch asks the live-node object again. */
+  forget(): void {
+    for (const view of this.#views.values()) view.fetchedAt = 0;
+  }
+
+  /** The rotation round of the chain at `now`: the nodes of the nearest level that can serve. */
+  route(chain: readonly ScopeLevel[], now: number): Route {
+    const view = this.#views.get(chainKey(chain));
+    if (!view) return { schedule: [], selection: { scope: undefined, nodes: [], panic: false } };
+    const cached = view.route;
+    if (cached && cached.epoch === this.#epoch && now < cached.validUntil) return cached;
+    const selection = selectNodes(
+      view.levels,
+      (id) => this.isEjected(id, now),
+      this.#service.panicThreshold,
+    );
+    view.route = {
+      schedule: buildSchedule(selection.nodes),
+      selection,
+      epoch: this.#epoch,
+      validUntil: this.#soonestEjectionEnd(now),
+    };
+    return view.route;
+  }
+
+  /** Whether a node in slow start takes this first pick: its share of a full node's traffic. */
+  admits(id: string, now: number, random: () => number): boolean {
+    const node = this.#known.get(id);
+    if (!node || this.#service.slowStartMs === 0) return true;
+    const since = Math.max(node.since, this.#ejectionEnds.get(id) ?? 0);
+    return random() < slowStartShare(since, now, this.#service.slowStartMs);
+  }
+
+  /**
+   * Takes the coordinator's ledger as the truth: it has every ejection the gates were granted and
+   * none it has since lifted (a readmitted node), so entries missing from it are dropped here too.
+   */
+  adoptEjections(ledger: readonly { nodeId: string; until: number }[], now: number): void {
+    const current = new Map(ledger.map((e) => [e.nodeId, e.until]));
+    for (const [id, until] of this.#ejected) {
+      if (!current.has(id)) {
+        this.#ejected.delete(id);
+        // Lifted early (readmitted): slow start runs from now, not from the end it would have had.
+        if (until > now) this.#ejectionEnds.set(id, now);
+        this.#epoch++;
+      }
+    }
+    for (const [id, until] of current) this.markEjected(id, until);
+  }
+
+  /** Remembers that a node is out until `until`. */
+  markEjected(nodeId: string, until: number): void {
+    if ((this.#ejected.get(nodeId) ?? 0) >= until) return;
+    this.#ejected.set(nodeId, until);
+    this.#ejectionEnds.set(nodeId, until);
+    this.#epoch++;
+  }
+
+  /** A latency outlier was taken out until `until`: the rotation changes, slow start follows. */
+  markSlow(nodeId: string, until: number): void {
+    this.#ejectionEnds.set(nodeId, until);
+    this.#epoch++;
+  }
+
+  /** Whether the node is ejected (passively, or as a latency outlier) as far as this isolate knows. */
+  isEjected(nodeId: string, now: number): boolean {
+    return (this.#ejected.get(nodeId) ?? 0) > now || this.#slowUntil(nodeId) > now;
+  }
+
+  #soonestEjectionEnd(now: number): number {
+    let soonest = Number.POSITIVE_INFINITY;
+    for (const until of [...this.#ejected.values(), ...this.#slowEnds()]) {
+      if (until > now) soonest = Math.min(soonest, until);
+    }
+    return soonest;
+  }
+
+  async #fetch(
+    view: ViewCall,
+    chain: readonly ScopeLevel[],
+    entry: CachedView,
+    now: number,
+  ): Promise<void> {
+    counters.liveNodeCalls++;
+    try {
+      const answer = await view(this.#liveConfig, chain, entry.version);
+      entry.fetchedAt = now;
+      if (answer.levels) {
+        entry.levels = answer.levels;
+        entry.route = undefined;
+        for (const level of answer.levels)
+          for (const node of level.nodes) this.#known.set(node.id, node);
+      }
+      entry.version = answer.version;
+    } catch (error) {
+      // Keep routing on what we have (the configured nodes, at worst) and ask again next time.
+      counters.liveNodeFailures++;
+      console.warn(`live nodes of ${this.#service.name} unavailable: ${String(error)}`);
+      entry.fetchedAt = now;
+    }
+  }
+}
+
+/** A stable name of a scope chain. */
+export function chainKey(chain: readonly ScopeLevel[]): string {
+  return chain.map(scopeKey).join(">");
+}
