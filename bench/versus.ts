@@ -63,31 +63,35 @@ export async function versusBench(argv: string[]): Promise<void> {
     for (const scenarioName of settings.scenarios) {
       const scenario = SCENARIOS[scenarioName];
       const results: ScenarioResults = {};
-      for (const systemName of settings.systems) {
-        if (unavailable.has(systemName)) continue;
-        const system = SYSTEMS[systemName];
-        console.error(`versus: ${scenarioName} / ${systemName} …`);
-        try {
-          results[systemName] = await measureSteady(
-            system,
-            scenario,
-            nodes,
-            ports,
-            settings,
-            result,
-          );
-        } catch (error) {
-          const message = error instanceof Error ? error.message : String(error);
-          if (error instanceof SkipSystem) {
-            unavailable.add(systemName);
-            skipped[systemName] = message;
-            console.warn(`versus: skipping ${systemName}: ${message}`);
-          } else {
-            skipped[`${scenarioName}/${systemName}`] = message;
-            console.warn(`versus: ${scenarioName} / ${systemName} failed: ${message}`);
+      const rounds: Partial<Record<SystemName, SystemResult[]>> = {};
+      for (let round = 0; round < settings.rounds; round++) {
+        for (const systemName of settings.systems) {
+          if (unavailable.has(systemName)) continue;
+          const system = SYSTEMS[systemName];
+          console.error(`versus: ${scenarioName} / ${systemName} (round ${round + 1}) …`);
+          try {
+            const measured = await measureSteady(system, scenario, nodes, ports, settings, result);
+            rounds[systemName] = [...(rounds[systemName] ?? []), measured];
+          } catch (error) {
+            const message = error instanceof Error ? error.message : String(error);
+            if (error instanceof SkipSystem) {
+              unavailable.add(systemName);
+              skipped[systemName] = message;
+              console.warn(`versus: skipping ${systemName}: ${message}`);
+            } else {
+              skipped[`${scenarioName}/${systemName}`] = message;
+              console.warn(`versus: ${scenarioName} / ${systemName} failed: ${message}`);
+            }
           }
         }
       }
+      for (const [systemName, measured] of Object.entries(rounds) as [
+        SystemName,
+        SystemResult[],
+      ][]) {
+        results[systemName] = medianRound(measured);
+      }
+      if (settings.rounds > 1) result.rounds = { ...result.rounds, [scenarioName]: rounds };
       result.scenarios[scenarioName] = results;
       printScenario(`${scenarioName}: ${scenario.summary} — ${loadText(settings)}`, results);
     }
@@ -105,6 +109,12 @@ export async function versusBench(argv: string[]): Promise<void> {
   console.log(`\nwrote ${writeResult(settings.out, result)}`);
   drawChart(result, settings, settings.out);
   console.log(`versus took ${Math.round((Date.now() - started) / 1000)} s`);
+}
+
+/** The round with the median req/s, whole, so its figures stay those of one run. */
+function medianRound(measured: readonly SystemResult[]): SystemResult {
+  const sorted = [...measured].sort((a, b) => a.rps - b.rps);
+  return sorted[Math.floor((sorted.length - 1) / 2)] as SystemResult;
 }
 
 /** A run that something restarted under is run once more; a second disturbance is reported. */

@@ -15,6 +15,7 @@ const COLOURS: Record<SystemName, string> = {
   "roundhouse-workerd": "#ffb74d",
   "roundhouse-lor": "#6a1b9a",
   "roundhouse-outlier": "#ba68c8",
+  "roundhouse-gate-path": "#bf360c",
   "workerd-floor": "#795548",
 };
 

@@ -45,27 +45,53 @@ export interface VersusResult {
   overhead?: Overhead;
   /** roundhouse-workerd over workerd-floor in the healthy scenario of the same run. */
   floorRatio?: FloorRatio;
+  /** Every round of every system, when the run had more than one. */
+  rounds?: Partial<Record<ScenarioName, Partial<Record<SystemName, SystemResult[]>>>>;
   /** Systems or runs that did not happen, and why. */
   readonly skipped: Record<string, string>;
 }
 
 /** Roundhouse's cost over a bare forwarding Worker: CPU per request and req/s, as ratios. */
 export interface FloorRatio {
+  /** Median over rounds of each round's ratio (the two rows measured one after the other). */
   readonly cpu: number | null;
   readonly rps: number;
+  /** Each round's ratios, when there was more than one. */
+  readonly byRound?: readonly { readonly cpu: number | null; readonly rps: number }[];
 }
 
 /** The floor ratio of a run that measured both rows in the healthy scenario. */
 export function floorRatioOf(result: VersusResult): FloorRatio | undefined {
-  const healthy = result.scenarios.healthy;
-  const gateway = healthy?.["roundhouse-workerd"];
-  const floor = healthy?.["workerd-floor"];
-  if (!gateway || !floor || floor.rps <= 0) return undefined;
-  const cpu =
-    gateway.cpuMsPerRequest !== null && floor.cpuMsPerRequest
-      ? gateway.cpuMsPerRequest / floor.cpuMsPerRequest
-      : null;
-  return { cpu, rps: gateway.rps / floor.rps };
+  const gateways = result.rounds?.healthy?.["roundhouse-workerd"] ?? [
+    result.scenarios.healthy?.["roundhouse-workerd"],
+  ];
+  const floors = result.rounds?.healthy?.["workerd-floor"] ?? [
+    result.scenarios.healthy?.["workerd-floor"],
+  ];
+  const byRound = gateways.flatMap((gateway, i) => {
+    const floor = floors[i];
+    if (!gateway || !floor || floor.rps <= 0) return [];
+    const cpu =
+      gateway.cpuMsPerRequest !== null && floor.cpuMsPerRequest
+        ? gateway.cpuMsPerRequest / floor.cpuMsPerRequest
+        : null;
+    return [{ cpu, rps: gateway.rps / floor.rps }];
+  });
+  if (byRound.length === 0) return undefined;
+  const cpus = byRound.flatMap((r) => (r.cpu === null ? [] : [r.cpu]));
+  return {
+    cpu: cpus.length > 0 ? median(cpus) : null,
+    rps: median(byRound.map((r) => r.rps)),
+    ...(byRound.length > 1 ? { byRound } : {}),
+  };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 export function systemResult(

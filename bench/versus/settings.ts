@@ -13,6 +13,8 @@ export interface Settings {
   readonly basePort: number;
   /** Name of the JSON under bench/results/ and of the SVG under docs/. */
   readonly out: string;
+  /** Times each system is measured, in turns; the median round stands for it. */
+  readonly rounds: number;
   /** Only draw docs/<out>.svg again from bench/results/<out>.json; measure nothing. */
   readonly redraw: boolean;
 }
@@ -20,11 +22,12 @@ export interface Settings {
 export const USAGE = `npm run bench -- versus [--systems ${SYSTEM_NAMES.join(",")}]
     [--scenarios ${SCENARIO_NAMES.join(",")}]
     [--duration 10] [--warmup 2] [--connections 30] [--method GET|POST]
-    [--base-port 18100] [--out versus] [--redraw]
+    [--base-port 18100] [--out versus] [--rounds 1] [--redraw]
 Default: every system but workerd-floor, and every scenario; each connection sends its next request
 when the last is answered. Durations in seconds. Writes bench/results/<out>.json and
 docs/<out>.svg; --out defaults to versus, or versus-post with --method POST. --redraw only
-draws the SVG again from the JSON.`;
+draws the SVG again from the JSON. --rounds N measures the systems N times in turns and keeps
+each one's median round, so a ratio between two systems is read from neighbouring runs.`;
 
 export function parseSettings(argv: string[]): Settings {
   const { values } = parseArgs({
@@ -40,6 +43,7 @@ export function parseSettings(argv: string[]): Settings {
       method: { type: "string", default: "GET" },
       out: { type: "string" },
       redraw: { type: "boolean", default: false },
+      rounds: { type: "string", default: "1" },
       "base-port": { type: "string", default: "18100" },
     },
   });
@@ -54,6 +58,7 @@ export function parseSettings(argv: string[]): Settings {
     method,
     basePort: number(values["base-port"], "--base-port", 1_024, 65_000),
     out: outName(values.out ?? (method === "POST" ? "versus-post" : "versus")),
+    rounds: number(values.rounds, "--rounds", 1, 20),
     redraw: values.redraw ?? false,
   };
 }

@@ -20,16 +20,18 @@ export const SYSTEM_NAMES = [
   "roundhouse-workerd",
   "roundhouse-lor",
   "roundhouse-outlier",
+  "roundhouse-gate-path",
   "workerd-floor",
 ] as const;
 export type SystemName = (typeof SYSTEM_NAMES)[number];
 
 /**
  * Every balancer runs unless --systems narrows the run. The workerd floor is no balancer (it fails
- * whatever the faulty node fails), so it runs only when named, to measure the runtime's own cost.
+ * whatever the faulty node fails), so it runs only when named, to measure the runtime's own cost;
+ * so does the gate-path row, which is the gateway as it was before capacity leases.
  */
 export const DEFAULT_SYSTEMS: readonly SystemName[] = SYSTEM_NAMES.filter(
-  (name) => name !== "workerd-floor",
+  (name) => name !== "workerd-floor" && name !== "roundhouse-gate-path",
 );
 
 /** A system that cannot run on this machine at all: skipped for the whole run, with the reason. */
@@ -196,6 +198,16 @@ export const SYSTEMS: Record<SystemName, System> = {
       startRoundhouse(nodes, ports, {
         overrides: { latencyEjection: {} },
         file: "roundhouse-outlier.json",
+      }),
+  },
+  "roundhouse-gate-path": {
+    name: "roundhouse-gate-path",
+    summary: "roundhouse-workerd with capacity leases off: every attempt through the node's gate",
+    start: (nodes, ports) =>
+      startRoundhouse(nodes, ports, {
+        bypassProxy: true,
+        overrides: { gate: { lease: false } },
+        file: "roundhouse-gate-path.json",
       }),
   },
   "workerd-floor": {

@@ -108,6 +108,7 @@ export class LeaseSlots {
 
   /** An attempt at the node starts (either path); call `leave` when its handshake ends. */
   enter(): void {
+    this.#usedSinceCall = true;
     this.#concurrent++;
     this.#peak = Math.max(this.#peak, this.#concurrent);
   }

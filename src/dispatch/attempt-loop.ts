@@ -23,7 +23,8 @@ export interface Verdict {
 export interface DispatchEnd<R> {
   readonly last: R | undefined;
   readonly attempts: number;
-  readonly tried: string[];
+  /** Nodes an attempt was started at, in order (a node picked after the deadline is not one). */
+  readonly attempted: string[];
   /** exhausted: every routable node tried; attempts: the cap was hit; others as named. */
   readonly stop: "exhausted" | "attempts" | "not-retryable" | "deadline";
   readonly pastDeadline: boolean;
@@ -60,6 +61,7 @@ export async function runAttempts<R>(
   counters.dispatches++;
   const plan = await planFor(chain, deps);
   let attempts = 0;
+  const attempted: string[] = [];
   let last: R | undefined;
   let stop: DispatchEnd<R>["stop"] = "exhausted";
   let nodeId = plan.next();
@@ -80,6 +82,7 @@ export async function runAttempts<R>(
       stop = "not-retryable";
       break;
     }
+    attempted.push(node.id);
     const result = await pending;
     const verdict = kind.judge(result);
     end(verdict.measured ? deps.now() - sentAt : undefined, deps.now());
@@ -105,7 +108,7 @@ export async function runAttempts<R>(
   return kind.fail({
     last,
     attempts,
-    tried: plan.triedNodes,
+    attempted,
     stop,
     pastDeadline: deadline <= deps.now(),
   });

@@ -175,7 +175,7 @@ function finish(
 }
 
 function failure(end: DispatchEnd<ForwardResult>, requestId: string): Response {
-  const { attempts, tried, last } = end;
+  const { attempts, attempted: tried, last } = end;
   const detail = last && "detail" in last ? last.detail : "";
   const headers = { "x-roundhouse-attempts": String(attempts), "x-request-id": requestId };
   const extensions = { tried, attempts, requestId };

@@ -1,0 +1,289 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { LeaseAnswer } from "../../src/balancer/lease-slots.ts";
+import { parseConfig, type ResolvedService } from "../../src/config/load.ts";
+import { type AttemptKind, runAttempts, type Verdict } from "../../src/dispatch/attempt-loop.ts";
+import type { ForwardResult } from "../../src/dispatch/attempt-result.ts";
+import { counters } from "../../src/dispatch/counters.ts";
+import type { DispatchDeps } from "../../src/dispatch/deps.ts";
+import { dispatch } from "../../src/dispatch/http-attempt.ts";
+import { ServiceRuntime } from "../../src/dispatch/service-runtime.ts";
+import type { ForwardOptions, LeaseRequest } from "../../src/durable/node-gate.ts";
+
+// The one attempt loop, driven in plain Node: a fake clock, sleeps that only record, Durable
+// Objects and nodes as fakes.
+
+function service(extra: Record<string, unknown> = {}): ResolvedService {
+  const loaded = parseConfig({
+    services: [
+      {
+        name: "svc",
+        nodes: ["a", "b", "c"].map((id) => ({ id, url: `http://${id}.test` })),
+        slowStartMs: 0,
+        ...extra,
+      },
+    ],
+  });
+  if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
+  return loaded.services.get("svc") as ResolvedService;
+}
+
+interface FakeWorld {
+  deps: DispatchDeps;
+  clock: { now: number };
+  sleeps: number[];
+  gateCalls: { forward: ForwardOptions[]; lease: LeaseRequest[] };
+}
+
+function world(
+  svc: ResolvedService,
+  gate: Partial<Record<"forward" | "lease", unknown>> = {},
+): FakeWorld {
+  const clock = { now: 1_000_000 };
+  const sleeps: number[] = [];
+  const gateCalls = { forward: [] as ForwardOptions[], lease: [] as LeaseRequest[] };
+  let generation = 0;
+  const stub = {
+    forward: async (_request: unknown, options: ForwardOptions): Promise<ForwardResult> => {
+      gateCalls.forward.push(options);
+      if (typeof gate.forward === "function") return gate.forward(options);
+      return {
+        kind: "response",
+        delivery: "buffered",
+        buffered: {
+          status: 200,
+          statusText: "OK",
+          headers: [["x-from", "gate"]],
+          body: new ArrayBuffer(0),
+        },
+      };
+    },
+    lease: async (request: LeaseRequest): Promise<LeaseAnswer> => {
+      gateCalls.lease.push(request);
+      if (typeof gate.lease === "function") return gate.lease(request);
+      return { slots: 4, ttlMs: request.ttlMs, generation: ++generation };
+    },
+  };
+  const env = {
+    NODE_GATE: { idFromName: (name: string) => ({ name }), get: () => stub },
+  } as unknown as Env;
+  const deps: DispatchDeps = {
+    env,
+    runtime: new ServiceRuntime(svc),
+    objects: {
+      lease: async (size) => ({ start: 0, size, ejected: [] }),
+      view: async () => ({ version: 1 }),
+    },
+    now: () => clock.now,
+    sleep: async (ms) => {
+      sleeps.push(ms);
+      clock.now += ms;
+    },
+    random: () => 0.5,
+    leaseContext: (totalNodes) => ({
+      totalNodes,
+      now: () => clock.now,
+      background: () => {},
+      call: (_node, request) => stub.lease(request),
+    }),
+  };
+  return { deps, clock, sleeps, gateCalls };
+}
+
+/** An attempt kind whose results come from a script: node id → what happens there. */
+function scripted(
+  svc: ResolvedService,
+  script: Record<string, Partial<Verdict> & { takesMs?: number }>,
+  clock: { now: number },
+) {
+  const tried: string[] = [];
+  const discarded: string[] = [];
+  const kind: AttemptKind<{ node: string } & Partial<Verdict>> = {
+    deadlineMs: svc.retry.deadlineMs,
+    retry: svc.retry,
+    run: (node) => {
+      tried.push(node.id);
+      const step = script[node.id] ?? {};
+      clock.now += step.takesMs ?? 1;
+      return Promise.resolve({ node: node.id, ...step });
+    },
+    judge: (r) => ({
+      counted: r.counted ?? true,
+      retryable: r.retryable ?? false,
+      answer: r.answer ?? true,
+      measured: true,
+      ejectedUntil: r.ejectedUntil,
+    }),
+    discard: async (r) => {
+      discarded.push(r.node);
+    },
+    answer: (r, nodeId, attempts) => Response.json({ answer: r.node, nodeId, attempts }),
+    fail: (end) =>
+      Response.json(
+        {
+          fail: end.stop,
+          attempts: end.attempts,
+          tried: end.attempted,
+          pastDeadline: end.pastDeadline,
+        },
+        { status: 503 },
+      ),
+  };
+  return { kind, tried, discarded };
+}
+
+const failing = { retryable: true, answer: false };
+
+describe("runAttempts", () => {
+  it("moves to an untried node after each retryable failure, backing off between attempts", async () => {
+    const svc = service({ retry: { backoffBaseMs: 10, backoffMaxMs: 100 } });
+    const { deps, clock, sleeps } = world(svc);
+    const { kind, tried } = scripted(svc, { a: failing, b: failing }, clock);
+    const body = await (await runAttempts(kind, [{ kind: "cluster" }], deps)).json();
+    expect(tried).toEqual(["a", "b", "c"]);
+    expect(body).toEqual({ answer: "c", nodeId: "c", attempts: 3 });
+    // Full jitter at 0.5 of 10 ms, then of 20 ms.
+    expect(sleeps).toEqual([5, 10]);
+  });
+
+  it("stops at maxAttempts while nodes remain, and says so", async () => {
+    const svc = service({ retry: { maxAttempts: 2, backoffBaseMs: 1, backoffMaxMs: 1 } });
+    const { deps, clock } = world(svc);
+    const { kind, tried } = scripted(svc, { a: failing, b: failing, c: failing }, clock);
+    const response = await runAttempts(kind, [{ kind: "cluster" }], deps);
+    expect(tried).toEqual(["a", "b"]);
+    expect(await response.json()).toMatchObject({ fail: "attempts", attempts: 2 });
+  });
+
+  it("counts no attempt that never left, and does not back off after one", async () => {
+    const svc = service({ retry: { maxAttempts: 1, backoffBaseMs: 10, backoffMaxMs: 10 } });
+    const { deps, clock, sleeps } = world(svc);
+    const notSent = { counted: false, retryable: true, answer: false };
+    const { kind, tried } = scripted(svc, { a: notSent, b: notSent }, clock);
+    expect(await (await runAttempts(kind, [{ kind: "cluster" }], deps)).json()).toEqual({
+      answer: "c",
+      nodeId: "c",
+      attempts: 1,
+    });
+    expect(tried).toEqual(["a", "b", "c"]);
+    expect(sleeps).toEqual([]);
+  });
+
+  it("lets go of a retryable answer when another node is tried, and keeps the last one", async () => {
+    const svc = service({ retry: { backoffBaseMs: 1, backoffMaxMs: 1 } });
+    const { deps, clock } = world(svc);
+    const retryableAnswer = { retryable: true, answer: true };
+    const { kind, discarded } = scripted(
+      svc,
+      { a: retryableAnswer, b: retryableAnswer, c: retryableAnswer },
+      clock,
+    );
+    expect(await (await runAttempts(kind, [{ kind: "cluster" }], deps)).json()).toMatchObject({
+      answer: "c",
+      attempts: 3,
+    });
+    expect(discarded).toEqual(["a", "b"]);
+  });
+
+  it("ends at the deadline with what it tried", async () => {
+    const svc = service({ retry: { deadlineMs: 100, backoffBaseMs: 0, backoffMaxMs: 0 } });
+    const { deps, clock } = world(svc);
+    const { kind, tried } = scripted(svc, { a: { ...failing, takesMs: 150 } }, clock);
+    const body = await (await runAttempts(kind, [{ kind: "cluster" }], deps)).json();
+    expect(tried).toEqual(["a"]);
+    expect(body).toMatchObject({ fail: "deadline", pastDeadline: true, tried: ["a"] });
+  });
+
+  it("stops when an attempt cannot start, and routes around a node an attempt got ejected", async () => {
+    const svc = service({ retry: { backoffBaseMs: 0, backoffMaxMs: 0 } });
+    const { deps, clock } = world(svc);
+    const until = clock.now + 60_000;
+    const { kind } = scripted(svc, { a: { ...failing, ejectedUntil: until }, b: failing }, clock);
+    const run = kind.run;
+    kind.run = (node, remaining, panic) =>
+      node.id === "c" ? undefined : run(node, remaining, panic);
+    const body = await (await runAttempts(kind, [{ kind: "cluster" }], deps)).json();
+    expect(body).toMatchObject({ fail: "not-retryable", tried: ["a"] });
+    expect(deps.runtime.route([{ kind: "cluster" }], clock.now).schedule).not.toContain("a");
+  });
+});
+
+describe("dispatch of a proxied request", () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  const request = (method = "GET") => ({
+    method,
+    pathAndQuery: "/x?y=1",
+    headers: [] as [string, string][],
+    body: { take: () => null, replayable: true },
+    requestId: "req-1",
+    traits: { method, hasIdempotencyKey: false, replayable: true },
+    chain: [{ kind: "cluster" as const }],
+  });
+
+  it("fetches the node itself on a leased slot, with no gate call after the first lease", async () => {
+    const svc = service();
+    const { deps, gateCalls } = world(svc);
+    const urls: string[] = [];
+    vi.stubGlobal("fetch", async (url: string) => {
+      urls.push(url);
+      return new Response("hi", { headers: { connection: "close", "x-node": "1" } });
+    });
+    const before = counters.directAttempts;
+    for (let i = 0; i < 6; i++) {
+      const response = await dispatch(request(), deps);
+      expect(response.status).toBe(200);
+      expect(response.headers.get("x-roundhouse-attempts")).toBe("1");
+      expect(response.headers.get("connection")).toBeNull();
+      expect(await response.text()).toBe("hi");
+    }
+    expect(counters.directAttempts - before).toBe(6);
+    expect(gateCalls.forward).toEqual([]);
+    // One first lease per node; rotation visits a, b, c, a, b, c.
+    expect(gateCalls.lease.map((r) => r.nodeId)).toEqual(["a", "b", "c"]);
+    expect(urls).toEqual(["a", "b", "c", "a", "b", "c"].map((id) => `http://${id}.test/x?y=1`));
+  });
+
+  it("reports a failure on a leased slot at once and takes the ejection it answers", async () => {
+    const svc = service({ retry: { backoffBaseMs: 0, backoffMaxMs: 0 } });
+    let generation = 0;
+    const { deps, gateCalls, clock } = world(svc, {
+      lease: (r: LeaseRequest) =>
+        r.failure
+          ? { slots: 0, ttlMs: r.ttlMs, generation: ++generation, ejectedUntil: clock.now + 30_000 }
+          : { slots: 4, ttlMs: r.ttlMs, generation: ++generation },
+    });
+    vi.stubGlobal("fetch", async (url: string) =>
+      url.startsWith("http://a.test") ? new Response("down", { status: 503 }) : new Response("up"),
+    );
+    const response = await dispatch(request(), deps);
+    expect(await response.text()).toBe("up");
+    expect(response.headers.get("x-roundhouse-attempts")).toBe("2");
+    expect(gateCalls.lease.filter((r) => r.failure).map((r) => r.nodeId)).toEqual(["a"]);
+    expect(deps.runtime.route([{ kind: "cluster" }], clock.now).schedule).not.toContain("a");
+  });
+
+  it("sends every attempt through the gate when leasing is off", async () => {
+    const svc = service({ gate: { lease: false } });
+    const { deps, gateCalls } = world(svc);
+    vi.stubGlobal("fetch", async () => {
+      throw new Error("the isolate must not fetch");
+    });
+    const response = await dispatch(request(), deps);
+    expect(response.headers.get("x-from")).toBe("gate");
+    expect(gateCalls.forward).toHaveLength(1);
+    expect(gateCalls.lease).toEqual([]);
+  });
+
+  it("goes through the gate when the gate leases nothing", async () => {
+    const svc = service();
+    const { deps, gateCalls } = world(svc, {
+      lease: (r: LeaseRequest) => ({ slots: 0, ttlMs: r.ttlMs, generation: 1 }),
+    });
+    vi.stubGlobal("fetch", async () => {
+      throw new Error("the isolate must not fetch");
+    });
+    expect((await dispatch(request(), deps)).status).toBe(200);
+    expect(gateCalls.lease).toHaveLength(1);
+    expect(gateCalls.forward).toHaveLength(1);
+  });
+});
