@@ -68,7 +68,14 @@ export function dispatchInvocation(invocation: Invocation, deps: DispatchDeps): 
     answer: (outcome, nodeId, attempts) =>
       answer(outcome, nodeId, attempts, invocation.requestId, []),
     fail: (end: DispatchEnd<InvokeOutcome>) =>
-      answer(end.last, undefined, end.attempts, invocation.requestId, end.attempted, end.pastDeadline),
+      answer(
+        end.last,
+        undefined,
+        end.attempts,
+        invocation.requestId,
+        end.attempted,
+        end.pastDeadline,
+      ),
   };
   return runAttempts(kind, invocation.chain, deps);
 }
