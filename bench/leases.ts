@@ -117,6 +117,8 @@ export async function leasesBench(argv: string[]): Promise<void> {
     await fleet.close();
   }
 
+  const ceiling = await nodeCeiling(connections * 2);
+
   const targets = {
     doRoundTripsPerDispatchAtLimit64: 0.05,
     peakHandshakesNeverAboveLimit: cells.every((c) => c.peakHandshakesPerNode <= c.gateLimit),
@@ -150,8 +152,62 @@ export async function leasesBench(argv: string[]): Promise<void> {
   console.log(
     `targets: ≤ ${targets.doRoundTripsPerDispatchAtLimit64} DO calls per dispatch at limit 64 (${at64.map((c) => fmt(c.doRoundTripsPerDispatch, 4)).join(", ")}); peak ≤ limit in every cell: ${targets.peakHandshakesNeverAboveLimit}`,
   );
-  const result = { machine: machine(), connections, durationMs, handshakeMs, targets, cells };
+  console.log(
+    `one node, no handshake delay, ${ceiling.isolates} isolates, ${ceiling.connections} connections: gate path ${fmt(ceiling.gatePathReqPerSec)} req/s, leases ${fmt(ceiling.leasedReqPerSec)} req/s (${fmt(ceiling.leasedReqPerSec / ceiling.gatePathReqPerSec, 2)}×)`,
+  );
+  const result = {
+    machine: machine(),
+    connections,
+    durationMs,
+    handshakeMs,
+    targets,
+    cells,
+    ceiling,
+  };
   console.log(`wrote ${writeResult("leases", result)}`);
+}
+
+/**
+ * The most one node receives through each path here: one fast node, both services at limit 64,
+ * one with leases off. On this machine both are bound by its two cores; deployed, the gate path is
+ * also bound by what one Durable Object serves.
+ */
+async function nodeCeiling(connections: number) {
+  const isolates = 3;
+  const fleet = await startFleet({ host: "127.0.0.1" });
+  const node = await fleet.addNode({ id: "ceiling", behaviour: { delayMs: 0 } });
+  const nodes = [{ id: node.id, url: node.url }];
+  const retry = { maxAttempts: 1 };
+  const gateways = await startGatewayIsolates(isolates, {
+    services: [
+      { name: "gate-path", gate: { limit: 64, lease: false }, retry, nodes },
+      { name: "leased", gate: { limit: 64 }, retry, nodes },
+    ],
+  });
+  const rate = async (service: string) => {
+    const load = (ms: number) =>
+      Promise.all(
+        gateways.urls.map((url) =>
+          runLoad({
+            url: `${url}/s/${service}/`,
+            concurrency: Math.ceil(connections / isolates),
+            durationMs: ms,
+          }),
+        ),
+      );
+    await load(1_000);
+    const runs = await load(4_000);
+    const ok = runs.reduce((sum, r) => sum + r.ok, 0);
+    return ok / (Math.max(...runs.map((r) => r.elapsedMs)) / 1000);
+  };
+  try {
+    const gatePathReqPerSec = await rate("gate-path");
+    const leasedReqPerSec = await rate("leased");
+    return { isolates, connections, gatePathReqPerSec, leasedReqPerSec };
+  } finally {
+    await gateways.close();
+    await fleet.close();
+  }
 }
 
 async function countersOf(urls: readonly string[]): Promise<IsolateCounters> {
