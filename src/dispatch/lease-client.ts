@@ -49,7 +49,6 @@ export class LeaseClient {
   slotsOf(nodeId: string): LeaseSlots {
     let slots = this.#slots.get(nodeId);
     if (!slots) {
-      // Discovery can churn node ids; the map keeps only what the live list names (see `forget`).
       slots = new LeaseSlots();
       this.#slots.set(nodeId, slots);
     }
@@ -89,11 +88,6 @@ export class LeaseClient {
       console.warn(`failure report to ${node.id}'s gate lost: ${String(error)}`);
       return undefined;
     }
-  }
-
-  /** Forgets the leases of nodes no longer known; their slots lapse at the gate with their TTL. */
-  forget(known: (nodeId: string) => boolean): void {
-    for (const id of this.#slots.keys()) if (!known(id)) this.#slots.delete(id);
   }
 
   async #renew(node: MemberNode, context: LeaseContext): Promise<void> {
