@@ -70,20 +70,29 @@ describe("node gate leases", () => {
   });
 
   it("keeps gate-path dispatches to what the leases leave, and admits the waiting when a lease ends", async () => {
-    const [node] = await addNodes(1, { behaviour: { delayMs: 300 } });
-    const svc = serviceGateway([node!], {
-      gate: { limit: 16, lease: false },
-      retry: { maxAttempts: 1, perTryTimeoutMs: 5_000, deadlineMs: 20_000 },
-    });
-    const gate = gateStub(env, { service: svc.name, nodeId: node!.id });
-    // A stranger holds 14 slots for one second and never uses them: the gate keeps 2 of its own.
-    const held = await gate.lease(leaseRequest(svc.name, "stranger", { nodeId: node!.id }));
+    const [node] = await addNodes(1, { behaviour: { delayMs: 1_500 } });
+    const service = serviceName();
+    const gate = gateStub(env, { service, nodeId: node!.id });
+    // A stranger holds 14 of 16 slots for one second and never uses them: the gate keeps 2.
+    const held = await gate.lease(leaseRequest(service, "stranger", { nodeId: node!.id }));
     expect(held.slots).toBe(14);
-    // Twelve 300 ms handshakes two at a time take 1.8 s; the lease ends after 1 s, and the timer
-    // it armed then admits every dispatch still waiting.
-    const responses = await Promise.all(Array.from({ length: 12 }, () => svc.fetch("/")));
-    expect(responses.map((r) => r.status)).toEqual(responses.map(() => 200));
-    await Promise.all(responses.map((r) => r.arrayBuffer()));
+    // Six attempts of 1.5 s through the gate: two start at once, four wait. When the lease ends
+    // (before the first two are done) the timer it armed lets the four go too. Should the attempts
+    // arrive only after the lease ended, all six start together: either way more than two overlap.
+    const options = {
+      service,
+      nodeId: node!.id,
+      gateLimit: 16,
+      queueTimeoutMs: 20_000,
+      perTryTimeoutMs: 10_000,
+      ejection,
+      totalNodes: 1,
+    };
+    const request = { url: `${node!.url}/`, method: "GET", headers: [], body: null };
+    const results = await Promise.all(
+      Array.from({ length: 6 }, () => gate.forward(request, options)),
+    );
+    expect(results.map((r) => r.kind)).toEqual(results.map(() => "response"));
     expect((await gate.stats()).peakInFlight).toBeGreaterThan(2);
   });
 
