@@ -1,5 +1,5 @@
 import type { ResolvedService } from "../config/load.ts";
-import { gateStub } from "../durable/stubs.ts";
+import { gateOf } from "../durable/stubs.ts";
 import type { LeaseContext } from "./lease-client.ts";
 import { runtimeFor, type ServiceObjects, type ServiceRuntime } from "./service-runtime.ts";
 
@@ -12,7 +12,7 @@ export interface DispatchDeps {
   readonly sleep: (ms: number) => Promise<void>;
   readonly random: () => number;
   /** What the lease client needs of this dispatch: its gate calls, clock and waitUntil. */
-  leaseContext(totalNodes: number): LeaseContext;
+  readonly leaseContext: LeaseContext;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -39,23 +39,21 @@ export function dispatchDeps(
   service: ResolvedService,
   waitUntil: (work: Promise<unknown>) => void,
 ): DispatchDeps {
+  const runtime = runtimeFor(service);
   return {
     env,
-    runtime: runtimeFor(service),
+    runtime,
     objects: serviceObjects(env, service.name),
     now: Date.now,
     sleep,
     random: Math.random,
-    leaseContext: (totalNodes) => ({
-      totalNodes,
+    leaseContext: {
+      get totalNodes() {
+        return runtime.knownCount;
+      },
       now: Date.now,
       background: waitUntil,
-      call: (node, request) =>
-        gateStub(env, {
-          service: service.name,
-          nodeId: node.id,
-          locationHint: node.locationHint,
-        }).lease(request),
-    }),
+      call: (node, request) => gateOf(env, service, node).lease(request),
+    },
   };
 }

@@ -1,7 +1,7 @@
 import type { MemberNode } from "../balancer/membership.ts";
 import { type RequestTraits, shouldRetry } from "../balancer/retry-policy.ts";
 import type { ScopeLevel } from "../balancer/scope.ts";
-import { gateStub } from "../durable/stubs.ts";
+import { gateOf } from "../durable/stubs.ts";
 import { problem } from "../http/problem.ts";
 import { type AttemptKind, type DispatchEnd, runAttempts } from "./attempt-loop.ts";
 import { type ForwardResult, statusOf } from "./attempt-result.ts";
@@ -66,6 +66,18 @@ function httpAttempts(request: UpstreamRequest, deps: DispatchDeps): AttemptKind
   };
 }
 
+/** One attempt as either path sends it. */
+interface Attempt {
+  readonly node: MemberNode;
+  readonly upstream: NodeRequest;
+  /** Time left before the dispatch's deadline: the longest the gate's queue may hold it. */
+  readonly remainingMs: number;
+  /** Longest wait for response headers: the per-try timeout, cut short by the deadline. */
+  readonly holdMs: number;
+  /** The node's scope is in panic: send even if the node is ejected. */
+  readonly panic: boolean;
+}
+
 /**
  * One attempt at one node: on a leased slot, fetched from this isolate with no Durable Object
  * call; without a free slot, through the node's gate, which admits it in FIFO order.
@@ -74,31 +86,35 @@ async function sendAttempt(
   node: MemberNode,
   request: UpstreamRequest,
   body: AttemptBody,
-  remaining: number,
+  remainingMs: number,
   panic: boolean,
   deps: DispatchDeps,
 ): Promise<ForwardResult> {
   const { runtime } = deps;
-  const service = runtime.service;
-  const holdMs = Math.min(service.retry.perTryTimeoutMs, remaining);
-  const upstream: NodeRequest = {
-    url: joinUrl(node.url, request.pathAndQuery),
-    method: request.method,
-    headers: request.headers,
-    body,
+  const attempt: Attempt = {
+    node,
+    upstream: {
+      url: joinUrl(node.url, request.pathAndQuery),
+      method: request.method,
+      headers: request.headers,
+      body,
+    },
+    remainingMs,
+    holdMs: Math.min(runtime.service.retry.perTryTimeoutMs, remainingMs),
+    panic,
   };
   const leases = runtime.leases;
-  if (!leases.enabled) return throughGate(node, upstream, remaining, holdMs, panic, deps);
+  if (!leases.enabled) return throughGate(attempt, deps);
   const slots = leases.slotsOf(node.id);
   slots.enter();
   try {
-    const context = deps.leaseContext(runtime.knownCount);
-    if (!(await leases.take(node, holdMs, context))) {
-      return await throughGate(node, upstream, remaining, holdMs, panic, deps);
+    const context = deps.leaseContext;
+    if (!(await leases.take(node, attempt.holdMs, context))) {
+      return await throughGate(attempt, deps);
     }
     counters.directAttempts++;
     const sentAt = deps.now();
-    const sent = await fetchNode(upstream, holdMs);
+    const sent = await fetchNode(attempt.upstream, attempt.holdMs);
     if (sent.kind === "response") sent.settle();
     const failed = sent.kind !== "response" || isFailureStatus(sent.response.status);
     slots.give(failed ? undefined : { latencyMs: deps.now() - sentAt });
@@ -110,33 +126,20 @@ async function sendAttempt(
   }
 }
 
-async function throughGate(
-  node: MemberNode,
-  upstream: NodeRequest,
-  remaining: number,
-  holdMs: number,
-  panic: boolean,
-  deps: DispatchDeps,
-): Promise<ForwardResult> {
+async function throughGate(attempt: Attempt, deps: DispatchDeps): Promise<ForwardResult> {
   const { runtime } = deps;
   const service = runtime.service;
   try {
-    const gate = gateStub(deps.env, {
-      service: service.name,
-      nodeId: node.id,
-      global: service.lockScope === "global",
-      locationHint: node.locationHint,
-    });
     counters.gateCalls++;
-    return await gate.forward(upstream, {
+    return await gateOf(deps.env, service, attempt.node).forward(attempt.upstream, {
       service: service.name,
-      nodeId: node.id,
+      nodeId: attempt.node.id,
       gateLimit: service.gate.limit,
-      queueTimeoutMs: remaining,
-      perTryTimeoutMs: holdMs,
+      queueTimeoutMs: attempt.remainingMs,
+      perTryTimeoutMs: attempt.holdMs,
       ejection: service.ejection,
       totalNodes: runtime.knownCount,
-      ignoreEjection: panic,
+      ignoreEjection: attempt.panic,
       ...(service.gatewayId === undefined ? {} : { gatewayId: service.gatewayId }),
     });
   } catch (error) {

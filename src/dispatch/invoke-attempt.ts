@@ -1,7 +1,7 @@
 import type { ScopeLevel } from "../balancer/scope.ts";
 import type { InvokeOutcome } from "../durable/gate-invoke.ts";
 import type { InvokePayload } from "../durable/node-gate.ts";
-import { gateStub } from "../durable/stubs.ts";
+import { gateOf } from "../durable/stubs.ts";
 import { problem } from "../http/problem.ts";
 import { type AttemptKind, type DispatchEnd, runAttempts } from "./attempt-loop.ts";
 import { counters } from "./counters.ts";
@@ -28,13 +28,7 @@ export function dispatchInvocation(invocation: Invocation, deps: DispatchDeps): 
     retry: service.retry,
     run(node, remaining, panic) {
       counters.gateCalls++;
-      const gate = gateStub(env, {
-        service: service.name,
-        nodeId: node.id,
-        global: service.lockScope === "global",
-        locationHint: node.locationHint,
-      });
-      return gate
+      return gateOf(env, service, node)
         .invoke(invocation.payload, {
           service: service.name,
           nodeId: node.id,

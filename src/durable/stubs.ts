@@ -30,6 +30,20 @@ export function gateStub(env: Env, target: GateTarget) {
   return env.NODE_GATE.get(gateId(env.NODE_GATE, gateName(target)), hint);
 }
 
+/** The gate a service's dispatches to `node` pass: the node's own, or under lock scope `global` the service's. */
+export function gateOf(
+  env: Env,
+  service: { readonly name: string; readonly lockScope: "node" | "global" },
+  node: { readonly id: string; readonly locationHint?: string | undefined },
+) {
+  return gateStub(env, {
+    service: service.name,
+    nodeId: node.id,
+    global: service.lockScope === "global",
+    locationHint: node.locationHint,
+  });
+}
+
 /** The gate the stream benchmark measures in, apart from the node's real gate. */
 export function benchGateStub(env: Env, service: string, nodeId: string) {
   return env.NODE_GATE.get(env.NODE_GATE.idFromName(`bench/${service}/${nodeId}`));

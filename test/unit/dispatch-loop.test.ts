@@ -79,12 +79,12 @@ function world(
       clock.now += ms;
     },
     random: () => 0.5,
-    leaseContext: (totalNodes) => ({
-      totalNodes,
+    leaseContext: {
+      totalNodes: 3,
       now: () => clock.now,
       background: () => {},
       call: (_node, request) => stub.lease(request),
-    }),
+    },
   };
   return { deps, clock, sleeps, gateCalls };
 }
