@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
@@ -20,7 +21,21 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
-              bindings: { ADMIN_TOKEN: "test-admin-token", PEER_SECRET: "test-peer-secret" },
+              bindings: {
+                ADMIN_TOKEN: "test-admin-token",
+                PEER_SECRET: "test-peer-secret",
+                DISCOVERY_TOKEN: "Bearer test-discovery-token",
+              },
+              // Bound where a deployment binds its VPC Network: the egress path runs for real.
+              serviceBindings: { FLEET_VPC: "vpc-stand-in" },
+              workers: [
+                {
+                  name: "vpc-stand-in",
+                  modules: true,
+                  script: readFileSync("test/fixtures/vpc-stand-in.js", "utf8"),
+                  compatibilityDate: "2026-10-01",
+                },
+              ],
             },
           }),
         ],

@@ -10,6 +10,7 @@ export const DISCOVERY_MODES = [
   "garbage",
   "object",
   "bad-entries",
+  "hostile",
   "error",
   "hang",
 ] as const;
@@ -17,7 +18,8 @@ export const DISCOVERY_MODES = [
 /**
  * normal answers the live addresses; garbage answers 200 with a body that is not JSON;
  * object answers 200 with a JSON object; bad-entries answers 200 with an array holding
- * non-address strings and numbers; error answers 500; hang never answers.
+ * non-address strings and numbers; hostile adds addresses a client must refuse (metadata,
+ * link-local, disguised loopback); error answers 500; hang never answers.
  */
 export type Discovery = (typeof DISCOVERY_MODES)[number];
 

@@ -30,6 +30,22 @@ export interface LocalNodesAnswer {
 /** Entries the bad-entries fault appends: none of them is an address a client could use. */
 const BAD_ENTRIES: readonly unknown[] = ["not-an-address", "", "256.1.1.1", 9042, 127.5];
 
+/**
+ * Entries the hostile fault appends: where a compromised node would send clients (cloud metadata,
+ * link-local, private ranges, loopback written in disguise) and a malformed IPv6 address.
+ */
+const HOSTILE_ENTRIES: readonly string[] = [
+  "169.254.169.254",
+  "metadata.google.internal",
+  "0x7f000001",
+  "2130706433:9000",
+  "127.1",
+  "[::ffff:127.0.0.1]",
+  "10.0.0.1",
+  "[fe80::1]",
+  ":::",
+];
+
 /** Reads the scope from a raw query string; like Alternator, ?rack alone stays in the own dc. */
 export function localNodesScope(query: string, ownDc: string | undefined): LocalNodesScope {
   const params = new URLSearchParams(query);
@@ -49,6 +65,8 @@ export function localNodesAnswer(discovery: Discovery, entries: string[]): Local
     case "bad-entries":
       // The real entries stay in, so a client may choose between dropping the answer and filtering it.
       return { status: 200, body: JSON.stringify([...entries, ...BAD_ENTRIES]) };
+    case "hostile":
+      return { status: 200, body: JSON.stringify([...entries, ...HOSTILE_ENTRIES]) };
     case "error":
       return { status: 500, body: JSON.stringify({ error: "node discovery failed" }) };
     case "hang":

@@ -27,6 +27,7 @@ export async function failoverBench(argv: string[]): Promise<void> {
   const [victim, seed] = members as [(typeof members)[number], (typeof members)[number]];
   const service = {
     name: "failover",
+    allow: ["127.0.0.0/8"],
     discovery: { seeds: [seed.url], activeIntervalMs, idleIntervalMs },
     scope: { dc: "dc1" },
   };

@@ -60,6 +60,7 @@ export async function leasesBench(argv: string[]): Promise<void> {
   const config = {
     services: GATE_LIMITS.map((limit) => ({
       name: `limit-${limit}`,
+      allow: ["127.0.0.0/8"],
       gate: { limit },
       retry: { maxAttempts: 1, perTryTimeoutMs: 10_000, deadlineMs: 30_000 },
       nodes: nodes.map((n) => ({ id: n.id, url: n.url })),
@@ -178,10 +179,11 @@ async function nodeCeiling(connections: number) {
   const node = await fleet.addNode({ id: "ceiling", behaviour: { delayMs: 0 } });
   const nodes = [{ id: node.id, url: node.url }];
   const retry = { maxAttempts: 1 };
+  const allow = ["127.0.0.0/8"];
   const gateways = await startGatewayIsolates(isolates, {
     services: [
-      { name: "gate-path", gate: { limit: 64, lease: false }, retry, nodes },
-      { name: "leased", gate: { limit: 64 }, retry, nodes },
+      { name: "gate-path", gate: { limit: 64, lease: false }, retry, nodes, allow },
+      { name: "leased", gate: { limit: 64 }, retry, nodes, allow },
     ],
   });
   const rate = async (service: string) => {

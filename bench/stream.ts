@@ -32,6 +32,7 @@ export async function streamBench(argv: string[]): Promise<void> {
   const node = await fleet.addNode({ id: "stream-1" });
   const service = {
     name: "stream",
+    allow: ["127.0.0.0/8"],
     nodes: [{ id: node.id, url: node.url }],
     retry: { maxAttempts: 1 },
   };

@@ -68,6 +68,7 @@ export function gatewayConfig(nodes: Nodes, overrides: ServiceOverrides = {}) {
     services: [
       {
         name: SERVICE,
+        allow: ["127.0.0.0/8"],
         nodes: NODE_IDS.map((id) => ({ id, url: nodes.urls[id] })),
         health: { path: "/health", intervalMs: 2_000 },
         ...overrides,

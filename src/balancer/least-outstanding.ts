@@ -20,17 +20,18 @@ export interface NodePlan {
  */
 export class LeastOutstandingPlan implements NodePlan {
   private readonly tried = new Set<string>();
-  private readonly members: () => readonly string[];
+  private readonly members: (tried: ReadonlySet<string>) => readonly string[];
   private readonly outstanding: (id: string) => number;
   private readonly random: () => number;
 
   /**
    * @param members routable node ids (a weighted round may repeat ids; repeats raise the chance
-   *   of being sampled, which is how weight applies here)
+   *   of being sampled, which is how weight applies here); given the tried-set, so it may move on
+   *   to a farther scope once the nearest is spent
    * @param outstanding requests this node has in flight now
    */
   constructor(
-    members: () => readonly string[],
+    members: (tried: ReadonlySet<string>) => readonly string[],
     outstanding: (id: string) => number,
     random: () => number,
   ) {
@@ -44,11 +45,11 @@ export class LeastOutstandingPlan implements NodePlan {
   }
 
   hasNext(): boolean {
-    return this.members().some((id) => !this.tried.has(id));
+    return this.members(this.tried).some((id) => !this.tried.has(id));
   }
 
   next(): string | undefined {
-    const candidates = this.members().filter((id) => !this.tried.has(id));
+    const candidates = this.members(this.tried).filter((id) => !this.tried.has(id));
     if (candidates.length === 0) return undefined;
     const first = candidates[Math.floor(this.random() * candidates.length)] as string;
     let second = candidates[Math.floor(this.random() * candidates.length)] as string;

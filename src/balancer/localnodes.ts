@@ -1,3 +1,5 @@
+import { type AddressPolicy, checkHost } from "./address-policy.ts";
+
 /** How discovered addresses become node URLs. */
 export interface AddressRules {
   /** Scheme of node URLs. */
@@ -6,21 +8,31 @@ export interface AddressRules {
   readonly port: number;
 }
 
-/** A parsed `/localnodes` answer: node URLs, or why the answer was rejected. */
-export type LocalNodesAnswer = { ok: true; urls: string[] } | { ok: false; reason: string };
+/** An entry of an answer that was dropped, and why. */
+export interface RefusedEntry {
+  readonly entry: string;
+  readonly reason: string;
+}
+
+/** A parsed `/localnodes` answer: node URLs and the entries dropped, or why it was rejected. */
+export type LocalNodesAnswer =
+  | { ok: true; urls: string[]; refused: RefusedEntry[] }
+  | { ok: false; reason: string };
 
 const MAX_ENTRIES = 10_000;
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const IPV6 = /^[0-9A-Fa-f:.]{2,45}$/;
-const HOSTNAME =
-  /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 /**
  * Parses the ScyllaDB Alternator `/localnodes` format: a JSON array of bare IP addresses, which
- * take the configured scheme and port, or `host:port` entries. The whole answer is rejected if any
- * entry is malformed: a half-corrupt list is more likely a broken node than a smaller cluster.
+ * take the configured scheme and port, or `host:port` entries. Each entry is normalized and
+ * checked against the service's address policy; one that fails is dropped with its reason and
+ * the rest apply. An answer none of whose entries survive is rejected whole, so a corrupt answer
+ * never empties a level that had nodes.
  */
-export function parseLocalNodes(body: string, rules: AddressRules): LocalNodesAnswer {
+export function parseLocalNodes(
+  body: string,
+  rules: AddressRules,
+  policy: AddressPolicy,
+): LocalNodesAnswer {
   let value: unknown;
   try {
     value = JSON.parse(body);
@@ -30,35 +42,42 @@ export function parseLocalNodes(body: string, rules: AddressRules): LocalNodesAn
   if (!Array.isArray(value)) return { ok: false, reason: "not a JSON array" };
   if (value.length > MAX_ENTRIES) return { ok: false, reason: `more than ${MAX_ENTRIES} entries` };
   const urls = new Set<string>();
+  const refused: RefusedEntry[] = [];
   for (const entry of value) {
-    const url = typeof entry === "string" ? addressUrl(entry.trim(), rules) : undefined;
-    if (!url) return { ok: false, reason: `bad entry ${JSON.stringify(entry)}` };
-    urls.add(url);
+    const text = typeof entry === "string" ? entry.trim() : JSON.stringify(entry);
+    const url = typeof entry === "string" ? entryUrl(text, rules, policy) : "not a string";
+    if (url.startsWith(`${rules.scheme}://`)) urls.add(url);
+    else refused.push({ entry: text.slice(0, 100), reason: url });
   }
-  return { ok: true, urls: [...urls].sort() };
+  if (urls.size === 0 && refused.length > 0) {
+    const first = refused[0] as RefusedEntry;
+    return { ok: false, reason: `no usable entry: ${JSON.stringify(first.entry)} ${first.reason}` };
+  }
+  return { ok: true, urls: [...urls].sort(), refused };
 }
 
-function addressUrl(entry: string, rules: AddressRules): string | undefined {
-  let host = entry;
-  let port = rules.port;
+/** The node URL of an entry, or why it has none. */
+function entryUrl(entry: string, rules: AddressRules, policy: AddressPolicy): string {
+  const split = splitPort(entry);
+  if (!split) return "is not an address or address:port";
+  const port = split.port ?? rules.port;
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) return "has a port out of range";
+  const verdict = checkHost(split.host, policy);
+  if (!verdict.ok) return verdict.reason;
+  const host = verdict.host.kind === "ipv6" ? `[${verdict.host.text}]` : verdict.host.text;
+  return `${rules.scheme}://${host}:${port}`;
+}
+
+function splitPort(entry: string): { host: string; port?: number } | undefined {
   const bracketed = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(entry);
   if (bracketed) {
-    host = bracketed[1] as string;
-    if (bracketed[2]) port = Number(bracketed[2]);
-    if (!IPV6.test(host) || !host.includes(":")) return undefined;
-    host = `[${host}]`;
-  } else if (IPV6.test(entry) && entry.split(":").length > 2) {
-    host = `[${entry}]`;
-  } else {
-    const colon = entry.lastIndexOf(":");
-    if (colon >= 0) {
-      host = entry.slice(0, colon);
-      port = /^\d{1,5}$/.test(entry.slice(colon + 1)) ? Number(entry.slice(colon + 1)) : Number.NaN;
-    }
-    // All-digit dotted names must be valid IPv4 addresses, not hostnames that look like one.
-    const valid = /^[\d.]+$/.test(host) ? IPV4.test(host) : HOSTNAME.test(host);
-    if (!valid) return undefined;
+    const host = bracketed[1] as string;
+    return bracketed[2] ? { host, port: Number(bracketed[2]) } : { host };
   }
-  if (!Number.isInteger(port) || port < 1 || port > 65_535) return undefined;
-  return `${rules.scheme}://${host}:${port}`;
+  if (entry.split(":").length > 2) return { host: entry };
+  const colon = entry.lastIndexOf(":");
+  if (colon < 0) return entry.length > 0 ? { host: entry } : undefined;
+  const port = entry.slice(colon + 1);
+  if (!/^\d{1,5}$/.test(port) || colon === 0) return undefined;
+  return { host: entry.slice(0, colon), port: Number(port) };
 }

@@ -52,6 +52,29 @@ export function selectNodes(
   return { scope: listed?.scope, nodes: listed?.nodes ?? [], panic: listed !== undefined };
 }
 
+/**
+ * The selection once a dispatch has tried every node of the nearer levels: the first level, in
+ * order, whose selection still has an untried node. A dispatch whose scope runs out of nodes goes
+ * on into the next level with the same tried-set instead of failing while scope fallback catches
+ * up (a rack that goes down whole is still listed, and not yet ejected, for a while).
+ */
+export function selectUntried(
+  levels: readonly MembershipLevel[],
+  ejected: (id: string) => boolean,
+  panicThreshold: number,
+  tried: ReadonlySet<string>,
+): Selection {
+  let rest = levels;
+  while (rest.length > 0) {
+    const selection = selectNodes(rest, ejected, panicThreshold);
+    if (selection.nodes.some((node) => !tried.has(node.id))) return selection;
+    const at = rest.findIndex((level) => level.scope === selection.scope);
+    if (at < 0) break;
+    rest = rest.slice(at + 1);
+  }
+  return { scope: undefined, nodes: [], panic: false };
+}
+
 /** A node as configured or registered, before health is known. */
 export interface DeclaredMember {
   readonly id: string;

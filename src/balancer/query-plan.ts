@@ -11,19 +11,20 @@ import type { NodePlan } from "./least-outstanding.ts";
  */
 export class QueryPlan implements NodePlan {
   private readonly tried = new Set<string>();
-  private readonly schedule: () => readonly string[];
+  private readonly schedule: (tried: ReadonlySet<string>) => readonly string[];
   private readonly admitFirst: ((id: string) => boolean) | undefined;
   private cursor: number;
 
   /**
    * @param position rotation position leased for this dispatch
-   * @param schedule returns the current rotation round (node ids, repeated by weight) of routable nodes
+   * @param schedule returns the current rotation round (node ids, repeated by weight) of routable
+   *   nodes; given the tried-set, so it may move on to a farther scope once the nearest is spent
    * @param admitFirst may decline a node as the first choice (slow start); retries ignore it, and
    *   if it declines every node the first untried one is taken anyway
    */
   constructor(
     position: number,
-    schedule: () => readonly string[],
+    schedule: (tried: ReadonlySet<string>) => readonly string[],
     admitFirst?: (id: string) => boolean,
   ) {
     this.schedule = schedule;
@@ -36,19 +37,14 @@ export class QueryPlan implements NodePlan {
     return [...this.tried];
   }
 
-  /** Marks a node tried without dispatching to it (for example, its gate refused it). */
-  markTried(id: string): void {
-    this.tried.add(id);
-  }
-
   /** Whether some routable node is still untried. */
   hasNext(): boolean {
-    return this.schedule().some((id) => !this.tried.has(id));
+    return this.schedule(this.tried).some((id) => !this.tried.has(id));
   }
 
   /** The next untried routable node, or undefined when every routable node has been tried. */
   next(): string | undefined {
-    const round = this.schedule();
+    const round = this.schedule(this.tried);
     const admit = this.tried.size === 0 ? this.admitFirst : undefined;
     let fallback: number | undefined;
     for (let step = 1; step <= round.length; step++) {

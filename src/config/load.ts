@@ -1,12 +1,21 @@
-import { ConfigSchema, defaultNodeId, type NodeConfig, type ServiceConfig } from "./schema.ts";
+import {
+  ConfigSchema,
+  defaultNodeId,
+  InvokeSchema,
+  type InvokeSettings,
+  type NodeConfig,
+  type ServiceConfig,
+} from "./schema.ts";
 import type { PeerConfig, SyncSettings } from "./sync-schema.ts";
 
 /** A node with its id resolved. */
 export type ResolvedNode = NodeConfig & { readonly id: string };
 
 /** A service with node ids resolved and nodes indexed by id. */
-export interface ResolvedService extends Omit<ServiceConfig, "nodes"> {
+export interface ResolvedService extends Omit<ServiceConfig, "nodes" | "invoke"> {
   readonly nodes: readonly ResolvedNode[];
+  /** Invocation settings; undefined when the egress cannot carry the node streams. */
+  readonly invoke: InvokeSettings | undefined;
   readonly byId: ReadonlyMap<string, ResolvedNode>;
   /** This gateway's id when peer route sync is on: route changes are then recorded for the peers. */
   readonly gatewayId?: string;
@@ -84,6 +93,8 @@ export function parseConfig(raw: unknown): LoadedConfig {
     services.set(service.name, {
       ...service,
       nodes,
+      invoke:
+        service.egress.kind === "internet" ? (service.invoke ?? InvokeSchema.parse({})) : undefined,
       byId: new Map(nodes.map((n) => [n.id, n])),
       ...(sync === undefined ? {} : { gatewayId: sync.gatewayId }),
     });

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ORIGIN_PATTERN } from "../sync/hlc.ts";
+import { AllowSchema, checkServiceNetwork, EgressSchema, NodeUrlSchema } from "./network-schema.ts";
 import { checkPeers, PeerSchema, SyncSchema } from "./sync-schema.ts";
 
 /** Durable Object location hints a node's gate may be placed by. */
@@ -15,10 +16,6 @@ export const LOCATION_HINTS = [
   "me",
 ] as const;
 
-const nodeUrl = z
-  .url({ protocol: /^https?$/, error: "must be an absolute http:// or https:// URL" })
-  .refine((u) => !new URL(u).search && !new URL(u).hash, "must not carry a query or fragment");
-
 /** One backend node of a service. */
 export const NodeSchema = z.strictObject({
   /** Stable id; defaults to the URL's host:port. */
@@ -27,7 +24,7 @@ export const NodeSchema = z.strictObject({
     .regex(/^[A-Za-z0-9._:-]{1,128}$/, "letters, digits and . _ : - only, at most 128")
     .optional(),
   /** Where the node listens; a path here prefixes every forwarded path. */
-  url: nodeUrl,
+  url: NodeUrlSchema,
   /** Datacenter the node runs in. */
   dc: z.string().min(1).max(64).optional(),
   /** Rack (or zone) within the datacenter. */
@@ -91,10 +88,15 @@ export const RotationSchema = z.strictObject({
   leaseSize: z.int().min(1).max(4_096).default(32),
 });
 
+const scopeName = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "letters, digits, . _ - only");
+const secretName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, "the name of a secret (an env var)");
+
 /** Learning nodes from seeds' `/localnodes` (the ScyllaDB Alternator format). */
 export const DiscoverySchema = z.strictObject({
   /** Where to ask first, and again whenever no known node answers. */
-  seeds: z.array(nodeUrl).min(1).max(64),
+  seeds: z.array(NodeUrlSchema).min(1).max(64),
   /** Path of the node list on each node. */
   path: z
     .string()
@@ -110,9 +112,30 @@ export const DiscoverySchema = z.strictObject({
   idleIntervalMs: z.int().min(50).max(86_400_000).default(60_000),
   /** Time one discovery request may take. */
   timeoutMs: z.int().min(1).max(60_000).default(5_000),
+  /**
+   * Datacenters asked for (`?dc=`) at the cluster level besides the answering node's own, since
+   * Alternator's answers name addresses only; those the scope settings name are asked anyway.
+   */
+  datacenters: z.array(scopeName).max(64).default([]),
+  /** Request headers of every discovery request, each taken from the secret (env var) named. */
+  headers: z
+    .record(z.string().regex(/^[A-Za-z0-9-]{1,64}$/, "a header name"), secretName)
+    .default({}),
+  /** Largest answer read; a longer one is cut off while it streams and rejected. */
+  maxAnswerBytes: z
+    .int()
+    .min(64)
+    .max(16 * 1024 * 1024)
+    .default(1024 * 1024),
+  /** Most new nodes one answer may add at once; a larger influx is held back and counted. */
+  maxNewNodes: z.int().min(1).max(10_000).default(64),
+  /** A discovered node no answer has confirmed for this long leaves the lists (Envoy's endpoint_stale_after). */
+  staleAfterMs: z
+    .int()
+    .min(1_000)
+    .max(7 * 86_400_000)
+    .default(300_000),
 });
-
-const scopeName = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "letters, digits, . _ - only");
 
 /** Which nodes a service prefers, and where it turns when they are gone. */
 export const ScopeSchema = z
@@ -201,8 +224,12 @@ export const ServiceSchema = z
     scope: ScopeSchema.prefault({}),
     /** Active health checks; passive ejection applies either way. */
     health: HealthSchema.optional(),
-    /** Function invocations over persistent streams. */
-    invoke: InvokeSchema.prefault({}),
+    /** Function invocations over persistent streams; defaults apply with internet egress. */
+    invoke: InvokeSchema.optional(),
+    /** How outbound requests (attempts, probes, discovery, streams) leave the Worker. */
+    egress: EgressSchema.default({ kind: "internet" }),
+    /** CIDRs and hostname suffixes nodes may be in; loopback and private ranges need an entry. */
+    allow: AllowSchema,
     /** Latency-aware outlier ejection, judged by each isolate from its own traffic; off when absent. */
     latencyEjection: LatencyEjectionSchema.optional(),
     /** Time over which a node returning to rotation ramps up to its full share. */
@@ -241,6 +268,15 @@ export const ServiceSchema = z
     if (service.ejection.maxMs < service.ejection.baseMs) {
       ctx.addIssue({ code: "custom", path: ["ejection", "maxMs"], message: "below baseMs" });
     }
+    const discovery = service.discovery;
+    if (discovery && discovery.staleAfterMs <= discovery.idleIntervalMs) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["discovery", "staleAfterMs"],
+        message: "must exceed idleIntervalMs, or an idle service would forget its nodes",
+      });
+    }
+    checkServiceNetwork(service, ctx);
   });
 
 /** The whole gateway configuration (the ROUNDHOUSE_CONFIG var). */
@@ -271,6 +307,7 @@ export const ConfigSchema = z
 
 export type NodeConfig = z.output<typeof NodeSchema>;
 export type ServiceConfig = z.output<typeof ServiceSchema>;
+export type InvokeSettings = z.output<typeof InvokeSchema>;
 export type RoundhouseConfig = z.output<typeof ConfigSchema>;
 
 /** The id a node gets when the config names none: its host and port. */

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { ORIGIN_PATTERN } from "../sync/hlc.ts";
 import { validateBackoffPolicy } from "../sync/retry-policy.ts";
+import { NodeUrlSchema } from "./network-schema.ts";
 
 /** Outbound connections one Worker invocation (an alarm included) may hold open at once. */
 export const CONNECTIONS_PER_INVOCATION = 6;
@@ -14,9 +15,7 @@ export const PeerSchema = z.strictObject({
   /** The peer's `gatewayId`. */
   name: gatewayName,
   /** Base URL the peer's `/_gw/peer/…` endpoints hang off. */
-  url: z
-    .url({ protocol: /^https?$/, error: "must be an absolute http:// or https:// URL" })
-    .refine((u) => !new URL(u).search && !new URL(u).hash, "must not carry a query or fragment"),
+  url: NodeUrlSchema,
 });
 
 /** How route changes fan out to peers and how gateways reconcile. */

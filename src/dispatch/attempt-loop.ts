@@ -117,7 +117,7 @@ export async function runAttempts<R>(
 /** The order of nodes for one dispatch, by the service's policy. */
 export async function planFor(chain: readonly ScopeLevel[], deps: DispatchDeps): Promise<NodePlan> {
   const { runtime } = deps;
-  const route = () => runtime.route(chain, deps.now()).schedule;
+  const route = (tried: ReadonlySet<string>) => runtime.route(chain, deps.now(), tried).schedule;
   if (runtime.service.policy === "least_outstanding") {
     await runtime.refresh(deps.objects, chain, deps.now());
     return new LeastOutstandingPlan(route, (id) => runtime.latency.outstanding(id), deps.random);

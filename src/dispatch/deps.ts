@@ -1,5 +1,6 @@
 import type { ResolvedService } from "../config/load.ts";
 import { gateOf } from "../durable/stubs.ts";
+import { requireEgress } from "./egress.ts";
 import type { LeaseContext } from "./lease-client.ts";
 import { runtimeFor, type ServiceObjects, type ServiceRuntime } from "./service-runtime.ts";
 
@@ -32,13 +33,15 @@ export function serviceObjects(env: Env, service: string): ServiceObjects {
 
 /**
  * What a dispatch of a request or an invocation runs on: the real clock, objects and randomness,
- * and the request's execution context, so lease renewals can finish after the response.
+ * and the request's execution context, so lease renewals can finish after the response. Throws
+ * the 503 problem when the service's egress binding is missing, before anything is sent.
  */
 export function dispatchDeps(
   env: Env,
   service: ResolvedService,
   waitUntil: (work: Promise<unknown>) => void,
 ): DispatchDeps {
+  requireEgress(env, service.name, service.egress);
   const runtime = runtimeFor(service);
   return {
     env,

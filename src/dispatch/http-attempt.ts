@@ -8,6 +8,7 @@ import { type ForwardResult, statusOf } from "./attempt-result.ts";
 import type { AttemptBody, OutgoingBody } from "./body.ts";
 import { counters } from "./counters.ts";
 import type { DispatchDeps } from "./deps.ts";
+import { nodeFetcher } from "./egress.ts";
 import { type HeaderPair, withProvenance } from "./headers.ts";
 import { fetchNode, isFailureStatus, type NodeRequest } from "./node-fetch.ts";
 
@@ -114,7 +115,8 @@ async function sendAttempt(
     }
     counters.directAttempts++;
     const sentAt = deps.now();
-    const sent = await fetchNode(attempt.upstream, attempt.holdMs);
+    const via = nodeFetcher(deps.env, runtime.service.egress);
+    const sent = await fetchNode(via, attempt.upstream, attempt.holdMs);
     if (sent.kind === "response") sent.settle();
     const failed = sent.kind !== "response" || isFailureStatus(sent.response.status);
     slots.give(failed ? undefined : { latencyMs: deps.now() - sentAt });
@@ -140,6 +142,7 @@ async function throughGate(attempt: Attempt, deps: DispatchDeps): Promise<Forwar
       ejection: service.ejection,
       totalNodes: runtime.knownCount,
       ignoreEjection: attempt.panic,
+      egress: service.egress,
       ...(service.gatewayId === undefined ? {} : { gatewayId: service.gatewayId }),
     });
   } catch (error) {

@@ -1,4 +1,5 @@
 import type { ScopeLevel } from "../balancer/scope.ts";
+import type { InvokeSettings } from "../config/schema.ts";
 import type { InvokeOutcome } from "../durable/gate-invoke.ts";
 import type { InvokePayload } from "../durable/node-gate.ts";
 import { gateOf } from "../durable/stubs.ts";
@@ -12,6 +13,8 @@ export interface Invocation {
   readonly payload: InvokePayload;
   readonly chain: readonly ScopeLevel[];
   readonly requestId: string;
+  /** The service's invocation settings (it has some: the route checked). */
+  readonly settings: InvokeSettings;
 }
 
 /**
@@ -24,7 +27,7 @@ export function dispatchInvocation(invocation: Invocation, deps: DispatchDeps): 
   const { runtime, env } = deps;
   const service = runtime.service;
   const kind: AttemptKind<InvokeOutcome> = {
-    deadlineMs: service.invoke.timeoutMs,
+    deadlineMs: invocation.settings.timeoutMs,
     retry: service.retry,
     run(node, remaining, panic) {
       counters.gateCalls++;
@@ -39,7 +42,11 @@ export function dispatchInvocation(invocation: Invocation, deps: DispatchDeps): 
           ejection: service.ejection,
           totalNodes: runtime.knownCount,
           ignoreEjection: panic,
-          stream: { queueCapacity: service.invoke.queueCapacity, window: service.invoke.window },
+          egress: service.egress,
+          stream: {
+            queueCapacity: invocation.settings.queueCapacity,
+            window: invocation.settings.window,
+          },
         })
         .catch(
           (error: unknown): InvokeOutcome => ({

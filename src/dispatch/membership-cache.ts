@@ -4,12 +4,13 @@ import {
   type MembershipLevel,
   type Selection,
   selectNodes,
+  selectUntried,
 } from "../balancer/membership.ts";
 import { buildSchedule } from "../balancer/rotation.ts";
 import { inScope, type ScopeLevel, scopeKey } from "../balancer/scope.ts";
 import { slowStartShare } from "../balancer/slow-start.ts";
 import type { ResolvedService } from "../config/load.ts";
-import type { LiveNodesConfig, ViewResponse } from "../durable/live-nodes.ts";
+import type { LiveNodesConfig, ViewResponse } from "../durable/live-nodes-types.ts";
 import { counters } from "./counters.ts";
 
 /** The rotation round a dispatch walks, and how it was chosen. */
@@ -107,10 +108,21 @@ export class MembershipCache {
     for (const view of this.#views.values()) view.fetchedAt = 0;
   }
 
-  /** The rotation round of the chain at `now`: the nodes of the nearest level that can serve. */
-  route(chain: readonly ScopeLevel[], now: number): Route {
+  /**
+   * The rotation round of the chain at `now`: the nodes of the nearest level that can serve, or,
+   * once `tried` covers all of them, of the nearest level after it with a node left to try.
+   */
+  route(chain: readonly ScopeLevel[], now: number, tried?: ReadonlySet<string>): Route {
     const view = this.#views.get(chainKey(chain));
     if (!view) return { schedule: [], selection: { scope: undefined, nodes: [], panic: false } };
+    const route = this.#nearest(view, now);
+    if (!tried || route.schedule.some((id) => !tried.has(id))) return route;
+    const ejected = (id: string) => this.isEjected(id, now);
+    const selection = selectUntried(view.levels, ejected, this.#service.panicThreshold, tried);
+    return { schedule: buildSchedule(selection.nodes), selection };
+  }
+
+  #nearest(view: CachedView, now: number): Route {
     const cached = view.route;
     if (cached && cached.epoch === this.#epoch && now < cached.validUntil) return cached;
     const selection = selectNodes(

@@ -1,3 +1,5 @@
+import type { NodeFetcher } from "./egress.ts";
+
 /**
  * The one place a node is fetched for a proxied attempt, whichever path the attempt takes: from
  * the node's gate object, or from the isolate itself on a leased slot.
@@ -26,11 +28,15 @@ export type NodeFetch =
  * Fetches the node with a per-try timer on the response headers. The caller settles the timer
  * once it has what it needs of the response (the headers, or a small body it reads whole).
  */
-export async function fetchNode(request: NodeRequest, timeoutMs: number): Promise<NodeFetch> {
+export async function fetchNode(
+  via: NodeFetcher,
+  request: NodeRequest,
+  timeoutMs: number,
+): Promise<NodeFetch> {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutMs);
   try {
-    const response = await fetch(request.url, {
+    const response = await via(request.url, {
       method: request.method,
       headers: request.headers,
       body: request.body,

@@ -3,7 +3,7 @@ import type { MemberNode } from "../balancer/membership.ts";
 import { LeasedPositions } from "../balancer/rotation.ts";
 import type { ScopeLevel } from "../balancer/scope.ts";
 import type { ResolvedService } from "../config/load.ts";
-import type { LiveNodesConfig, ViewResponse } from "../durable/live-nodes.ts";
+import type { LiveNodesConfig, ViewResponse } from "../durable/live-nodes-types.ts";
 import type { LeaseGrant } from "../durable/rotation-coordinator.ts";
 import { counters } from "./counters.ts";
 import { LeaseClient } from "./lease-client.ts";
@@ -48,8 +48,13 @@ export class ServiceRuntime {
         weight,
         locationHint,
       })),
-      discovery: service.discovery,
+      discovery: service.discovery && {
+        ...service.discovery,
+        datacenters: namedDatacenters(service),
+      },
       health: service.health,
+      egress: service.egress,
+      allow: service.allow,
       ...(service.gatewayId === undefined ? {} : { gatewayId: service.gatewayId }),
     };
     this.latency = new LatencyTracker(service.latencyEjection, service.ejection.maxEjectedShare);
@@ -77,8 +82,8 @@ export class ServiceRuntime {
     return this.membership.refresh(objects.view, chain, now);
   }
 
-  route(chain: readonly ScopeLevel[], now: number): Route {
-    return this.membership.route(chain, now);
+  route(chain: readonly ScopeLevel[], now: number, tried?: ReadonlySet<string>): Route {
+    return this.membership.route(chain, now, tried);
   }
 
   node(id: string): MemberNode | undefined {
@@ -115,6 +120,21 @@ export class ServiceRuntime {
       this.#positions.refill({ start: Math.floor(random() * 2 ** 40), size });
     }
   }
+}
+
+/**
+ * Every datacenter the service's configuration names: discovery asks each of them at the cluster
+ * level, since an Alternator node answers for its own datacenter unless asked for another.
+ */
+function namedDatacenters(service: ResolvedService): string[] {
+  const named = [
+    ...(service.discovery?.datacenters ?? []),
+    service.scope.dc,
+    ...Object.values(service.scope.dcByContinent),
+    ...Object.values(service.scope.dcByColo),
+    ...service.nodes.map((node) => node.dc),
+  ];
+  return [...new Set(named.filter((dc): dc is string => dc !== undefined))].sort();
 }
 
 const runtimes = new WeakMap<ResolvedService, ServiceRuntime>();

@@ -1,5 +1,8 @@
+import type { AddressPolicy } from "../balancer/address-policy.ts";
 import { type AddressRules, parseLocalNodes } from "../balancer/localnodes.ts";
 import { type ScopeLevel, scopeQuery } from "../balancer/scope.ts";
+import type { NodeFetcher } from "../dispatch/egress.ts";
+import { readLimited } from "../http/limited-body.ts";
 
 /** Counters of the discovery traffic one live-node object has made, for the services API. */
 export interface DiscoveryCounters {
@@ -7,10 +10,50 @@ export interface DiscoveryCounters {
   rounds: number;
   /** Requests to seeds and to known nodes. */
   requests: number;
-  /** Answers rejected: error status, timeout, network error, or a malformed list. */
+  /** Answers rejected: error status, timeout, network error, or a malformed or oversized list. */
   failures: number;
+  /** Entries dropped from answers by the address policy or as malformed. */
+  refusedEntries: number;
+  /** Answers held back because they would have added too many new nodes at once. */
+  heldBack: number;
+  /** Discovered nodes dropped because no answer confirmed them within `staleAfterMs`. */
+  expired: number;
+  /** When an answer was last applied (ms since epoch; 0 before the first). */
+  lastGoodAt: number;
   /** The last rejection, for operators. */
   lastFailure?: string;
+  /** The last dropped entry and its reason, for operators. */
+  lastRefused?: string;
+}
+
+/** Counters before the first round. */
+export function noDiscoveryCounts(): DiscoveryCounters {
+  return {
+    rounds: 0,
+    requests: 0,
+    failures: 0,
+    refusedEntries: 0,
+    heldBack: 0,
+    expired: 0,
+    lastGoodAt: 0,
+  };
+}
+
+/** Discovery request headers, each read from the secret (env var) it names. */
+export function secretHeaders(
+  env: Env,
+  names: Readonly<Record<string, string>>,
+): Record<string, string> {
+  const vars = env as unknown as Record<string, unknown>;
+  const headers: Record<string, string> = {};
+  for (const [header, secret] of Object.entries(names)) {
+    const value = vars[secret];
+    if (typeof value !== "string") {
+      throw new Error(`discovery header ${header}: secret ${secret} is not set`);
+    }
+    headers[header] = value;
+  }
+  return headers;
 }
 
 /** Where and how to ask for one level's node list. */
@@ -23,6 +66,10 @@ export interface LevelQuery {
   readonly path: string;
   readonly timeoutMs: number;
   readonly rules: AddressRules;
+  readonly policy: AddressPolicy;
+  readonly maxAnswerBytes: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly via: NodeFetcher;
 }
 
 /**
@@ -38,26 +85,41 @@ export async function queryLevel(
     if (query.failed.has(origin)) continue;
     counters.requests++;
     const url = `${origin}${query.path}${scopeQuery(query.level)}`;
-    const failure = await askOnce(url, query);
-    if (Array.isArray(failure)) return failure;
+    const answer = await askOnce(url, query);
+    if (typeof answer !== "string") {
+      counters.refusedEntries += answer.refused.length;
+      for (const { entry, reason } of answer.refused) {
+        counters.lastRefused = `${url}: ${JSON.stringify(entry)} ${reason}`;
+        console.warn(`discovery: ${counters.lastRefused}`);
+      }
+      return answer.urls;
+    }
     counters.failures++;
-    counters.lastFailure = `${url}: ${failure}`;
-    console.warn(`discovery: ${url}: ${failure}`);
+    counters.lastFailure = `${url}: ${answer}`;
+    console.warn(`discovery: ${url}: ${answer}`);
     query.failed.add(origin);
   }
   return undefined;
 }
 
-async function askOnce(url: string, query: LevelQuery): Promise<string[] | string> {
+async function askOnce(
+  url: string,
+  query: LevelQuery,
+): Promise<{ urls: string[]; refused: { entry: string; reason: string }[] } | string> {
   try {
-    const response = await fetch(url, {
+    const response = await query.via(url, {
       signal: AbortSignal.timeout(query.timeoutMs),
-      headers: { accept: "application/json" },
+      headers: { accept: "application/json", ...query.headers },
+      redirect: "manual",
     });
-    const body = await response.text();
-    if (!response.ok) return `status ${response.status}`;
-    const answer = parseLocalNodes(body, query.rules);
-    return answer.ok ? answer.urls : answer.reason;
+    if (!response.ok) {
+      await response.body?.cancel();
+      return `status ${response.status}`;
+    }
+    const read = await readLimited(response.body, query.maxAnswerBytes);
+    if (!read.ok) return `answer ${read.reason}`;
+    const answer = parseLocalNodes(new TextDecoder().decode(read.bytes), query.rules, query.policy);
+    return answer.ok ? answer : answer.reason;
   } catch (error) {
     return (error as Error).name === "TimeoutError"
       ? `no answer within ${query.timeoutMs} ms`
@@ -66,9 +128,9 @@ async function askOnce(url: string, query: LevelQuery): Promise<string[] | strin
 }
 
 /** One active health probe: any 2xx within the timeout passes. */
-export async function probe(url: string, timeoutMs: number): Promise<boolean> {
+export async function probe(via: NodeFetcher, url: string, timeoutMs: number): Promise<boolean> {
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    const response = await via(url, { signal: AbortSignal.timeout(timeoutMs), redirect: "manual" });
     await response.body?.cancel();
     return response.status >= 200 && response.status < 300;
   } catch {

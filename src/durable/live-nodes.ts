@@ -1,74 +1,28 @@
 import { DurableObject } from "cloudflare:workers";
-import { type ProbeState, recordProbe, unprobed } from "../balancer/health-probe.ts";
-import type { MemberNode, MembershipLevel } from "../balancer/membership.ts";
-import { inScope, type ScopeLevel, scopeKey } from "../balancer/scope.ts";
+import type { ProbeState } from "../balancer/health-probe.ts";
+import { type ScopeLevel, scopeKey } from "../balancer/scope.ts";
 import type { ServiceConfig } from "../config/schema.ts";
-import { eachLimited } from "../util/each-limited.ts";
-import { type DiscoveryCounters, probe, queryLevel, shuffled } from "./discovery.ts";
-import { gateNamesOf } from "./stubs.ts";
+import { type NodeFetcher, nodeFetcher } from "../dispatch/egress.ts";
+import { noDiscoveryCounts, secretHeaders } from "./discovery.ts";
+import { type DiscoveredState, discoveryRound } from "./discovery-round.ts";
+import { probeNodes } from "./live-health.ts";
+import { hostOf, LiveMembership } from "./live-membership.ts";
+import type {
+  DeclaredNode,
+  LiveNodesConfig,
+  LiveNodesReport,
+  RemoveResult,
+  SyncedNodeChange,
+  ViewRequest,
+  ViewResponse,
+} from "./live-nodes-types.ts";
+import { readmitNode } from "./stubs.ts";
 import { recordRouteChange } from "./sync-record.ts";
 
-/** A node the configuration lists or the admin API registered. */
-export interface DeclaredNode {
-  readonly id: string;
-  readonly url: string;
-  readonly dc?: string;
-  readonly rack?: string;
-  readonly weight: number;
-  readonly locationHint?: string;
-}
-
-/** What the live-node object needs of a service's configuration; isolates send it with each call. */
-export interface LiveNodesConfig {
-  readonly service: string;
-  readonly nodes: readonly DeclaredNode[];
-  readonly discovery?: ServiceConfig["discovery"];
-  readonly health?: ServiceConfig["health"];
-  /** This gateway's id when peer route sync is on: readmissions are then recorded for the peers. */
-  readonly gatewayId?: string;
-}
-
-/** A registration another gateway made or withdrew (peer route sync). */
-export type SyncedNodeChange =
-  | { readonly kind: "upsert"; readonly node: DeclaredNode }
-  | { readonly kind: "remove"; readonly nodeId: string };
-
-/** An isolate asking for the nodes of a scope chain. */
-export interface ViewRequest {
-  readonly config: LiveNodesConfig;
-  readonly chain: readonly ScopeLevel[];
-  /** The version the isolate holds; levels are sent only when it moved. */
-  readonly knownVersion: number;
-}
-
-/** The nodes of each level of the chain, with the version they belong to. */
-export interface ViewResponse {
-  readonly version: number;
-  readonly levels?: readonly MembershipLevel[];
-}
-
-/** Everything the services API shows about a service's membership. */
-export interface LiveNodesReport {
-  readonly version: number;
-  readonly registered: readonly DeclaredNode[];
-  readonly discovered: Readonly<Record<string, { urls: readonly string[]; at: number }>>;
-  readonly probes: Readonly<Record<string, ProbeState>>;
-  readonly pace: "active" | "idle";
-  readonly lastTrafficAt: number;
-  readonly nextAlarmAt: number | null;
-  readonly discovery: DiscoveryCounters;
-  /** The levels of the chain asked about. */
-  readonly levels: readonly MembershipLevel[];
-}
-
-/** Why a node could not be removed. */
-export type RemoveResult = "removed" | "not-found" | "not-registered";
-
-interface State {
+interface State extends DiscoveredState {
   config?: LiveNodesConfig;
   configJson?: string;
   registered: DeclaredNode[];
-  discovered: Record<string, { urls: string[]; at: number }>;
   probes: Record<string, ProbeState>;
   firstSeen: Record<string, number>;
   chains: Record<string, { chain: ScopeLevel[]; usedAt: number }>;
@@ -76,15 +30,12 @@ interface State {
   lastTrafficAt: number;
   lastDiscoveryAt: number;
   lastHealthAt: number;
-  counters: DiscoveryCounters;
 }
 
 const STATE_KEY = "state";
 const MAX_CHAINS = 16;
-/** Known nodes asked per level and round before turning to the seeds. */
-const KNOWN_CANDIDATES = 3;
 /** Outbound connections one Worker invocation may hold open at once. */
-const CONNECTIONS = 6;
+const _CONNECTIONS = 6;
 /** A service nobody has asked about for this long stops refreshing until traffic returns. */
 const DORMANT_AFTER_MS = 24 * 3_600_000;
 
@@ -97,12 +48,16 @@ const DORMANT_AFTER_MS = 24 * 3_600_000;
  */
 export class LiveNodes extends DurableObject<Env> {
   private state: State;
+  private readonly membership = new LiveMembership(() => this.state);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.state = ctx.storage.kv.get<State>(STATE_KEY) ?? {
+    const stored = ctx.storage.kv.get<State>(STATE_KEY);
+    // State stored by an older version lacks the newer fields: defaults fill them in.
+    this.state = {
       registered: [],
       discovered: {},
+      confirmedAt: {},
       probes: {},
       firstSeen: {},
       chains: {},
@@ -110,7 +65,8 @@ export class LiveNodes extends DurableObject<Env> {
       lastTrafficAt: 0,
       lastDiscoveryAt: 0,
       lastHealthAt: 0,
-      counters: { rounds: 0, requests: 0, failures: 0 },
+      ...stored,
+      counters: { ...noDiscoveryCounts(), ...stored?.counters },
     };
   }
 
@@ -130,13 +86,13 @@ export class LiveNodes extends DurableObject<Env> {
     const version = this.state.version;
     return version === request.knownVersion
       ? { version }
-      : { version, levels: this.levels(request.chain) };
+      : { version, levels: this.membership.levels(request.chain) };
   }
 
   /** Adds a node; false when the id is taken. */
   register(config: LiveNodesConfig, node: DeclaredNode): boolean {
     this.adopt(config);
-    if (this.allNodes().some((n) => n.id === node.id)) return false;
+    if (this.membership.allNodes().some((n) => n.id === node.id)) return false;
     this.state.registered.push(node);
     this.state.firstSeen[node.id] = Date.now();
     this.changed();
@@ -152,7 +108,7 @@ export class LiveNodes extends DurableObject<Env> {
       this.changed();
       return "removed";
     }
-    return this.allNodes().some((n) => n.id === nodeId) ? "not-registered" : "not-found";
+    return this.membership.allNodes().some((n) => n.id === nodeId) ? "not-registered" : "not-found";
   }
 
   /**
@@ -188,7 +144,7 @@ export class LiveNodes extends DurableObject<Env> {
     this.adopt(config);
     this.save();
     return {
-      levels: this.levels(chain),
+      levels: this.membership.levels(chain),
       version: this.state.version,
       registered: this.state.registered,
       discovered: this.state.discovered,
@@ -281,57 +237,51 @@ export class LiveNodes extends DurableObject<Env> {
   }
 
   /**
-   * One discovery round. Every level of every chain in use is asked for, preferred level first,
-   * so a recovered preferred level is seen on the very next round and the fallback levels are
-   * already known when the preferred one fails (its nodes may be the only contacts we had).
-   * A level shared by several chains is queried once per round; a node that fails to answer is
-   * skipped for the rest of the round.
+   * One discovery round over every level of every chain in use and, at the cluster level, every
+   * datacenter the configuration names. A node that left the lists and now returns is readmitted.
    */
   private async discover(chains: readonly (readonly ScopeLevel[])[]): Promise<void> {
-    const discovery = this.state.config?.discovery;
-    if (!discovery) return;
+    const config = this.state.config;
+    const discovery = config?.discovery;
+    if (!config || !discovery) return;
     const now = Date.now();
     this.state.lastDiscoveryAt = now;
     this.state.counters.rounds++;
-    const seeds = discovery.seeds.map((s) => new URL(s).origin);
-    const rules = {
-      scheme: discovery.scheme,
-      port:
-        discovery.port ??
-        Number(new URL(discovery.seeds[0] as string).port || defaultPort(discovery.scheme)),
-    };
-    const failed = new Set<string>();
-    const asked = new Set<string>();
-    const rejoined = new Set<string>();
-    let moved = false;
+    const levels = new Map<string, ScopeLevel>();
     for (const level of chains.flat()) {
-      const key = scopeKey(level);
-      if (asked.has(key)) continue;
-      asked.add(key);
-      const known = this.knownDiscovered();
-      const healthy = shuffled(
-        known.filter((o) => this.state.probes[hostOf(o)]?.healthy !== false),
-      );
-      const rest = shuffled(known.filter((o) => !healthy.includes(o)));
-      const candidates = [...[...healthy, ...rest].slice(0, KNOWN_CANDIDATES), ...shuffled(seeds)];
-      const urls = await queryLevel(
-        { level, candidates, failed, path: discovery.path, timeoutMs: discovery.timeoutMs, rules },
-        this.state.counters,
-      );
-      if (urls === undefined) continue;
-      const before = new Set(this.knownDiscovered());
-      for (const url of urls) if (!before.has(url) && this.wasSeen(url)) rejoined.add(hostOf(url));
-      moved = this.storeLevel(key, urls, now) || moved;
+      levels.set(scopeKey(level), level);
+      if (level.kind !== "cluster") continue;
+      for (const dc of discovery.datacenters)
+        levels.set(scopeKey({ kind: "dc", dc }), { kind: "dc", dc });
     }
-    for (const id of rejoined) {
-      this.state.firstSeen[id] = now;
-      await this.readmit(id);
+    let via: NodeFetcher;
+    let headers: Record<string, string>;
+    try {
+      via = nodeFetcher(this.env, config.egress);
+      headers = secretHeaders(this.env, discovery.headers);
+    } catch (error) {
+      this.state.counters.failures++;
+      this.state.counters.lastFailure = String(error);
+      return;
     }
-    if (moved) this.changed();
-  }
-
-  private wasSeen(url: string): boolean {
-    return (this.state.firstSeen[hostOf(url)] ?? -1) >= 0;
+    const result = await discoveryRound(this.state, {
+      settings: discovery,
+      levels: [...levels.values()],
+      policy: this.membership.policy(),
+      via,
+      headers,
+      healthy: (origin) => this.state.probes[new URL(origin).host]?.healthy !== false,
+      now,
+    });
+    const joined = result.first ? 0 : now;
+    for (const url of result.added) {
+      const id = hostOf(url);
+      if ((this.state.firstSeen[id] ?? -1) >= 0 && !result.first) {
+        this.state.firstSeen[id] = now;
+        await this.readmit(id);
+      } else this.state.firstSeen[id] ??= joined;
+    }
+    if (result.moved) this.changed();
   }
 
   /**
@@ -343,10 +293,7 @@ export class LiveNodes extends DurableObject<Env> {
     const service = this.state.config?.service;
     if (!service) return;
     try {
-      await this.env.ROTATION.get(this.env.ROTATION.idFromName(service)).readmit(nodeId);
-      for (const gate of gateNamesOf(service, nodeId)) {
-        await this.env.NODE_GATE.get(this.env.NODE_GATE.idFromName(gate)).readmit(nodeId);
-      }
+      await readmitNode(this.env, service, nodeId);
       await recordRouteChange(this.env, this.state.config?.gatewayId, service, nodeId, {
         kind: "readmit",
       });
@@ -355,35 +302,20 @@ export class LiveNodes extends DurableObject<Env> {
     }
   }
 
-  private storeLevel(key: string, urls: string[], now: number): boolean {
-    const before = this.state.discovered[key]?.urls;
-    const joined = this.knownDiscovered().length === 0 ? 0 : now;
-    this.state.discovered[key] = { urls, at: now };
-    for (const url of urls) this.state.firstSeen[hostOf(url)] ??= joined;
-    return before === undefined || before.join() !== urls.join();
-  }
-
-  private knownDiscovered(): string[] {
-    return [...new Set(Object.values(this.state.discovered).flatMap((d) => d.urls))];
-  }
-
   private async checkHealth(health: NonNullable<ServiceConfig["health"]>): Promise<void> {
-    const now = Date.now();
-    this.state.lastHealthAt = now;
-    const targets = new Map<string, string>();
-    for (const node of this.allNodes()) targets.set(node.id, node.url);
-    let flipped = false;
-    const passing = new Set<string>();
-    await eachLimited([...targets], CONNECTIONS, async ([id, url]) => {
-      const passed = await probe(joinPath(url, health.path), health.timeoutMs);
-      const before = this.state.probes[id] ?? unprobed(now);
-      const after = recordProbe(before, passed, health, Date.now());
-      this.state.probes[id] = after;
-      if (after.healthy !== before.healthy) flipped = true;
-      if (passed && after.healthy) passing.add(id);
-    });
-    for (const id of Object.keys(this.state.probes))
-      if (!targets.has(id)) delete this.state.probes[id];
+    const config = this.state.config;
+    if (!config) return;
+    this.state.lastHealthAt = Date.now();
+    const targets = this.membership.allNodes();
+    let via: NodeFetcher;
+    try {
+      via = nodeFetcher(this.env, config.egress);
+    } catch (error) {
+      // Without its binding no probe can pass or fail; the last known health stands.
+      console.warn(`live nodes ${config.service}: ${String(error)}`);
+      return;
+    }
+    const { flipped, passing } = await probeNodes(this.state.probes, targets, health, via);
     if (flipped) this.changed();
     await this.unejectPassing(passing);
   }
@@ -405,55 +337,4 @@ export class LiveNodes extends DurableObject<Env> {
       console.warn(`live nodes ${service}: could not check ejections: ${String(error)}`);
     }
   }
-
-  /** Configured, registered and every discovered node, once each. */
-  private allNodes(): DeclaredNode[] {
-    const declared = [...(this.state.config?.nodes ?? []), ...this.state.registered];
-    const byUrl = new Set(declared.map((n) => n.url));
-    const discovered = this.knownDiscovered()
-      .filter((url) => !byUrl.has(url))
-      .map((url) => ({ id: hostOf(url), url, weight: 1 }));
-    return [...declared, ...discovered];
-  }
-
-  private levels(chain: readonly ScopeLevel[]): MembershipLevel[] {
-    const declared = [...(this.state.config?.nodes ?? []), ...this.state.registered];
-    return chain.map((level) => {
-      const nodes = new Map<string, MemberNode>();
-      for (const node of declared) if (inScope(node, level)) nodes.set(node.url, this.member(node));
-      for (const url of this.state.discovered[scopeKey(level)]?.urls ?? []) {
-        if (nodes.has(url)) continue;
-        const labels =
-          level.kind === "rack"
-            ? { dc: level.dc, rack: level.rack }
-            : level.kind === "dc"
-              ? { dc: level.dc }
-              : {};
-        nodes.set(url, this.member({ id: hostOf(url), url, weight: 1, ...labels }));
-      }
-      return { scope: level, nodes: [...nodes.values()] };
-    });
-  }
-
-  private member(node: DeclaredNode): MemberNode {
-    const probe = this.state.probes[node.id];
-    const firstSeen = this.state.firstSeen[node.id] ?? 0;
-    return {
-      ...node,
-      healthy: probe?.healthy ?? true,
-      since: Math.max(firstSeen, probe?.healthy ? probe.since : 0),
-    };
-  }
-}
-
-function hostOf(url: string): string {
-  return new URL(url).host;
-}
-
-function defaultPort(scheme: string): number {
-  return scheme === "https" ? 443 : 80;
-}
-
-function joinPath(url: string, path: string): string {
-  return url.endsWith("/") ? url + path.slice(1) : url + path;
 }

@@ -3,7 +3,9 @@ import type { HealthState } from "../balancer/ejection.ts";
 import { GateQueue } from "../balancer/gate-queue.ts";
 import { type HolderRecord, heldSlots, LeaseLedger } from "../balancer/lease-ledger.ts";
 import type { LeaseAnswer, LeaseReport } from "../balancer/lease-slots.ts";
+import type { EgressConfig } from "../config/network-schema.ts";
 import type { ForwardResult } from "../dispatch/attempt-result.ts";
+import { nodeFetcher } from "../dispatch/egress.ts";
 import { fetchNode, isFailureStatus, type NodeRequest } from "../dispatch/node-fetch.ts";
 import { NodeStream } from "../transport/node-stream.ts";
 import { DEFAULT_STREAM_PATH } from "../transport/protocol.ts";
@@ -22,6 +24,8 @@ export interface ForwardOptions extends HealthContext {
   readonly perTryTimeoutMs: number;
   /** Send even if the node is ejected: its scope is in panic and routes across every node. */
   readonly ignoreEjection?: boolean;
+  /** How the gate reaches the node. */
+  readonly egress: EgressConfig;
 }
 
 /** What a dispatch tells the gate about one invocation. */
@@ -116,7 +120,8 @@ export class NodeGate extends DurableObject<Env> {
     this.#forwarded++;
     let settle: (() => void) | undefined;
     try {
-      const sent = await fetchNode(request, options.perTryTimeoutMs);
+      const via = nodeFetcher(this.env, options.egress);
+      const sent = await fetchNode(via, request, options.perTryTimeoutMs);
       if (sent.kind !== "response") {
         return { kind: sent.kind, detail: sent.detail, ejectedUntil: await this.#failed(options) };
       }
@@ -301,7 +306,8 @@ export class NodeGate extends DurableObject<Env> {
     if (!stream) {
       const url = options.nodeUrl.replace(/\/$/, "") + DEFAULT_STREAM_PATH;
       stream = new NodeStream({
-        connect: (signal) => connectWorkersSocket(url, { signal }),
+        connect: (signal) =>
+          connectWorkersSocket(url, { signal, fetch: nodeFetcher(this.env, options.egress) }),
         queueCapacity: options.stream.queueCapacity,
         window: options.stream.window,
         log: (entry) => console.warn(`stream ${options.nodeId}: ${JSON.stringify(entry)}`),

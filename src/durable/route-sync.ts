@@ -7,7 +7,7 @@ import { type Change, parseRouteKey, type RouteEntry, RouteTable } from "../sync
 import { type ReplayCheck, ReplayGuard } from "../sync/signature.ts";
 import { eachLimited } from "../util/each-limited.ts";
 import type { ShardConfig } from "./peer-shard.ts";
-import { gateNamesOf } from "./stubs.ts";
+import { readmitNode } from "./stubs.ts";
 
 /** A change as its maker describes it; RouteSync stamps it. */
 export type LocalChange =
@@ -339,10 +339,7 @@ export class RouteSync extends DurableObject<Env> {
     if (last?.kind === "eject" && last.until > Date.now()) {
       await coordinator.applySyncedEjection(nodeId, last.until);
     } else if (last?.kind === "readmit") {
-      await coordinator.readmit(nodeId);
-      for (const gate of gateNamesOf(service, nodeId)) {
-        await this.env.NODE_GATE.get(this.env.NODE_GATE.idFromName(gate)).readmit(nodeId);
-      }
+      await readmitNode(this.env, service, nodeId);
     }
   }
 }

@@ -44,6 +44,17 @@ export function gateOf(
   });
 }
 
+/**
+ * Lifts a node's ejection everywhere it is kept: in the service's coordinator (which isolates
+ * learn ejections from) and in each gate that may hold the node's health.
+ */
+export async function readmitNode(env: Env, service: string, nodeId: string): Promise<void> {
+  await env.ROTATION.get(env.ROTATION.idFromName(service)).readmit(nodeId);
+  for (const gate of gateNamesOf(service, nodeId)) {
+    await env.NODE_GATE.get(gateId(env.NODE_GATE, gate)).readmit(nodeId);
+  }
+}
+
 /** The gate the stream benchmark measures in, apart from the node's real gate. */
 export function benchGateStub(env: Env, service: string, nodeId: string) {
   return env.NODE_GATE.get(env.NODE_GATE.idFromName(`bench/${service}/${nodeId}`));

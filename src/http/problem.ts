@@ -15,6 +15,8 @@ export type ProblemType =
   | "payload-too-large"
   | "clock-drift"
   | "busy"
+  | "egress-unavailable"
+  | "invoke-unavailable"
   | "internal";
 
 /** An RFC 9457 `application/problem+json` response. */

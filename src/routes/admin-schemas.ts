@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { NodeUrlSchema } from "../config/network-schema.ts";
 import { LOCATION_HINTS } from "../config/schema.ts";
 
 /** Path parameter: a service name. */
@@ -14,7 +15,7 @@ export const NodeParams = ServiceParam.extend({
 /** Body of a node registration. */
 export const RegisterNodeBody = z
   .strictObject({
-    url: z.url({ protocol: /^https?$/ }).openapi({ example: "http://10.0.0.7:8000" }),
+    url: NodeUrlSchema.openapi({ example: "https://node-7.fleet.example:8000" }),
     id: z
       .string()
       .regex(/^[A-Za-z0-9._:-]{1,128}$/)

@@ -1,7 +1,9 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { checkNodeUrl } from "../balancer/address-policy.ts";
 import type { MemberNode } from "../balancer/membership.ts";
 import { type ScopeLevel, scopeChain, scopeKey } from "../balancer/scope.ts";
 import type { ResolvedService, SyncConfig } from "../config/load.ts";
+import { addressPolicyOf } from "../config/network-schema.ts";
 import { runtimeFor } from "../dispatch/service-runtime.ts";
 import type { GateStats } from "../durable/node-gate.ts";
 import type { PeerView } from "../durable/peer-shard.ts";
@@ -83,6 +85,8 @@ adminRoutes.openapi(
     const service = lookup(c.get("config"), c.req.valid("param").service);
     if (service instanceof Response) return service as never;
     const body = c.req.valid("json");
+    const verdict = checkNodeUrl(body.url, addressPolicyOf(service));
+    if (!verdict.ok) return invalidRequest([{ path: "url", message: verdict.reason }]) as never;
     const node = {
       ...body,
       id: body.id ?? new URL(body.url).host,

@@ -1,15 +1,27 @@
 import { Hono } from "hono";
 import { loadConfig } from "../config/load.ts";
 import { counters } from "../dispatch/counters.ts";
+import { missingBinding } from "../dispatch/egress.ts";
 
-/** `GET /_gw/health`: whether the configuration is usable, and if not, every reason why. */
+/**
+ * `GET /_gw/health`: whether the configuration is usable and every service can reach its nodes
+ * (its egress binding is bound), and if not, every reason why.
+ */
 export const healthRoutes = new Hono<{ Bindings: Env }>()
   .get("/health", (c) => {
     const config = loadConfig(c.env.ROUNDHOUSE_CONFIG);
     if (!config.ok) {
       return c.json({ status: "bad-config", issues: config.issues }, 503);
     }
-    return c.json({ status: "ok", services: [...config.services.keys()] });
+    const services = [...config.services.keys()];
+    const unreachable = [...config.services.values()].flatMap((service) => {
+      const binding = missingBinding(c.env, service.egress);
+      return binding === undefined ? [] : [{ service: service.name, binding }];
+    });
+    if (unreachable.length > 0) {
+      return c.json({ status: "egress-unavailable", services, missingBindings: unreachable }, 503);
+    }
+    return c.json({ status: "ok", services });
   })
   // Round-trip counters of this isolate, read by the dispatch benchmark and the tests.
   .get("/stats", (c) => c.json(counters));

@@ -12,7 +12,17 @@ export const invokeRoutes = new Hono<GatewayEnv>().post("/:service", async (c) =
   const service = c.get("config").get(name);
   if (!service)
     return problem(404, "unknown-service", "Unknown service", `no service named "${name}"`);
-  const limit = service.invoke.maxPayloadBytes;
+  const settings = service.invoke;
+  if (!settings) {
+    return problem(
+      501,
+      "invoke-unavailable",
+      "Invocations unavailable",
+      `"${name}" reaches its nodes through a VPC binding, which carries HTTP fetch() but no ` +
+        "WebSocket, and invocations travel on a WebSocket per node; proxy HTTP requests instead",
+    );
+  }
+  const limit = settings.maxPayloadBytes;
   const declared = Number(c.req.header("content-length") ?? 0);
   if (declared > limit) return tooLarge(limit);
   const body = new Uint8Array(await c.req.arrayBuffer());
@@ -21,7 +31,12 @@ export const invokeRoutes = new Hono<GatewayEnv>().post("/:service", async (c) =
   const cf = c.req.raw.cf as { continent?: string; colo?: string } | undefined;
   const chain = scopeChain(preferredScope(service.scope, cf, undefined), service.scope.fallback);
   return dispatchInvocation(
-    { payload: { body, contentType }, chain, requestId: requestIdFor(c.req.raw.headers) },
+    {
+      payload: { body, contentType },
+      chain,
+      requestId: requestIdFor(c.req.raw.headers),
+      settings,
+    },
     dispatchDeps(c.env, service, (work) => c.executionCtx.waitUntil(work)),
   );
 });

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { NodeUrlSchema } from "../config/network-schema.ts";
 import { MAX_BUCKET_COUNT } from "./digest.ts";
 import { decodeStamp, encodeStamp, isValidStamp, ORIGIN_PATTERN, type Stamp } from "./hlc.ts";
 import { MAX_BATCH } from "./peer-queue.ts";
@@ -28,9 +29,7 @@ export const StampSchema = z
   });
 
 const RecordSchema = z.strictObject({
-  url: z
-    .url({ protocol: /^https?$/, error: "must be an absolute http:// or https:// URL" })
-    .max(2048),
+  url: NodeUrlSchema.max(2048),
   dc: z.string().min(1).max(64).optional(),
   rack: z.string().min(1).max(64).optional(),
   weight: z.int().min(1).max(100),

@@ -86,7 +86,10 @@ describe("admin API nodes", () => {
 
     const stub = env.LIVE_NODES.get(env.LIVE_NODES.idFromName(name));
     const after = await runInDurableObject(stub, (_i: LiveNodes, state) =>
-      new LiveNodes(state, env).report({ service: name, nodes: [] }, [{ kind: "cluster" }]),
+      new LiveNodes(state, env).report(
+        { service: name, nodes: [], egress: { kind: "internet" }, allow: ["127.0.0.0/8"] },
+        [{ kind: "cluster" }],
+      ),
     );
     expect(after.registered.map((n) => n.id)).toEqual(["reg-1"]);
   });

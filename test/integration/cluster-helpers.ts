@@ -1,5 +1,10 @@
-import { inject } from "vitest";
-import type { TestNode } from "./helpers.ts";
+import { expect, inject } from "vitest";
+import { parseConfig, type ResolvedService } from "../../src/config/load.ts";
+import { runtimeFor } from "../../src/dispatch/service-runtime.ts";
+import { gateway, onLoopback, serviceName, type TestNode } from "./helpers.ts";
+
+/** Discovery refresh period of the services these helpers build. */
+export const ACTIVE_MS = 100;
 
 export { setBehaviour } from "./helpers.ts";
 
@@ -94,3 +99,78 @@ export async function discoveryStats(node: TestNode): Promise<DiscoveryStats> {
     localnodesByQuery: stats.localnodesByQuery,
   };
 }
+
+/** dc1/r1, dc1/r2 and dc2/r1, two nodes each. */
+export function twoDatacenters(): Promise<TestCluster> {
+  return addCluster({
+    layout: [
+      { dc: "dc1", rack: "r1", count: 2 },
+      { dc: "dc1", rack: "r2", count: 2 },
+      { dc: "dc2", rack: "r1", count: 2 },
+    ],
+  });
+}
+
+/**
+ * A gateway with one service that discovers `cluster` from a dc1 seed, in `scope`; `extra`
+ * overrides service fields (discovery settings merge into the defaults).
+ */
+export function discoveringService(
+  cluster: TestCluster,
+  scope: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+  envOverrides: Record<string, unknown> = {},
+) {
+  const name = serviceName("disc");
+  const seed = cluster.nodes.find((n) => n.dc === "dc1") as ClusterNode;
+  const { discovery, ...rest } = extra as { discovery?: Record<string, unknown> };
+  const config = {
+    services: [
+      {
+        name,
+        discovery: {
+          seeds: [seed.url],
+          activeIntervalMs: ACTIVE_MS,
+          idleIntervalMs: 60_000,
+          timeoutMs: 500,
+          ...discovery,
+        },
+        scope,
+        retry: { backoffBaseMs: 1, backoffMaxMs: 2, perTryTimeoutMs: 500 },
+        ...rest,
+      },
+    ],
+  };
+  const fetchVia = gateway(config, envOverrides as Partial<Env>);
+  const loaded = parseConfig(JSON.stringify(onLoopback(config)));
+  if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
+  return {
+    name,
+    /** The live-node configuration its isolates send. */
+    liveConfig: runtimeFor(loaded.services.get(name) as ResolvedService).liveConfig,
+    fetch: (path = "/", init?: RequestInit) => fetchVia(`/s/${name}${path}`, init),
+    admin: (path: string, init?: RequestInit) =>
+      fetchVia(`/_gw${path}`, {
+        ...init,
+        headers: { authorization: "Bearer test-admin-token", ...init?.headers },
+      }),
+  };
+}
+
+/** Sends `count` GETs one after another, each must succeed; the nodes that answered, in order. */
+export async function hits(
+  svc: { fetch: (path?: string) => Promise<Response> },
+  count: number,
+): Promise<string[]> {
+  const nodes: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const response = await svc.fetch();
+    expect(response.status).toBe(200);
+    await response.body?.cancel();
+    nodes.push(response.headers.get("x-roundhouse-node") ?? "");
+  }
+  return nodes;
+}
+
+/** host:port of each node, sorted, as the gateway names discovered nodes. */
+export const hostsOf = (nodes: ClusterNode[]) => nodes.map((n) => `${n.host}:${n.port}`).sort();

@@ -1,88 +1,17 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { LiveNodes, type LiveNodesConfig } from "../../src/durable/live-nodes.ts";
+import { LiveNodes } from "../../src/durable/live-nodes.ts";
 import {
-  addCluster,
   type ClusterNode,
+  discoveringService,
+  hits,
+  hostsOf,
   startNode,
   stopNode,
-  type TestCluster,
+  twoDatacenters,
 } from "./cluster-helpers.ts";
 import { eventually, gateway, nodeStats, serviceName, setBehaviour } from "./helpers.ts";
-
-const ACTIVE_MS = 100;
-
-/** A two-datacenter cluster: dc1 with racks r1 and r2, dc2 with rack r1; two nodes each. */
-function twoDatacenters(): Promise<TestCluster> {
-  return addCluster({
-    layout: [
-      { dc: "dc1", rack: "r1", count: 2 },
-      { dc: "dc1", rack: "r2", count: 2 },
-      { dc: "dc2", rack: "r1", count: 2 },
-    ],
-  });
-}
-
-function discoveryConfig(cluster: TestCluster) {
-  const seed = cluster.nodes.find((n) => n.dc === "dc1") as ClusterNode;
-  return { seeds: [seed.url], activeIntervalMs: ACTIVE_MS, idleIntervalMs: 60_000, timeoutMs: 500 };
-}
-
-/** The live-node configuration an isolate sends for a discovering service with defaults. */
-function runtimeConfigOf(service: string, cluster: TestCluster): LiveNodesConfig {
-  return {
-    service,
-    nodes: [],
-    discovery: { ...discoveryConfig(cluster), path: "/localnodes", scheme: "http" },
-  };
-}
-
-function discoveringService(cluster: TestCluster, scope: Record<string, unknown>) {
-  const name = serviceName("disc");
-  const seed = cluster.nodes.find((n) => n.dc === "dc1") as ClusterNode;
-  const config = {
-    services: [
-      {
-        name,
-        discovery: {
-          seeds: [seed.url],
-          activeIntervalMs: ACTIVE_MS,
-          idleIntervalMs: 60_000,
-          timeoutMs: 500,
-        },
-        scope,
-        retry: { backoffBaseMs: 1, backoffMaxMs: 2, perTryTimeoutMs: 500 },
-      },
-    ],
-  };
-  const fetchVia = gateway(config);
-  return {
-    name,
-    fetch: (path = "/", init?: RequestInit) => fetchVia(`/s/${name}${path}`, init),
-    admin: (path: string, init?: RequestInit) =>
-      fetchVia(`/_gw${path}`, {
-        ...init,
-        headers: { authorization: "Bearer test-admin-token", ...init?.headers },
-      }),
-  };
-}
-
-async function hits(
-  svc: { fetch: (path?: string) => Promise<Response> },
-  count: number,
-): Promise<string[]> {
-  const nodes: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const response = await svc.fetch();
-    expect(response.status).toBe(200);
-    await response.body?.cancel();
-    nodes.push(response.headers.get("x-roundhouse-node") ?? "");
-  }
-  return nodes;
-}
-
-const hostsOf = (nodes: ClusterNode[]) => nodes.map((n) => `${n.host}:${n.port}`).sort();
 
 describe("discovery from /localnodes", () => {
   it("routes within the datacenter scope", async () => {
@@ -177,7 +106,7 @@ describe("discovery from /localnodes", () => {
     // A fresh instance over the same storage is what the platform builds after a restart.
     const restarted = await runInDurableObject(stub, async (_instance: LiveNodes, state) => {
       const fresh = new LiveNodes(state, env);
-      const config = runtimeConfigOf(svc.name, cluster);
+      const config = svc.liveConfig;
       return fresh.view({
         config,
         chain: [{ kind: "dc", dc: "dc1" }, { kind: "cluster" }],

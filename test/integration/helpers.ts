@@ -57,8 +57,21 @@ export function serviceName(prefix = "svc"): string {
 }
 
 /** A gateway running the real worker with `config` as its ROUNDHOUSE_CONFIG. */
+/**
+ * The config with loopback allowed for every service that has no `allow` of its own: the test
+ * fleet lives on 127.0.0.0/8, which the address policy refuses unless a service lists it.
+ */
+export function onLoopback<T>(config: T): T {
+  const services = (config as { services?: Record<string, unknown>[] }).services;
+  if (!Array.isArray(services)) return config;
+  return {
+    ...config,
+    services: services.map((s) => ("allow" in s ? s : { ...s, allow: ["127.0.0.0/8"] })),
+  };
+}
+
 export function gateway(config: unknown, overrides: Partial<Env> = {}) {
-  const raw = typeof config === "string" ? config : JSON.stringify(config);
+  const raw = typeof config === "string" ? config : JSON.stringify(onLoopback(config));
   return async (path: string, init?: RequestInit): Promise<Response> => {
     const ctx = createExecutionContext();
     const response = await worker.fetch(

@@ -93,6 +93,7 @@ describe("node gate leases", () => {
       perTryTimeoutMs: 10_000,
       ejection,
       totalNodes: 1,
+      egress: { kind: "internet" as const },
     };
     const request = { url: `${node!.url}/`, method: "GET", headers: [], body: null };
     const results = await Promise.all(

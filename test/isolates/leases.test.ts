@@ -30,6 +30,7 @@ let gateways: GatewayIsolates;
 const service = (name: string, nodeList: BackendNode[], extra: Record<string, unknown>) => ({
   name,
   nodes: nodeList.map((n) => ({ id: n.id, url: n.url })),
+  allow: ["127.0.0.0/8"],
   slowStartMs: 0,
   retry: { backoffBaseMs: 1, backoffMaxMs: 1 },
   ...extra,

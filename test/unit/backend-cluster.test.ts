@@ -240,6 +240,13 @@ describe("discovery faults", () => {
     expect(body.some((entry) => typeof entry === "number")).toBe(true);
   });
 
+  it("hostile answers the live addresses plus ones a client must refuse", async () => {
+    const { res } = await faulty("hostile");
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as string[];
+    expect(body).toEqual(expect.arrayContaining([...DC1, "169.254.169.254", "0x7f000001"]));
+  });
+
   it("error answers 500", async () => {
     const { res, asker } = await faulty("error");
     expect(res.status).toBe(500);

@@ -9,7 +9,11 @@ const paths = (raw: unknown) => {
 describe("parseConfig", () => {
   it("fills in documented defaults and resolves node ids", () => {
     const result = parseConfig(
-      JSON.stringify({ services: [{ name: "echo", nodes: [{ url: "http://127.0.0.1:9101" }] }] }),
+      JSON.stringify({
+        services: [
+          { name: "echo", allow: ["127.0.0.0/8"], nodes: [{ url: "http://127.0.0.1:9101" }] },
+        ],
+      }),
     );
     if (!result.ok) throw new Error(JSON.stringify(result.issues));
     const echo = result.services.get("echo");
@@ -28,6 +32,8 @@ describe("parseConfig", () => {
       maxMs: 300_000,
     });
     expect(echo?.rotation.leaseSize).toBe(32);
+    expect(echo?.egress).toEqual({ kind: "internet" });
+    expect(echo?.invoke?.timeoutMs).toBe(10_000);
   });
 
   it("names the path of every bad field", () => {
@@ -37,7 +43,7 @@ describe("parseConfig", () => {
           { name: "Bad Name", nodes: [] },
           {
             name: "ok",
-            nodes: [{ url: "ftp://x" }, { url: "http://a", weight: 0 }],
+            nodes: [{ url: "ftp://x" }, { url: "http://a.example", weight: 0 }],
             policy: "random",
           },
         ],
@@ -60,18 +66,87 @@ describe("parseConfig", () => {
     expect(paths({ services: [{ name: "a" }, { name: "a" }] })).toEqual(["services[1].name"]);
     expect(
       paths({
-        services: [{ name: "a", nodes: [{ url: "http://h:1" }, { url: "http://h:1/other" }] }],
+        services: [
+          { name: "a", nodes: [{ url: "http://h.example:1" }, { url: "http://h.example:1/o" }] },
+        ],
       }),
     ).toEqual(["services[0].nodes[1].id"]);
   });
 
   it("rejects a URL with a query, and inconsistent bounds", () => {
-    expect(paths({ services: [{ name: "a", nodes: [{ url: "http://h:1/?q=1" }] }] })).toEqual([
-      "services[0].nodes[0].url",
-    ]);
+    expect(
+      paths({ services: [{ name: "a", nodes: [{ url: "http://h.example:1/?q=1" }] }] }),
+    ).toEqual(["services[0].nodes[0].url"]);
     expect(
       paths({ services: [{ name: "a", retry: { backoffBaseMs: 100, backoffMaxMs: 10 } }] }),
     ).toEqual(["services[0].retry.backoffMaxMs"]);
+  });
+
+  it("rejects a URL ending in ? or #, which would push the client's path into the query", () => {
+    for (const url of ["http://h.example:1/?", "http://h.example:1/#", "http://h.example?"]) {
+      expect(paths({ services: [{ name: "a", nodes: [{ url }] }] })).toEqual([
+        "services[0].nodes[0].url",
+      ]);
+    }
+  });
+
+  it("applies the address policy to configured nodes and seeds, naming the field", () => {
+    const issues = (service: Record<string, unknown>) => {
+      const result = parseConfig({ services: [{ name: "a", ...service }] });
+      return result.ok ? [] : result.issues.map((i) => `${i.path}: ${i.message}`);
+    };
+    expect(issues({ nodes: [{ url: "http://127.0.0.1:1" }] })).toEqual([
+      expect.stringMatching(/^services\[0\]\.nodes\[0\]\.url: .*loopback.*allow/),
+    ]);
+    expect(issues({ nodes: [{ url: "http://203.0.113.9:80" }] })).toEqual([
+      expect.stringMatching(/nodes\[0\]\.url: .*deployed Worker cannot fetch/),
+    ]);
+    expect(issues({ nodes: [{ url: "http://0x7f000001:80" }], allow: ["127.0.0.0/8"] })).toEqual([
+      expect.stringMatching(/nodes\[0\]\.url: .*disguised/),
+    ]);
+    expect(issues({ nodes: [{ url: "http://169.254.169.254" }], allow: ["0.0.0.0/0"] })).toEqual([
+      expect.stringMatching(/link-local/),
+    ]);
+    expect(issues({ discovery: { seeds: ["http://metadata.google.internal/"] } })).toEqual([
+      expect.stringMatching(/^services\[0\]\.discovery\.seeds\[0\]: .*metadata/),
+    ]);
+    expect(issues({ nodes: [{ url: "https://api.example.com" }] })).toEqual([]);
+    expect(issues({ allow: ["10.0.0.0/33"] })).toEqual([
+      expect.stringMatching(/^services\[0\]\.allow\[0\]/),
+    ]);
+  });
+
+  it("takes private IP nodes through a VPC Network binding when allow lists them", () => {
+    const vpc = { egress: { kind: "vpc-network", binding: "FLEET" }, allow: ["10.0.0.0/8"] };
+    expect(
+      paths({ services: [{ name: "a", ...vpc, nodes: [{ url: "http://10.1.2.3:80" }] }] }),
+    ).toEqual([]);
+    const loaded = parseConfig({ services: [{ name: "a", ...vpc }] });
+    expect(loaded.ok && loaded.services.get("a")?.invoke).toBeUndefined();
+    expect(paths({ services: [{ name: "a", ...vpc, invoke: {} }] })).toEqual([
+      "services[0].invoke",
+    ]);
+    expect(paths({ services: [{ name: "a", egress: { kind: "vpc-network" } }] })).toEqual([
+      "services[0].egress.binding",
+    ]);
+  });
+
+  it("refuses a VPC Service binding for several nodes or discovery", () => {
+    const egress = { kind: "vpc-service", binding: "API" };
+    const nodes = [{ url: "https://a.internal" }, { url: "https://b.internal" }];
+    expect(paths({ services: [{ name: "a", egress, nodes }] })).toEqual(["services[0].egress"]);
+    expect(paths({ services: [{ name: "a", egress, nodes: nodes.slice(0, 1) }] })).toEqual([]);
+  });
+
+  it("needs discovery's staleAfterMs above its idle interval", () => {
+    const discovery = {
+      seeds: ["https://seed.example"],
+      idleIntervalMs: 60_000,
+      staleAfterMs: 30_000,
+    };
+    expect(paths({ services: [{ name: "a", discovery }] })).toEqual([
+      "services[0].discovery.staleAfterMs",
+    ]);
   });
 
   it("reports unparsable JSON and a missing value", () => {

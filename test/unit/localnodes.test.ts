@@ -1,33 +1,42 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { type AddressPolicy, parseAllowEntry } from "../../src/balancer/address-policy.ts";
 import { parseLocalNodes } from "../../src/balancer/localnodes.ts";
 
 const rules = { scheme: "http", port: 8000 } as const;
 
+function policyOf(egress: AddressPolicy["egress"], ...allow: string[]): AddressPolicy {
+  return { egress, allow: allow.map((raw) => parseAllowEntry(raw) as AddressPolicy["allow"][0]) };
+}
+
+/** A private fleet behind a VPC Network binding. */
+const vpc = policyOf("vpc-network", "10.0.0.0/8", "127.0.0.0/8", "::1", "internal");
+const parse = (body: string) => parseLocalNodes(body, rules, vpc);
+
 describe("parseLocalNodes", () => {
   it("combines bare IPs with the configured scheme and port", () => {
-    expect(parseLocalNodes('["127.0.0.2","127.0.0.1"]', rules)).toEqual({
+    expect(parse('["127.0.0.2","127.0.0.1"]')).toEqual({
       ok: true,
       urls: ["http://127.0.0.1:8000", "http://127.0.0.2:8000"],
+      refused: [],
     });
   });
 
   it("accepts host:port, IPv6 and bracketed IPv6 entries", () => {
-    expect(
-      parseLocalNodes('["10.0.0.1:9042","db-1.internal:8043","::1","[fe80::1]:9000"]', rules),
-    ).toEqual({
+    expect(parse('["10.0.0.1:9042","db-1.internal:8043","::1","[0:0::1]:9000"]')).toEqual({
       ok: true,
       urls: [
         "http://10.0.0.1:9042",
         "http://[::1]:8000",
-        "http://[fe80::1]:9000",
+        "http://[::1]:9000",
         "http://db-1.internal:8043",
       ],
+      refused: [],
     });
   });
 
   it("answers an empty list for an empty array (an unknown scope)", () => {
-    expect(parseLocalNodes("[]", rules)).toEqual({ ok: true, urls: [] });
+    expect(parse("[]")).toEqual({ ok: true, urls: [], refused: [] });
   });
 
   it.each([
@@ -40,14 +49,60 @@ describe("parseLocalNodes", () => {
     ["an empty entry", '[""]'],
     ["an out-of-range IP", '["300.1.1.1"]'],
     ["a credential", '["u@10.0.0.1"]'],
-  ])("rejects %s", (_name, body) => {
-    expect(parseLocalNodes(body, rules).ok).toBe(false);
+    ["a malformed IPv6 entry", '[":::"]'],
+    ["a link-local entry", '["169.254.169.254"]'],
+  ])("rejects an answer whose only entry is %s, without throwing", (_name, body) => {
+    expect(parse(body).ok).toBe(false);
+  });
+
+  it("drops denied, disguised and unlisted entries with their reasons and keeps the rest", () => {
+    const body = JSON.stringify([
+      "10.0.0.7",
+      "169.254.169.254",
+      "0x7f000001",
+      "127.1",
+      "[::ffff:127.0.0.1]",
+      "metadata.google.internal",
+      "192.168.0.9",
+      ":::",
+      7,
+      "10.0.0.8:9000",
+    ]);
+    const answer = parse(body);
+    expect(answer.ok).toBe(true);
+    if (!answer.ok) return;
+    expect(answer.urls).toEqual(["http://10.0.0.7:8000", "http://10.0.0.8:9000"]);
+    expect(answer.refused.map((r) => r.entry)).toEqual([
+      "169.254.169.254",
+      "0x7f000001",
+      "127.1",
+      "[::ffff:127.0.0.1]",
+      "metadata.google.internal",
+      "192.168.0.9",
+      ":::",
+      "7",
+    ]);
+    for (const { reason } of answer.refused) expect(reason.length).toBeGreaterThan(5);
+  });
+
+  it("with internet egress drops IP entries other than loopback, saying why", () => {
+    const answer = parseLocalNodes(
+      '["203.0.113.4","127.0.0.3","node-1.example.com"]',
+      rules,
+      policyOf("internet", "127.0.0.0/8", "example.com"),
+    );
+    expect(answer).toMatchObject({
+      ok: true,
+      urls: ["http://127.0.0.3:8000", "http://node-1.example.com:8000"],
+      refused: [{ entry: "203.0.113.4" }],
+    });
+    if (answer.ok) expect(answer.refused[0]?.reason).toMatch(/cannot fetch/);
   });
 
   it("never throws, whatever the body", () => {
     fc.assert(
       fc.property(fc.oneof(fc.string(), fc.json()), (body) => {
-        const answer = parseLocalNodes(body, rules);
+        const answer = parse(body);
         if (answer.ok) for (const url of answer.urls) expect(new URL(url).port).not.toBe("");
       }),
     );

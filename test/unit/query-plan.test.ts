@@ -62,10 +62,15 @@ describe("QueryPlan", () => {
     expect(plan.triedNodes).toEqual(["c", "d", "a", "b"]);
   });
 
-  it("skips a node marked tried without dispatching to it", () => {
-    const plan = new QueryPlan(0, () => ["a", "b", "c"]);
-    plan.markTried("a");
-    expect(plan.next()).toBe("b");
+  it("goes on into the round the schedule gives once the tried-set covers the nearest one", () => {
+    // The nearest scope is a and b; once both are tried the schedule offers the next scope.
+    const schedule = (tried: ReadonlySet<string>) =>
+      tried.has("a") && tried.has("b") ? ["a", "b", "c", "d"] : ["a", "b"];
+    const plan = new QueryPlan(0, schedule);
+    const order = [plan.next(), plan.next(), plan.next(), plan.next(), plan.next()];
+    expect(order.slice(0, 2).sort()).toEqual(["a", "b"]);
+    expect(order.slice(2, 4).sort()).toEqual(["c", "d"]);
+    expect(order[4]).toBeUndefined();
   });
 
   it("treats weighted repeats as one node", () => {

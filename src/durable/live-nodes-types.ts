@@ -1,0 +1,68 @@
+import type { ProbeState } from "../balancer/health-probe.ts";
+import type { MembershipLevel } from "../balancer/membership.ts";
+import type { ScopeLevel } from "../balancer/scope.ts";
+import type { EgressConfig } from "../config/network-schema.ts";
+import type { ServiceConfig } from "../config/schema.ts";
+import type { DiscoveryCounters } from "./discovery.ts";
+
+/** What isolates and the admin API exchange with a service's LiveNodes object. */
+
+/** A node the configuration lists or the admin API registered. */
+export interface DeclaredNode {
+  readonly id: string;
+  readonly url: string;
+  readonly dc?: string;
+  readonly rack?: string;
+  readonly weight: number;
+  readonly locationHint?: string;
+}
+
+/** What the live-node object needs of a service's configuration; isolates send it with each call. */
+export interface LiveNodesConfig {
+  readonly service: string;
+  readonly nodes: readonly DeclaredNode[];
+  readonly discovery?: ServiceConfig["discovery"];
+  readonly health?: ServiceConfig["health"];
+  /** This gateway's id when peer route sync is on: readmissions are then recorded for the peers. */
+  readonly gatewayId?: string;
+  /** How probes and discovery reach the nodes. */
+  readonly egress: EgressConfig;
+  /** The service's `allow` list, applied to every discovered and synced node. */
+  readonly allow: readonly string[];
+}
+
+/** A registration another gateway made or withdrew (peer route sync). */
+export type SyncedNodeChange =
+  | { readonly kind: "upsert"; readonly node: DeclaredNode }
+  | { readonly kind: "remove"; readonly nodeId: string };
+
+/** An isolate asking for the nodes of a scope chain. */
+export interface ViewRequest {
+  readonly config: LiveNodesConfig;
+  readonly chain: readonly ScopeLevel[];
+  /** The version the isolate holds; levels are sent only when it moved. */
+  readonly knownVersion: number;
+}
+
+/** The nodes of each level of the chain, with the version they belong to. */
+export interface ViewResponse {
+  readonly version: number;
+  readonly levels?: readonly MembershipLevel[];
+}
+
+/** Everything the services API shows about a service's membership. */
+export interface LiveNodesReport {
+  readonly version: number;
+  readonly registered: readonly DeclaredNode[];
+  readonly discovered: Readonly<Record<string, { urls: readonly string[]; at: number }>>;
+  readonly probes: Readonly<Record<string, ProbeState>>;
+  readonly pace: "active" | "idle";
+  readonly lastTrafficAt: number;
+  readonly nextAlarmAt: number | null;
+  readonly discovery: DiscoveryCounters;
+  /** The levels of the chain asked about. */
+  readonly levels: readonly MembershipLevel[];
+}
+
+/** Why a node could not be removed. */
+export type RemoveResult = "removed" | "not-found" | "not-registered";
