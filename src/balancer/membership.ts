@@ -53,26 +53,55 @@ export function selectNodes(
 }
 
 /**
- * The selection once a dispatch has tried every node of the nearer levels: the first level, in
- * order, whose selection still has an untried node. A dispatch whose scope runs out of nodes goes
- * on into the next level with the same tried-set instead of failing while scope fallback catches
- * up (a rack that goes down whole is still listed, and not yet ejected, for a while).
+ * The selection a retry routes in, given the nodes this dispatch has tried. It stays in the
+ * nearest level with a routable node while that level has an untried node and has taken fewer
+ * than `perLevel` of the dispatch's attempts; then it moves on to the next level, leaving out the
+ * nodes of the levels it left (Envoy's previous_priorities retry predicate). A rack or datacenter
+ * that goes down whole stays listed, and not yet ejected, for a while: this is what lets a
+ * dispatch reach the next level within its attempts instead of spending them all on the dead
+ * level. When every level is spent so, any untried node of any level is still taken.
  */
 export function selectUntried(
   levels: readonly MembershipLevel[],
   ejected: (id: string) => boolean,
   panicThreshold: number,
   tried: ReadonlySet<string>,
+  perLevel: number,
 ): Selection {
+  const left = new Set<string>();
+  const staying = (nodes: readonly MemberNode[]) =>
+    nodes.filter((node) => tried.has(node.id)).length < perLevel;
+  return (
+    walkLevels(levels, ejected, panicThreshold, (selection) => {
+      const nodes = selection.nodes.filter((node) => !left.has(node.id));
+      if (staying(nodes) && nodes.some((node) => !tried.has(node.id)))
+        return { ...selection, nodes };
+      for (const node of selection.nodes) left.add(node.id);
+      return undefined;
+    }) ??
+    walkLevels(levels, ejected, panicThreshold, (selection) =>
+      selection.nodes.some((node) => !tried.has(node.id)) ? selection : undefined,
+    ) ?? { scope: undefined, nodes: [], panic: false }
+  );
+}
+
+/** The first selection, nearest level first, that `take` accepts. */
+function walkLevels(
+  levels: readonly MembershipLevel[],
+  ejected: (id: string) => boolean,
+  panicThreshold: number,
+  take: (selection: Selection) => Selection | undefined,
+): Selection | undefined {
   let rest = levels;
   while (rest.length > 0) {
     const selection = selectNodes(rest, ejected, panicThreshold);
-    if (selection.nodes.some((node) => !tried.has(node.id))) return selection;
     const at = rest.findIndex((level) => level.scope === selection.scope);
-    if (at < 0) break;
+    if (at < 0) return undefined;
+    const taken = take(selection);
+    if (taken) return taken;
     rest = rest.slice(at + 1);
   }
-  return { scope: undefined, nodes: [], panic: false };
+  return undefined;
 }
 
 /** A node as configured or registered, before health is known. */

@@ -39,6 +39,11 @@ export const NodeSchema = z.strictObject({
 export const RetrySchema = z.strictObject({
   /** Most times one request is sent to a node, first try included (Envoy: 2, NGINX: every node). */
   maxAttempts: z.int().min(1).max(10).default(3),
+  /**
+   * Failed attempts a dispatch makes in one scope level before its retries move on to the next
+   * (Envoy's previous_priorities), so a rack or datacenter down whole does not spend them all.
+   */
+  attemptsPerScope: z.int().min(1).max(10).default(1),
   /** Time an attempt may wait for response headers. */
   perTryTimeoutMs: z.int().min(1).max(300_000).default(5_000),
   /** Time the whole dispatch may take until response headers, retries and backoff included. */

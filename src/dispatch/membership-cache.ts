@@ -110,15 +110,19 @@ export class MembershipCache {
 
   /**
    * The rotation round of the chain at `now`: the nodes of the nearest level that can serve, or,
-   * once `tried` covers all of them, of the nearest level after it with a node left to try.
+   * for a retry, of the level `selectUntried` moves on to once that one is spent.
    */
   route(chain: readonly ScopeLevel[], now: number, tried?: ReadonlySet<string>): Route {
     const view = this.#views.get(chainKey(chain));
     if (!view) return { schedule: [], selection: { scope: undefined, nodes: [], panic: false } };
     const route = this.#nearest(view, now);
-    if (!tried || route.schedule.some((id) => !tried.has(id))) return route;
+    if (!tried || tried.size === 0) return route;
+    const perLevel = this.#service.retry.attemptsPerScope;
+    const triedHere = route.selection.nodes.filter((node) => tried.has(node.id)).length;
+    if (triedHere < perLevel && route.schedule.some((id) => !tried.has(id))) return route;
     const ejected = (id: string) => this.isEjected(id, now);
-    const selection = selectUntried(view.levels, ejected, this.#service.panicThreshold, tried);
+    const { panicThreshold } = this.#service;
+    const selection = selectUntried(view.levels, ejected, panicThreshold, tried, perLevel);
     return { schedule: buildSchedule(selection.nodes), selection };
   }
 

@@ -15,7 +15,7 @@ export const NodeParams = ServiceParam.extend({
 /** Body of a node registration. */
 export const RegisterNodeBody = z
   .strictObject({
-    url: NodeUrlSchema.openapi({ example: "https://node-7.fleet.example:8000" }),
+    url: z.string().openapi({ example: "https://node-7.fleet.example:8000" }).pipe(NodeUrlSchema),
     id: z
       .string()
       .regex(/^[A-Za-z0-9._:-]{1,128}$/)

@@ -4,6 +4,7 @@ import {
   type MemberNode,
   type MembershipLevel,
   selectNodes,
+  selectUntried,
 } from "../../src/balancer/membership.ts";
 import { slowStartShare } from "../../src/balancer/slow-start.ts";
 
@@ -23,6 +24,44 @@ const dc: MembershipLevel = {
   nodes: [node("a"), node("b"), node("c"), node("d")],
 };
 const none = () => false;
+
+const cluster: MembershipLevel = {
+  scope: { kind: "cluster" },
+  nodes: [...dc.nodes, node("e"), node("f")],
+};
+const ids = (selection: { nodes: readonly MemberNode[] }) => selection.nodes.map((n) => n.id);
+
+describe("selectUntried", () => {
+  it("stays in the nearest level while it has an untried node and attempts to spare", () => {
+    expect(ids(selectUntried([rack, dc], none, 0.5, new Set(["a"]), 2))).toEqual(["a", "b"]);
+  });
+
+  it("moves on once the level took its attempts, leaving out the level it left", () => {
+    // Rack a,b failed: the dc level without them.
+    expect(ids(selectUntried([rack, dc, cluster], none, 0.5, new Set(["a", "b"]), 2))).toEqual([
+      "c",
+      "d",
+    ]);
+    // A whole dc of four is left after two failures, so the third attempt reaches e or f.
+    expect(ids(selectUntried([dc, cluster], none, 0.5, new Set(["a", "b"]), 2))).toEqual([
+      "e",
+      "f",
+    ]);
+  });
+
+  it("still takes any untried node once every level is spent, never giving up early", () => {
+    const tried = new Set(["a", "b", "e", "f"]);
+    expect(ids(selectUntried([dc, cluster], none, 0.5, tried, 2))).toEqual(["a", "b", "c", "d"]);
+    expect(selectUntried([dc], none, 0.5, new Set(["a", "b", "c", "d"]), 2).nodes).toEqual([]);
+  });
+
+  it("never routes to an ejected node of a single-level service on a retry", () => {
+    const ejected = (id: string) => id === "c";
+    const selection = selectUntried([dc], ejected, 0.5, new Set(["a", "b"]), 2);
+    expect(ids(selection)).toEqual(["a", "b", "d"]);
+    expect(selection.panic).toBe(false);
+  });
+});
 
 describe("selectNodes", () => {
   it("routes in the preferred level while it has a routable node", () => {
