@@ -1,10 +1,12 @@
 // `npm run bench -- failover`: kill one of three discovered nodes under steady load; how long until
-// no request goes to it, how many requests fail meanwhile, and what discovery costs.
+// no request goes to it, how many requests fail meanwhile, and what discovery costs; then stop a
+// whole rack and a whole datacenter of a two-datacenter cluster.
 import { parseArgs } from "node:util";
 import { startFleet } from "../backend/fleet.ts";
 import { startGateway } from "./gateway.ts";
 import { runLoad } from "./load.ts";
 import { fmt, machine, printTable, writeResult } from "./report.ts";
+import { scopeOutages } from "./scope-outage.ts";
 
 export async function failoverBench(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -72,6 +74,12 @@ export async function failoverBench(argv: string[]): Promise<void> {
     const idlePerMinute =
       ((discoveryRequests() - idleBefore) * 60_000) / (performance.now() - idleStart);
 
+    const outages = await scopeOutages(fleet, {
+      activeIntervalMs,
+      concurrency: Number(values.concurrency),
+      port: Number(values.port) + 1,
+    });
+
     const result = {
       machine: machine(),
       activeIntervalMs,
@@ -83,6 +91,7 @@ export async function failoverBench(argv: string[]): Promise<void> {
       retriedAfterKill: touched.length,
       discoveryPerMinuteActive: activePerMinute,
       discoveryPerMinuteIdle: idlePerMinute,
+      outages,
     };
     console.log(
       `\nfailover: 3 discovered nodes, one stopped after 3 s of ${values.concurrency}-client load`,
@@ -106,6 +115,20 @@ export async function failoverBench(argv: string[]): Promise<void> {
           fmt(idlePerMinute, 2),
         ],
       ],
+    );
+    console.log(
+      "\nwhole-level outages: a rack (2 of dc1/r2) or a datacenter (all 4 of dc1) stops at once",
+    );
+    printTable(
+      ["level", "nodes stopped", "requests", "failed idempotent", "retried", "failover ms"],
+      outages.map((o) => [
+        o.level,
+        o.stopped,
+        o.requests,
+        o.failedIdempotentRequests,
+        o.retriedAfterStop,
+        fmt(o.failoverMs),
+      ]),
     );
     console.log(`wrote ${writeResult("failover", result)}`);
   } finally {

@@ -118,6 +118,27 @@ describe("address policy on discovery answers", () => {
     expect(detail.discoveryState.lastRefused).toMatch(/\S+: ".+" .+/);
   });
 
+  it("never routes to a node a peer synced from outside the policy", async () => {
+    const [good] = await addNodes(1);
+    const name = serviceName("sync");
+    const fetchVia = gateway({ services: [{ name, slowStartMs: 0 }] });
+    expect((await fetchVia(`/s/${name}/`)).status).toBe(503);
+    const live = env.LIVE_NODES.get(env.LIVE_NODES.idFromName(name));
+    const upsert = (id: string, url: string) =>
+      live.applySynced({ kind: "upsert", node: { id, url, weight: 1 } });
+    await upsert("metadata", "http://169.254.169.254");
+    await upsert("disguised", "http://0x7f000001:80");
+    await upsert("good", good?.url as string);
+    const served = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const response = await fetchVia(`/s/${name}/`);
+      expect(response.status).toBe(200);
+      await response.body?.cancel();
+      served.add(response.headers.get("x-roundhouse-node") ?? "");
+    }
+    expect([...served]).toEqual(["good"]);
+  });
+
   it("refuses an admin registration outside the policy with 400 naming the field", async () => {
     const name = serviceName("reg");
     const fetchVia = gateway({ services: [{ name }] });

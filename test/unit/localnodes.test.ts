@@ -1,6 +1,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type AddressPolicy, parseAllowEntry } from "../../src/balancer/address-policy.ts";
+import {
+  type AddressPolicy,
+  checkNodeUrl,
+  parseAllowEntry,
+} from "../../src/balancer/address-policy.ts";
 import { parseLocalNodes } from "../../src/balancer/localnodes.ts";
 
 const rules = { scheme: "http", port: 8000 } as const;
@@ -97,6 +101,24 @@ describe("parseLocalNodes", () => {
       refused: [{ entry: "203.0.113.4" }],
     });
     if (answer.ok) expect(answer.refused[0]?.reason).toMatch(/cannot fetch/);
+  });
+
+  it("accepts only entries whose URL passes the address policy", () => {
+    const entry = fc.oneof(
+      fc.ipV4(),
+      fc.ipV6().map((ip) => `[${ip}]`),
+      fc.domain(),
+      fc.ipV4Extended(),
+      fc.tuple(fc.ipV4(), fc.integer({ min: 0, max: 70_000 })).map(([ip, port]) => `${ip}:${port}`),
+    );
+    fc.assert(
+      fc.property(fc.array(entry, { maxLength: 8 }), (entries) => {
+        const answer = parse(JSON.stringify(entries));
+        if (!answer.ok) return;
+        for (const url of answer.urls) expect(checkNodeUrl(url, vpc).ok).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it("never throws, whatever the body", () => {

@@ -1,0 +1,146 @@
+import { describe, expect, it } from "vitest";
+import { type AddressPolicy, parseAllowEntry } from "../../src/balancer/address-policy.ts";
+import type { ScopeLevel } from "../../src/balancer/scope.ts";
+import type { ServiceConfig } from "../../src/config/schema.ts";
+import type { NodeFetcher } from "../../src/dispatch/egress.ts";
+import { noDiscoveryCounts } from "../../src/durable/discovery.ts";
+import { type DiscoveredState, discoveryRound } from "../../src/durable/discovery-round.ts";
+
+const policy: AddressPolicy = {
+  egress: "vpc-network",
+  allow: [parseAllowEntry("10.0.0.0/8") as AddressPolicy["allow"][0]],
+};
+
+const settings = (over: Partial<NonNullable<ServiceConfig["discovery"]>> = {}) =>
+  ({
+    seeds: ["http://10.0.0.1:8000"],
+    path: "/localnodes",
+    scheme: "http",
+    activeIntervalMs: 1_000,
+    idleIntervalMs: 60_000,
+    timeoutMs: 1_000,
+    datacenters: [],
+    headers: {},
+    maxAnswerBytes: 1_024,
+    maxNewNodes: 64,
+    staleAfterMs: 300_000,
+    ...over,
+  }) as NonNullable<ServiceConfig["discovery"]>;
+
+/** A fleet of fake nodes: which origins answer, and what. */
+function fleet(answers: Map<string, string[] | "down">) {
+  const asked: string[] = [];
+  const via: NodeFetcher = async (url) => {
+    const origin = new URL(url).origin;
+    asked.push(origin);
+    const answer = answers.get(origin);
+    if (answer === undefined || answer === "down") throw new Error("connection refused");
+    return new Response(JSON.stringify(answer));
+  };
+  return { via, asked };
+}
+
+const empty = (): DiscoveredState => ({
+  discovered: {},
+  confirmedAt: {},
+  counters: noDiscoveryCounts(),
+});
+const cluster: ScopeLevel[] = [{ kind: "cluster" }];
+
+function round(state: DiscoveredState, via: NodeFetcher, now: number, over = {}) {
+  return discoveryRound(state, {
+    settings: settings(over),
+    levels: cluster,
+    policy,
+    via,
+    headers: {},
+    healthy: () => true,
+    now,
+  });
+}
+
+describe("discoveryRound", () => {
+  it("ages out nodes no answer has confirmed within staleAfterMs, on a fake clock", async () => {
+    const state = empty();
+    const nodes = new Map<string, string[] | "down">([
+      ["http://10.0.0.1:8000", ["10.0.0.1", "10.0.0.2"]],
+    ]);
+    const { via } = fleet(nodes);
+    await round(state, via, 0);
+    expect(state.discovered.cluster?.urls).toHaveLength(2);
+    nodes.set("http://10.0.0.1:8000", "down");
+    nodes.set("http://10.0.0.2:8000", "down");
+    // Unreachable discovery keeps the last list until it is stale ...
+    await round(state, via, 299_000);
+    expect(state.discovered.cluster?.urls).toHaveLength(2);
+    // ... and then lets it go, counted.
+    const result = await round(state, via, 301_000);
+    expect(result.moved).toBe(true);
+    expect(state.discovered.cluster?.urls).toEqual([]);
+    expect(state.counters.expired).toBe(2);
+    expect(state.confirmedAt).toEqual({});
+  });
+
+  it("asks every node it learnt recently, even one no longer in a list, before the seeds", async () => {
+    const state = empty();
+    const nodes = new Map<string, string[] | "down">([
+      ["http://10.0.0.1:8000", ["10.0.0.1", "10.0.0.2", "10.0.0.3"]],
+    ]);
+    const { via, asked } = fleet(nodes);
+    await round(state, via, 0);
+    // The seed's own answer then drops 10.0.0.3 (it left), and the seed goes down.
+    nodes.set("http://10.0.0.1:8000", "down");
+    nodes.set("http://10.0.0.2:8000", "down");
+    nodes.set("http://10.0.0.3:8000", ["10.0.0.3"]);
+    asked.length = 0;
+    await round(state, via, 1_000);
+    expect(asked).toContain("http://10.0.0.3:8000");
+    expect(state.discovered.cluster?.urls).toEqual(["http://10.0.0.3:8000"]);
+  });
+
+  it("holds back an answer that would add more than maxNewNodes at once, and counts it", async () => {
+    const state = empty();
+    const nodes = new Map<string, string[] | "down">([["http://10.0.0.1:8000", ["10.0.0.1"]]]);
+    const { via } = fleet(nodes);
+    await round(state, via, 0, { maxNewNodes: 2 });
+    const flood = Array.from({ length: 5 }, (_, i) => `10.9.0.${i + 1}`);
+    nodes.set("http://10.0.0.1:8000", ["10.0.0.1", ...flood]);
+    await round(state, via, 1_000, { maxNewNodes: 2 });
+    expect(state.discovered.cluster?.urls).toEqual(["http://10.0.0.1:8000"]);
+    expect(state.counters.heldBack).toBe(1);
+    expect(state.counters.lastFailure).toMatch(/5 new nodes/);
+    // Growth within the cap applies.
+    nodes.set("http://10.0.0.1:8000", ["10.0.0.1", "10.9.0.1", "10.9.0.2"]);
+    await round(state, via, 2_000, { maxNewNodes: 2 });
+    expect(state.discovered.cluster?.urls).toHaveLength(3);
+  });
+
+  it("rejects an answer longer than maxAnswerBytes without reading it whole", async () => {
+    const state = empty();
+    let pulled = 0;
+    const via: NodeFetcher = async () =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          pull(controller) {
+            pulled++;
+            controller.enqueue(new TextEncoder().encode(`"${"x".repeat(500)}",`));
+            if (pulled > 1_000) controller.close();
+          },
+        }),
+      );
+    await round(state, via, 0);
+    expect(state.counters.failures).toBe(1);
+    expect(state.counters.lastFailure).toMatch(/longer than 1024 bytes/);
+    expect(pulled).toBeLessThan(10);
+  });
+
+  it("drops refused entries, counts them, and applies the rest", async () => {
+    const state = empty();
+    const nodes = new Map<string, string[] | "down">([
+      ["http://10.0.0.1:8000", ["10.0.0.1", "169.254.169.254", "0x0a000002", "192.168.1.1"]],
+    ]);
+    await round(state, fleet(nodes).via, 0);
+    expect(state.discovered.cluster?.urls).toEqual(["http://10.0.0.1:8000"]);
+    expect(state.counters.refusedEntries).toBe(3);
+  });
+});
