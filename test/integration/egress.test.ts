@@ -2,7 +2,7 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { addCluster, discoveringService, hits, hostsOf } from "./cluster-helpers.ts";
-import { addNodes, gateway, serviceName, setBehaviour } from "./helpers.ts";
+import { addNodes, eventually, gateway, serviceName, setBehaviour } from "./helpers.ts";
 
 const vpc = { egress: { kind: "vpc-network", binding: "FLEET_VPC" }, allow: ["127.0.0.0/8"] };
 const auth = { authorization: "Bearer test-admin-token" };
@@ -129,6 +129,12 @@ describe("address policy on discovery answers", () => {
     await upsert("metadata", "http://169.254.169.254");
     await upsert("disguised", "http://0x7f000001:80");
     await upsert("good", good?.url as string);
+    // The isolate picks the change up on its next membership refresh.
+    await eventually(async () => {
+      const response = await fetchVia(`/s/${name}/`);
+      await response.body?.cancel();
+      return response.status === 200;
+    });
     const served = new Set<string>();
     for (let i = 0; i < 6; i++) {
       const response = await fetchVia(`/s/${name}/`);
