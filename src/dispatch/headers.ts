@@ -41,6 +41,9 @@ export function headerValue(pairs: readonly HeaderPair[], name: string): string 
   return values.length > 0 ? values.join(", ") : null;
 }
 
+/** Prefix of every header the gateway itself reads or writes. */
+const OWN_PREFIX = "x-roundhouse-";
+
 /** What the gateway knows about the client's hop, for the X-Forwarded-* headers. */
 export interface ClientHop {
   /** Client address, when the platform reports it. */
@@ -60,7 +63,11 @@ export function upstreamHeaders(
   const replaced = new Set(["host", "x-forwarded-proto", "x-forwarded-host", "x-request-id"]);
   // Without the client's address the chain is passed on as it came.
   if (hop.ip) replaced.add("x-forwarded-for");
-  const out = endToEndPairs(incoming).filter(([name]) => !replaced.has(name));
+  // The gateway's own headers (x-roundhouse-*: scope, signatures) are consumed here, never
+  // forwarded: a client must not be able to speak to a node in the gateway's name.
+  const out = endToEndPairs(incoming).filter(
+    ([name]) => !replaced.has(name) && !name.startsWith(OWN_PREFIX),
+  );
   if (hop.ip) {
     const prior = headerValue(incoming, "x-forwarded-for");
     out.push(["x-forwarded-for", prior ? `${prior}, ${hop.ip}` : hop.ip]);

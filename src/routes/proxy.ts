@@ -37,8 +37,11 @@ export const proxyRoutes = new Hono<GatewayEnv>().all("/:service/*", async (c) =
   const chain = scopeChain(preferredScope(service.scope, cf, requested), service.scope.fallback);
 
   const url = new URL(c.req.url);
-  // Slice the raw path rather than re-encode a decoded one, so the node sees the client's bytes.
-  const rest = url.pathname.slice(`/s/${name}`.length);
+  // Cut the raw path after its raw service segment (the name may arrive percent-encoded), rather
+  // than re-encode a decoded one, so the node sees the client's bytes and nothing shifts.
+  const afterPrefix = url.pathname.slice("/s/".length);
+  const slash = afterPrefix.indexOf("/");
+  const rest = slash < 0 ? "/" : afterPrefix.slice(slash);
   const requestId = requestIdFor(c.req.raw.headers);
   const body = await prepareBody(
     c.req.raw,
@@ -57,14 +60,15 @@ export const proxyRoutes = new Hono<GatewayEnv>().all("/:service/*", async (c) =
   return dispatch(
     {
       method,
-      pathAndQuery: (rest.startsWith("/") ? rest : `/${rest}`) + url.search,
+      pathAndQuery: rest + url.search,
       headers,
       body,
       requestId,
       chain,
       traits: {
         method,
-        hasIdempotencyKey: c.req.raw.headers.has("idempotency-key"),
+        // An empty key names nothing, so it makes nothing safe to repeat.
+        hasIdempotencyKey: (c.req.header("idempotency-key") ?? "").trim() !== "",
         replayable: body.replayable,
       },
     },
