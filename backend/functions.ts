@@ -47,13 +47,16 @@ const RESPONSE_KEYS = new Set(["status", "contentType", "body"]);
 /** Echoes the request body back with its content-type. */
 /**
  * The reference node's default functions: echo, except that a body starting with `fail:` throws
- * with the rest as its message and `sleep:<ms>` answers after that long — so tests and benchmarks
+ * with the rest as its message, `status:<code>` answers that status with an empty body, and
+ * `sleep:<ms>` answers after that long — so tests and benchmarks
  * can script a node's function behaviour from the request alone.
  */
 export const scripted: FunctionModule = {
   async invoke(request: InvokeRequest): Promise<FunctionResponse> {
     const text = request.body.byteLength <= 64 ? new TextDecoder().decode(request.body) : "";
     if (text.startsWith("fail:")) throw new Error(text.slice(5));
+    const status = /^status:(\d{3})$/.exec(text);
+    if (status) return { status: Number(status[1]), contentType: "text/plain", body: "" };
     const sleep = /^sleep:(\d{1,6})/.exec(text);
     if (sleep) await new Promise((resolve) => setTimeout(resolve, Number(sleep[1])));
     return { status: 200, contentType: request.contentType, body: request.body };

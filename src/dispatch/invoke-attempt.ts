@@ -81,6 +81,8 @@ export function dispatchInvocation(invocation: Invocation, deps: DispatchDeps): 
   return runAttempts(kind, invocation.chain, deps);
 }
 
+const NULL_BODY_STATUSES = new Set([204, 205, 304]);
+
 function answer(
   outcome: InvokeOutcome | undefined,
   nodeId: string | undefined,
@@ -102,9 +104,20 @@ function answer(
     detail: string,
   ) => problem(status, type, title, detail, extensions, headers);
   switch (outcome?.kind) {
-    case "result":
-      if (outcome.contentType) headers["content-type"] = outcome.contentType;
-      return new Response(outcome.body, { status: outcome.status, headers });
+    case "result": {
+      if (outcome.status < 200 || outcome.status > 599) {
+        return fail(
+          502,
+          "upstream-error",
+          "Function answered an invalid status",
+          `status ${outcome.status}`,
+        );
+      }
+      // 204, 205 and 304 carry no body (a Response with one throws): the status passes, the body not.
+      const empty = NULL_BODY_STATUSES.has(outcome.status);
+      if (outcome.contentType && !empty) headers["content-type"] = outcome.contentType;
+      return new Response(empty ? null : outcome.body, { status: outcome.status, headers });
+    }
     case "function-error":
       return fail(502, "upstream-error", "Function failed", outcome.message);
     case "lost-after-ack":

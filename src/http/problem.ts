@@ -13,6 +13,7 @@ export type ProblemType =
   | "unauthorized"
   | "conflict"
   | "payload-too-large"
+  | "unsupported-media-type"
   | "clock-drift"
   | "busy"
   | "egress-unavailable"

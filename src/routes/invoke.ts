@@ -4,6 +4,7 @@ import { dispatchDeps } from "../dispatch/deps.ts";
 import { requestIdFor } from "../dispatch/headers.ts";
 import { dispatchInvocation } from "../dispatch/invoke-attempt.ts";
 import { problem } from "../http/problem.ts";
+import { contentTypeProblem } from "../transport/frame.ts";
 import type { GatewayEnv } from "./context.ts";
 
 /** `POST /v1/invoke/{service}`: runs a function invocation on one node over its stream. */
@@ -27,7 +28,12 @@ export const invokeRoutes = new Hono<GatewayEnv>().post("/:service", async (c) =
   if (declared > limit) return tooLarge(limit);
   const body = new Uint8Array(await c.req.arrayBuffer());
   if (body.byteLength > limit) return tooLarge(limit);
-  const contentType = (c.req.header("content-type") ?? "application/octet-stream").slice(0, 255);
+  const contentType = c.req.header("content-type") ?? "application/octet-stream";
+  const unframable = contentTypeProblem(contentType);
+  if (unframable) {
+    // Refused before anything is sent: the stream protocol could not carry it to any node.
+    return problem(415, "unsupported-media-type", "Content-Type cannot be carried", unframable);
+  }
   const cf = c.req.raw.cf as { continent?: string; colo?: string } | undefined;
   const chain = scopeChain(preferredScope(service.scope, cf, undefined), service.scope.fallback);
   return dispatchInvocation(

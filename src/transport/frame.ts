@@ -337,15 +337,20 @@ function typedBody(payload: Uint8Array, from: number): [string, Uint8Array] {
 }
 
 function checkContentType(contentType: string): void {
+  const problem = contentTypeProblem(contentType);
+  if (problem) throw new FrameError("payload", problem);
+}
+
+/** Why a content-type cannot travel in a frame (at most 255 bytes of printable ASCII), if so. */
+export function contentTypeProblem(contentType: string): string | undefined {
   if (contentType.length > MAX_CONTENT_TYPE) {
-    throw new FrameError("payload", `content-type longer than ${MAX_CONTENT_TYPE} bytes`);
+    return `content-type longer than ${MAX_CONTENT_TYPE} bytes`;
   }
   for (let i = 0; i < contentType.length; i++) {
     const code = contentType.charCodeAt(i);
-    if (code < 0x20 || code > 0x7e) {
-      throw new FrameError("payload", "content-type is not printable ASCII");
-    }
+    if (code < 0x20 || code > 0x7e) return "content-type is not printable ASCII";
   }
+  return undefined;
 }
 
 function text(bytes: Uint8Array): string {

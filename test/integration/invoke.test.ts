@@ -50,6 +50,26 @@ describe("POST /v1/invoke", () => {
     expect(perNode).toEqual([20, 20]);
   });
 
+  it.each([204, 205, 304])("passes a function's %i through, without a body", async (status) => {
+    const nodes = await addNodes(1);
+    const response = await invoker(nodes)(`status:${status}`);
+    expect(response.status).toBe(status);
+    expect(await response.text()).toBe("");
+  });
+
+  it("answers 415 before sending anything for a content-type the stream cannot carry", async () => {
+    const nodes = await addNodes(1);
+    const invoke = invoker(nodes);
+    for (const contentType of [`text/plain; x=${"a".repeat(300)}`, "text/plain; name=\u00fc"]) {
+      const response = await invoke("never sent", { headers: { "content-type": contentType } });
+      expect(response.status).toBe(415);
+      expect(await response.json()).toMatchObject({
+        type: "urn:roundhouse:problem:unsupported-media-type",
+      });
+    }
+    expect(await executions(nodes, "never sent")).toBe(0);
+  });
+
   it("answers 502 with the node's message when the function fails", async () => {
     const invoke = invoker(await addNodes(1));
     const response = await invoke("fail:out of widgets");
