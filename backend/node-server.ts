@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import http from "node:http";
 import type { Socket } from "node:net";
+import { refuseOversizedUpload, writeShaped } from "./answer-shape.ts";
 import {
   type Behaviour,
   type BehaviourPatch,
@@ -137,8 +138,6 @@ const echo: OkRoute = (info) => info;
 
 /** Per-request override of the behaviour's delayMs. */
 const DELAY_HEADER = "x-backend-delay-ms";
-/** Request header asking for a chunked response (no content-length). */
-const CHUNKED_HEADER = "x-backend-chunked";
 /** Request header with a JSON object of extra response headers, for header hygiene tests. */
 const RESPONSE_HEADERS_HEADER = "x-backend-response-headers";
 const KEEP_ALIVE_MS = 5_000;
@@ -323,6 +322,7 @@ class NodeServer implements BackendNode {
     const sequence = this.#count(req);
     const verdict = this.#verdict(behaviour);
     const endHandshake = this.#beginHandshake(res);
+    if (refuseOversizedUpload(req, res)) return;
     let bodyBytes = 0;
     req.on("data", (chunk: Buffer) => {
       bodyBytes += chunk.length;
@@ -330,7 +330,7 @@ class NodeServer implements BackendNode {
     // A client that goes away mid-body closes the response, which ends the handshake.
     req.on("error", () => {});
     req.on("end", () => {
-      if (verdict === "hang") return;
+      if (verdict === "hang" || res.headersSent) return;
       const delayMs = this.#delayFor(req, behaviour, sequence);
       const timer = setTimeout(() => {
         endHandshake();
@@ -413,21 +413,13 @@ class NodeServer implements BackendNode {
       const route = OK_ROUTES[`${info.method} ${info.path}`] ?? echo;
       body = route(info);
     }
-    res.writeHead(status, {
+    const headers = {
       ...extraHeaders(req.headers[RESPONSE_HEADERS_HEADER]),
       "content-type": "application/json",
       "x-node-id": this.id,
       [DELAY_HEADER]: String(delayMs),
-    });
-    const text = JSON.stringify(body);
-    if (req.headers[CHUNKED_HEADER] !== undefined) {
-      // Two writes before end and no length: a chunked body, as a streaming backend sends.
-      const half = Math.floor(text.length / 2);
-      res.write(text.slice(0, half));
-      res.end(text.slice(half));
-      return;
-    }
-    res.end(text);
+    };
+    writeShaped(req, res, status, headers, JSON.stringify(body));
   }
 }
 

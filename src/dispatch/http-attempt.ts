@@ -116,8 +116,7 @@ async function sendAttempt(
     counters.directAttempts++;
     const sentAt = deps.now();
     const via = nodeFetcher(deps.env, runtime.service.egress);
-    const sent = await fetchNode(via, attempt.upstream, attempt.holdMs);
-    if (sent.kind === "response") sent.settle();
+    const sent = await fetchNode(via, attempt.upstream, attempt.holdMs, attempt.remainingMs);
     const failed = sent.kind !== "response" || isFailureStatus(sent.response.status);
     slots.give(failed ? undefined : { latencyMs: deps.now() - sentAt });
     const ejectedUntil = failed ? await leases.reportFailure(node, context) : undefined;
@@ -170,13 +169,16 @@ function finish(
       status: b.status,
       statusText: b.statusText,
       headers: withProvenance(b.headers as HeaderPair[], nodeId, attempts, requestId),
+      encodeBody: "manual",
     });
   }
   const { response } = result;
+  // The body goes out exactly as the node encoded it: the runtime neither decodes nor re-encodes.
   return new Response(response.body, {
     status: response.status,
     statusText: response.statusText,
     headers: withProvenance([...response.headers], nodeId, attempts, requestId),
+    encodeBody: "manual",
   });
 }
 

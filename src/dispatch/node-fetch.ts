@@ -19,36 +19,73 @@ export type NodeFetch =
   | {
       readonly kind: "response";
       readonly response: Response;
-      /** Stops the per-try timer; until then it can still abort the body. */
-      readonly settle: () => void;
+      /**
+       * Reads a small body whole within `waitMs`; undefined when the node fails or stalls it, in
+       * which case the body is aborted. The per-try timer has already stopped at the headers.
+       */
+      readonly readWhole: (waitMs: number) => Promise<ArrayBuffer | undefined>;
     }
   | { readonly kind: "network-error" | "timeout"; readonly detail: string };
 
 /**
- * Fetches the node with a per-try timer on the response headers. The caller settles the timer
- * once it has what it needs of the response (the headers, or a small body it reads whole).
+ * Fetches the node. The per-try timer covers the wait for response headers once the request has
+ * been sent, as Envoy's does: a streamed upload gets until `uploadLimitMs` (the time left of the
+ * dispatch) to go out, and the per-try timer starts when its last byte has been handed over. The
+ * timer stops at the response headers; reading the body is the caller's to bound.
  */
 export async function fetchNode(
   via: NodeFetcher,
   request: NodeRequest,
   timeoutMs: number,
+  uploadLimitMs: number = timeoutMs,
 ): Promise<NodeFetch> {
   const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), timeoutMs);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let why = "";
+  const stop = () => {
+    if (timer !== undefined) clearTimeout(timer);
+  };
+  const arm = (ms: number, reason: string) => {
+    stop();
+    why = reason;
+    timer = setTimeout(() => abort.abort(), ms);
+  };
+  let body = request.body;
+  if (body instanceof ReadableStream) {
+    arm(uploadLimitMs, `the upload did not finish within ${uploadLimitMs} ms`);
+    const headersAfterUpload = `no response headers within ${timeoutMs} ms of the upload`;
+    body = body.pipeThrough(
+      new TransformStream({ flush: () => arm(timeoutMs, headersAfterUpload) }),
+    );
+  } else {
+    arm(timeoutMs, `no response headers within ${timeoutMs} ms`);
+  }
   try {
     const response = await via(request.url, {
       method: request.method,
       headers: request.headers,
-      body: request.body,
+      body,
       redirect: "manual",
       signal: abort.signal,
+      // The node's body comes back as the node encoded it (for the Accept-Encoding the client
+      // sent, which is forwarded as it came), not decoded by the runtime.
+      encodeResponseBody: "manual",
     });
-    return { kind: "response", response, settle: () => clearTimeout(timer) };
+    stop();
+    const readWhole = async (waitMs: number) => {
+      const bodyTimer = setTimeout(() => abort.abort(), waitMs);
+      try {
+        return await response.arrayBuffer();
+      } catch {
+        return undefined;
+      } finally {
+        clearTimeout(bodyTimer);
+      }
+    };
+    return { kind: "response", response, readWhole };
   } catch (error) {
-    clearTimeout(timer);
-    if (abort.signal.aborted) {
-      return { kind: "timeout", detail: `no response headers within ${timeoutMs} ms` };
-    }
+    stop();
+    if (abort.signal.aborted) return { kind: "timeout", detail: why };
     return { kind: "network-error", detail: (error as Error).message };
   }
 }

@@ -75,6 +75,13 @@ export interface GateStats {
   readonly health: Readonly<Record<string, HealthState>>;
 }
 
+/** A body that fails at once: what is left of a small answer whose body the node broke off. */
+function brokenBody(): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start: (controller) => controller.error(new Error("node body failed")),
+  });
+}
+
 /** Largest response body the gate reads and returns as bytes instead of a stream. */
 const SMALL_BODY_BYTES = 64 * 1024;
 const LEASE_PREFIX = "lease:";
@@ -118,14 +125,13 @@ export class NodeGate extends DurableObject<Env> {
       return { kind: "not-sent", reason: "queue-timeout" };
     }
     this.#forwarded++;
-    let settle: (() => void) | undefined;
     try {
       const via = nodeFetcher(this.env, options.egress);
-      const sent = await fetchNode(via, request, options.perTryTimeoutMs);
+      const timeouts = [options.perTryTimeoutMs, options.queueTimeoutMs] as const;
+      const sent = await fetchNode(via, request, ...timeouts);
       if (sent.kind !== "response") {
         return { kind: sent.kind, detail: sent.detail, ejectedUntil: await this.#failed(options) };
       }
-      settle = sent.settle;
       const { response } = sent;
       const ejected = isFailureStatus(response.status)
         ? await this.#failed(options)
@@ -134,17 +140,22 @@ export class NodeGate extends DurableObject<Env> {
       if (length <= SMALL_BODY_BYTES && response.body) {
         // A small body of known length crosses back as bytes: piping a stream across the RPC
         // boundary costs more CPU than the copy. Larger or unknown-length bodies stream.
-        const buffered = {
-          status: response.status,
-          statusText: response.statusText,
-          headers: [...response.headers],
-          body: await response.arrayBuffer(),
-        };
-        return { kind: "response", delivery: "buffered", buffered, ejectedUntil: ejected };
+        // Bounded by the time left of the dispatch, not by the per-try timer, which ended at
+        // the headers.
+        const body = await sent.readWhole(options.queueTimeoutMs);
+        const head = { status: response.status, statusText: response.statusText };
+        const headers = [...response.headers];
+        if (body !== undefined) {
+          const buffered = { ...head, headers, body };
+          return { kind: "response", delivery: "buffered", buffered, ejectedUntil: ejected };
+        }
+        // The headers arrived, so this is the node's answer, judged by its status; a body that
+        // then fails reaches the client as a broken body, as on the streamed path.
+        const broken = new Response(brokenBody(), { ...head, headers });
+        return { kind: "response", delivery: "streamed", response: broken, ejectedUntil: ejected };
       }
       return { kind: "response", delivery: "streamed", response, ejectedUntil: ejected };
     } finally {
-      settle?.();
       this.#release();
     }
   }

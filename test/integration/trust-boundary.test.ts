@@ -61,3 +61,96 @@ describe.each([
     }
   });
 });
+
+const gunzip = async (bytes: ArrayBuffer) =>
+  new Uint8Array(
+    await new Response(
+      new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip")),
+    ).arrayBuffer(),
+  );
+
+describe.each([
+  ["on leased slots", {}],
+  ["through the gate", { gate: { lease: false } }],
+])("what the node sends back (%s)", (_path, onPath) => {
+  it("passes content encoding through as the client asked, bytes untouched", async () => {
+    const nodes = await addNodes(1);
+    const svc = serviceGateway(nodes, onPath);
+    const ask = (acceptEncoding?: string) =>
+      svc.fetch("/enc", {
+        headers: {
+          "x-backend-compress": "1",
+          ...(acceptEncoding === undefined ? {} : { "accept-encoding": acceptEncoding }),
+        },
+      });
+    // The client asks for gzip: the node's gzip bytes arrive as they left it, with their length.
+    const gzip = await ask("gzip");
+    expect(gzip.headers.get("content-encoding")).toBe("gzip");
+    const raw = await gzip.arrayBuffer();
+    expect(Number(gzip.headers.get("content-length"))).toBe(raw.byteLength);
+    const echo = JSON.parse(new TextDecoder().decode(await gunzip(raw))) as {
+      headers: Record<string, string>;
+    };
+    expect(echo.headers["accept-encoding"]).toBe("gzip");
+    // No Accept-Encoding, or identity only: the node is asked for exactly that and answers plain.
+    for (const acceptEncoding of [undefined, "identity"]) {
+      const plain = await ask(acceptEncoding);
+      expect(plain.headers.get("content-encoding")).toBeNull();
+      const body = (await plain.json()) as { headers: Record<string, string> };
+      expect(body.headers["accept-encoding"]).toBe(acceptEncoding);
+    }
+    // br only: not re-encoded by the gateway; the node, which has no brotli, answers plain.
+    const br = await ask("br");
+    expect(br.headers.get("content-encoding")).toBeNull();
+    expect(
+      ((await br.json()) as { headers: Record<string, string> }).headers["accept-encoding"],
+    ).toBe("br");
+  });
+
+  it("ends the per-try timer at the response headers: a slow small body is no timeout", async () => {
+    const nodes = await addNodes(2);
+    const svc = serviceGateway(nodes, { ...onPath, retry: { ...fastRetry, perTryTimeoutMs: 150 } });
+    const response = await svc.fetch("/", { headers: { "x-backend-body-delay-ms": "400" } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("x-roundhouse-attempts")).toBe("1");
+    expect(((await response.json()) as { path: string }).path).toBe("/");
+  });
+
+  it("does not count the upload against the per-try timeout", async () => {
+    const nodes = await addNodes(1);
+    const svc = serviceGateway(nodes, {
+      ...onPath,
+      retry: { ...fastRetry, perTryTimeoutMs: 150, maxReplayBodyBytes: 0 },
+    });
+    const chunk = new Uint8Array(16 * 1024);
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (sent === 8) return controller.close();
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        sent++;
+        controller.enqueue(chunk);
+      },
+    });
+    const response = await svc.fetch("/upload", { method: "POST", body });
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { bodyBytes: number }).bodyBytes).toBe(8 * chunk.length);
+  });
+
+  it("gives the client the node's 413 for an upload it refuses, or a 502 problem, never a reset", async () => {
+    const nodes = await addNodes(1);
+    const svc = serviceGateway(nodes, { ...onPath, retry: { maxReplayBodyBytes: 0 } });
+    for (let i = 0; i < 5; i++) {
+      const response = await svc.fetch("/upload", {
+        method: "POST",
+        headers: { "x-backend-max-body-bytes": "1024" },
+        body: new Blob([new Uint8Array(4 * 1024 * 1024)]).stream(),
+      });
+      expect([413, 502]).toContain(response.status);
+      if (response.status === 502) {
+        expect(response.headers.get("content-type")).toBe("application/problem+json");
+      }
+      await response.body?.cancel();
+    }
+  });
+});
