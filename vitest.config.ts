@@ -22,8 +22,8 @@ export default defineConfig({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
               bindings: {
-                ADMIN_TOKEN: "test-admin-token",
-                PEER_SECRET: "test-peer-secret",
+                ADMIN_TOKEN: "test-admin-token-0123456789abcdef",
+                PEER_SECRET: "test-peer-secret-0123456789abcdef",
                 DISCOVERY_TOKEN: "Bearer test-discovery-token",
               },
               // Bound where a deployment binds its VPC Network: the egress path runs for real.

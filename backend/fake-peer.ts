@@ -7,7 +7,13 @@ import { bucketChanges, computeDigest, DEFAULT_BUCKET_COUNT } from "../src/sync/
 import { pageAfter, parseBuckets } from "../src/sync/fanout.ts";
 import { encodeStamp } from "../src/sync/hlc.ts";
 import { RouteTable } from "../src/sync/route-table.ts";
-import { importSigningKey, verify } from "../src/sync/signature.ts";
+import {
+  ANSWER_SIGNATURE_HEADER,
+  importSigningKey,
+  NONCE_HEADER,
+  signAnswer,
+  verify,
+} from "../src/sync/signature.ts";
 import { parseChanges, parseSince, routesSinceBody } from "../src/sync/wire.ts";
 import { HttpError } from "./http-json.ts";
 import { isLoopbackIPv4 } from "./loopback.ts";
@@ -396,7 +402,7 @@ export class FakePeer {
     if (key) {
       const result = await verify(
         await key,
-        { method: req.method ?? "GET", path, body },
+        { method: req.method ?? "GET", path, body, target: this.name },
         req.headers as Record<string, string>,
         Date.now(),
       );
@@ -406,6 +412,17 @@ export class FakePeer {
         return;
       }
     }
+    // A peer signs its 2xx answers, bound to the request's nonce, as a gateway does.
+    const answer = async (payload: unknown) => {
+      const text = JSON.stringify(payload);
+      const nonce = req.headers[NONCE_HEADER];
+      const headers: Record<string, string> = {};
+      if (key && typeof nonce === "string") {
+        const parts = { requestNonce: nonce, status: 200, responder: this.name, body: text };
+        headers[ANSWER_SIGNATURE_HEADER] = await signAnswer(await key, parts);
+      }
+      reply(200, text, headers);
+    };
     const url = new URL(path, "http://peer.invalid");
     if (req.method === "POST" && url.pathname === "/_gw/peer/changes") {
       const parsed = parseChanges(body);
@@ -421,13 +438,13 @@ export class FakePeer {
         });
       }
       const applied = this.#apply(parsed.value.changes);
-      reply(200, { origin: this.name, applied });
+      await answer({ origin: this.name, applied });
       return;
     }
     if (req.method === "GET" && url.pathname === "/_gw/peer/digest") {
       this.#digest ??= computeDigest(this.table, DEFAULT_BUCKET_COUNT);
       const digest = await this.#digest;
-      reply(200, { origin: this.name, buckets: digest.buckets, top: digest.top });
+      await answer({ origin: this.name, buckets: digest.buckets, top: digest.top });
       return;
     }
     if (req.method === "GET" && url.pathname === "/_gw/peer/routes") {
@@ -442,7 +459,7 @@ export class FakePeer {
       }
       const all = buckets ? bucketChanges(this.table, buckets) : this.table.since(since.value);
       const page = pageAfter(all, since.value, 256);
-      reply(200, routesSinceBody(this.name, page.changes, page.more));
+      await answer(routesSinceBody(this.name, page.changes, page.more));
       return;
     }
     reply(404, { type: "urn:roundhouse:problem:not-found" });

@@ -1,11 +1,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import type { Fleet } from "../backend/fleet.ts";
 import { launchFleet } from "../backend/launch.ts";
 import { ListenError } from "../backend/server-lifecycle.ts";
+import { MIN_SECRET_BYTES } from "../src/config/secrets.ts";
 import { offlineEnv } from "./offline-env.ts";
 
 // These addresses are also written into ROUNDHOUSE_CONFIG in wrangler.toml: change both together.
@@ -131,21 +132,29 @@ async function stopWrangler(child: ChildProcess, exited: Promise<number>): Promi
 
 const DEV_VARS = path.join(ROOT, ".dev.vars");
 
-/** The local admin token: read from .dev.vars, or minted into it on first start. */
+/**
+ * A local secret: read from .dev.vars, or minted into it (replacing one shorter than the
+ * gateway accepts, as an older version wrote).
+ */
+function devSecret(name: string): string {
+  const vars = existsSync(DEV_VARS) ? readFileSync(DEV_VARS, "utf8") : "";
+  const line = new RegExp(`^${name}=(.*)$`, "m");
+  const existing = line.exec(vars)?.[1]?.trim();
+  if (existing && existing.length >= MIN_SECRET_BYTES) return existing;
+  const value = `dev-${randomBytes(16).toString("hex")}`;
+  if (existing === undefined) appendFileSync(DEV_VARS, `${name}=${value}\n`);
+  else writeFileSync(DEV_VARS, vars.replace(line, `${name}=${value}`));
+  return value;
+}
+
+/** The local admin token. */
 function devAdminToken(): string {
-  const existing = existsSync(DEV_VARS)
-    ? /^ADMIN_TOKEN=(.+)$/m.exec(readFileSync(DEV_VARS, "utf8"))
-    : null;
-  if (existing?.[1]) return existing[1].trim();
-  const token = `dev-${randomBytes(12).toString("hex")}`;
-  appendFileSync(DEV_VARS, `ADMIN_TOKEN=${token}\n`);
-  return token;
+  return devSecret("ADMIN_TOKEN");
 }
 
 /** The local peer sync secret (a required secret, unused until peers are configured). */
 function ensureDevPeerSecret(): void {
-  if (existsSync(DEV_VARS) && /^PEER_SECRET=./m.test(readFileSync(DEV_VARS, "utf8"))) return;
-  appendFileSync(DEV_VARS, `PEER_SECRET=dev-${randomBytes(16).toString("hex")}\n`);
+  devSecret("PEER_SECRET");
 }
 
 async function main(): Promise<void> {

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { loadConfig } from "./config/load.ts";
+import { secretIssues } from "./config/secrets.ts";
 import { errorResponse } from "./http/errors.ts";
 import { problem } from "./http/problem.ts";
 import { adminRoutes } from "./routes/admin.ts";
@@ -19,14 +20,15 @@ app.route("/_gw", healthRoutes);
 // Everything but the health report refuses to work on a bad configuration, naming what is wrong.
 app.use("*", async (c, next) => {
   const config = loadConfig(c.env.ROUNDHOUSE_CONFIG);
-  if (!config.ok) {
-    const first = config.issues[0];
+  const issues = config.ok ? secretIssues(c.env) : config.issues;
+  if (!config.ok || issues.length > 0) {
+    const first = issues[0];
     return problem(
       503,
       "bad-config",
       "Gateway configuration is invalid",
       first ? `${first.path}: ${first.message}` : undefined,
-      { issues: config.issues },
+      { issues },
     );
   }
   c.set("config", config.services);

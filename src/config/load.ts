@@ -29,6 +29,8 @@ export interface SyncConfig {
   readonly settings: SyncSettings;
   /** The services this gateway serves; remote changes to other services are kept but not applied. */
   readonly services: readonly string[];
+  /** Each service's `ejection.maxMs`: the longest ejection a peer's change may impose here. */
+  readonly ejectionMaxMs: Readonly<Record<string, number>>;
 }
 
 /** One problem with the configuration, located by its path. */
@@ -85,6 +87,9 @@ export function parseConfig(raw: unknown): LoadedConfig {
           peers,
           settings: parsed.data.sync,
           services: parsed.data.services.map((s) => s.name),
+          ejectionMaxMs: Object.fromEntries(
+            parsed.data.services.map((s) => [s.name, s.ejection.maxMs]),
+          ),
         }
       : undefined;
   const services = new Map<string, ResolvedService>();

@@ -12,9 +12,9 @@ import {
   requestTimeoutMs,
 } from "../sync/retry-policy.ts";
 import { type Change, compareChanges, parseRouteKey, RouteTable } from "../sync/route-table.ts";
-import { importSigningKey, sign } from "../sync/signature.ts";
 import { changesBody, parseDigest, parseRoutesSince } from "../sync/wire.ts";
 import { eachLimited } from "../util/each-limited.ts";
+import { type PeerAnswer, PeerClient } from "./peer-client.ts";
 
 /** What RouteSync hands a shard: its peers and how to reach them. */
 export interface ShardConfig {
@@ -66,7 +66,7 @@ export interface PeerView {
   readonly nextAttemptAt: number;
 }
 
-type Attempt = { ok: true; response: Response } | { ok: false; message: string };
+type Attempt = { ok: true; answer: PeerAnswer } | { ok: false; message: string };
 
 const CONFIG_KEY = "config";
 const QUEUE_KEY = "queue";
@@ -98,10 +98,9 @@ export class PeerShard extends DurableObject<Env> {
   private queueDirty = false;
   private queue: PeerQueue;
   private reconcile: { nextAt: number; last: Record<string, number> };
-  private key: Promise<CryptoKey> | undefined;
   /** Woken while the alarm ran, or more was pending than one round takes: run again at once. */
   private again = false;
-  private inFlight = 0;
+  private readonly client: PeerClient;
   private counters = {
     requests: 0,
     retries: 0,
@@ -115,6 +114,7 @@ export class PeerShard extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.client = new PeerClient(env, this.counters);
     const kv = ctx.storage.kv;
     this.config = kv.get<ShardConfig>(CONFIG_KEY);
     this.queue = PeerQueue.fromJSON(
@@ -179,7 +179,7 @@ export class PeerShard extends DurableObject<Env> {
       ...this.counters,
       peers: this.config?.peers.length ?? 0,
       limit: this.config?.limit ?? 0,
-      inFlight: this.inFlight,
+      inFlight: this.client.inFlight,
     };
   }
 
@@ -243,7 +243,6 @@ export class PeerShard extends DurableObject<Env> {
         this.saveQueue();
         return;
       }
-      await result.response.body?.cancel();
       this.queue.ack(peer.name, last.stamp, Date.now());
       this.counters.acks++;
       this.saveQueue();
@@ -291,7 +290,7 @@ export class PeerShard extends DurableObject<Env> {
   private async fetchDigest(peer: PeerConfig, policy: BackoffPolicy) {
     const got = await this.send(peer, "GET", "/_gw/peer/digest", "", policy, Date.now());
     if (!got.ok) throw new Error(`digest: ${got.message}`);
-    const parsed = parseDigest(await got.response.text());
+    const parsed = parseDigest(got.answer.text);
     if (!parsed.ok) throw new Error(`digest: malformed answer (${parsed.issues[0]?.message})`);
     return parsed.value;
   }
@@ -307,7 +306,6 @@ export class PeerShard extends DurableObject<Env> {
       const body = JSON.stringify(changesBody(config.gatewayId, changes.slice(i, i + size)));
       const sent = await this.send(peer, "POST", "/_gw/peer/changes", body, policy, Date.now());
       if (!sent.ok) throw new Error(`push: ${sent.message}`);
-      await sent.response.body?.cancel();
     }
   }
 
@@ -323,7 +321,7 @@ export class PeerShard extends DurableObject<Env> {
       const query = `?buckets=${buckets.join(",")}${since ? `&since=${since}` : ""}`;
       const got = await this.send(peer, "GET", `/_gw/peer/routes${query}`, "", policy, Date.now());
       if (!got.ok) throw new Error(`pull: ${got.message}`);
-      const parsed = parseRoutesSince(await got.response.text());
+      const parsed = parseRoutesSince(got.answer.text);
       if (!parsed.ok) throw new Error(`pull: malformed answer (${parsed.issues[0]?.message})`);
       const last = parsed.value.changes.at(-1);
       if (parsed.value.changes.length > 0) {
@@ -350,67 +348,19 @@ export class PeerShard extends DurableObject<Env> {
     for (let retries = 0; ; retries++) {
       const timeoutMs = requestTimeoutMs(policy, Date.now() - start);
       if (timeoutMs <= 0) return { ok: false, message: "peer deadline passed" };
-      const { outcome, response } = await this.request(peer, method, pathAndQuery, body, timeoutMs);
-      if (response && response.status >= 200 && response.status < 300)
-        return { ok: true, response };
-      await response?.body?.cancel();
+      const { outcome, answer } = await this.client.request(
+        peer,
+        method,
+        pathAndQuery,
+        body,
+        timeoutMs,
+      );
+      if (answer) return { ok: true, answer };
       const delay = nextRetryDelay(outcome, retries, Date.now() - start, policy);
       if (delay === undefined) return { ok: false, message: describe(outcome) };
       this.counters.retries++;
       await sleep(delay);
     }
-  }
-
-  private async request(
-    peer: PeerConfig,
-    method: "GET" | "POST",
-    pathAndQuery: string,
-    body: string,
-    timeoutMs: number,
-  ): Promise<{ outcome: PeerOutcome; response?: Response }> {
-    const url = new URL(peer.url.replace(/\/$/, "") + pathAndQuery);
-    const headers = await sign(
-      await this.signingKey(),
-      { method, path: url.pathname + url.search, body },
-      Date.now(),
-    );
-    const signal = AbortSignal.timeout(timeoutMs);
-    this.counters.requests++;
-    this.inFlight++;
-    this.counters.peakInFlight = Math.max(this.counters.peakInFlight, this.inFlight);
-    try {
-      const response = await fetch(url, {
-        method,
-        headers: {
-          ...headers,
-          ...(method === "POST" ? { "content-type": "application/json" } : {}),
-        },
-        ...(method === "POST" ? { body } : {}),
-        signal,
-      });
-      if (response.status >= 200 && response.status < 300 && method === "GET") {
-        // Read the answer inside the timeout and the in-flight count.
-        const text = await response.text();
-        return {
-          outcome: { kind: "status", status: response.status },
-          response: new Response(text, response),
-        };
-      }
-      return { outcome: { kind: "status", status: response.status }, response };
-    } catch {
-      return { outcome: signal.aborted ? { kind: "timeout" } : { kind: "network-error" } };
-    } finally {
-      this.inFlight--;
-    }
-  }
-
-  private signingKey(): Promise<CryptoKey> {
-    const secret = this.env.PEER_SECRET;
-    if (typeof secret !== "string" || secret.length === 0) {
-      return Promise.reject(new Error("PEER_SECRET is not set"));
-    }
-    this.key ??= importSigningKey(secret);
-    return this.key;
   }
 
   /** Brings the mirror of the gateway's own changes up to date with RouteSync. */
@@ -495,6 +445,8 @@ function describe(outcome: PeerOutcome): string {
       return `answered ${outcome.status}`;
     case "timeout":
       return "timed out";
+    case "bad-answer":
+      return outcome.detail;
     default:
       return "network error";
   }

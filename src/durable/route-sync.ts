@@ -50,6 +50,9 @@ export function peerShardName(gatewayId: string, index: number): string {
   return `sync:${gatewayId}:shard-${index}`;
 }
 
+/** Ejection cap for a service a stored configuration predates. */
+const DEFAULT_EJECTION_MAX_MS = 300_000;
+
 /**
  * One per gateway deployment (named `sync:<gatewayId>`): the replicated route table and its hybrid
  * logical clock, persisted in SQLite storage. A route change made here (admin register/remove, an
@@ -337,7 +340,9 @@ export class RouteSync extends DurableObject<Env> {
     const last = this.table.changesFor(key).at(-1);
     const coordinator = this.env.ROTATION.get(this.env.ROTATION.idFromName(service));
     if (last?.kind === "eject" && last.until > Date.now()) {
-      await coordinator.applySyncedEjection(nodeId, last.until);
+      // A peer's ejection lasts no longer than this gateway would eject the node itself.
+      const cap = this.config.ejectionMaxMs?.[service] ?? DEFAULT_EJECTION_MAX_MS;
+      await coordinator.applySyncedEjection(nodeId, Math.min(last.until, Date.now() + cap));
     } else if (last?.kind === "readmit") {
       await readmitNode(this.env, service, nodeId);
     }

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { loadConfig } from "../config/load.ts";
+import { secretIssues } from "../config/secrets.ts";
 import { counters } from "../dispatch/counters.ts";
 import { missingBinding } from "../dispatch/egress.ts";
 
@@ -10,9 +11,8 @@ import { missingBinding } from "../dispatch/egress.ts";
 export const healthRoutes = new Hono<{ Bindings: Env }>()
   .get("/health", (c) => {
     const config = loadConfig(c.env.ROUNDHOUSE_CONFIG);
-    if (!config.ok) {
-      return c.json({ status: "bad-config", issues: config.issues }, 503);
-    }
+    const issues = config.ok ? secretIssues(c.env) : config.issues;
+    if (!config.ok || issues.length > 0) return c.json({ status: "bad-config", issues }, 503);
     const services = [...config.services.keys()];
     const unreachable = [...config.services.values()].flatMap((service) => {
       const binding = missingBinding(c.env, service.egress);

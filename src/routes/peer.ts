@@ -1,15 +1,32 @@
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { createMiddleware } from "hono/factory";
+import { HTTPException } from "hono/http-exception";
 import type { SyncConfig } from "../config/load.ts";
 import { invalidRequest, problem } from "../http/problem.ts";
 import { DEFAULT_BUCKET_COUNT } from "../sync/digest.ts";
 import { parseBuckets } from "../sync/fanout.ts";
 import { MAX_BATCH } from "../sync/peer-queue.ts";
-import { importSigningKey, type VerifyResult, verify } from "../sync/signature.ts";
+import {
+  ANSWER_SIGNATURE_HEADER,
+  importSigningKey,
+  signAnswer,
+  type VerifyResult,
+  verify,
+} from "../sync/signature.ts";
 import { MAX_BODY_BYTES, parseChanges, parseSince, routesSinceBody } from "../sync/wire.ts";
 import type { GatewayEnv } from "./context.ts";
 import { ensureSyncConfigured, routeSyncStub } from "./sync-runtime.ts";
 
-type PeerEnv = GatewayEnv & { Variables: { syncOn: SyncConfig } };
+/** A request that passed the peer signature check. */
+interface PeerRequest {
+  readonly nonce: string;
+  readonly timestamp: number;
+  /** The raw body the signature covered ("" for a GET). */
+  readonly body: string;
+}
+
+type PeerEnv = GatewayEnv & { Variables: { syncOn: SyncConfig; peer: PeerRequest } };
 
 const keys = new Map<string, Promise<CryptoKey>>();
 
@@ -30,36 +47,20 @@ const REASONS: Record<Exclude<VerifyResult, { ok: true }>["reason"], string> = {
   "guard-full": "too many requests to remember; try again later",
 };
 
-function refused(reason: keyof typeof REASONS): Response {
-  if (reason === "guard-full") return problem(503, "busy", "Try again later", REASONS[reason]);
-  return problem(401, "unauthorized", "Unauthorized", REASONS[reason]);
+function refused(reason: keyof typeof REASONS): HTTPException {
+  const res =
+    reason === "guard-full"
+      ? problem(503, "busy", "Try again later", REASONS[reason])
+      : problem(401, "unauthorized", "Unauthorized", REASONS[reason]);
+  return new HTTPException(res.status as 401 | 503, { res });
 }
 
 /**
- * Checks the HMAC signature over method, path and query, timestamp, nonce and body. The nonce is
- * then checked by the RouteSync object, the one replay guard all isolates share; were it evicted,
- * a replay inside the skew window would still change nothing, because applying is idempotent.
+ * The signed endpoints other gateways call: `/_gw/peer/changes`, `/digest`, `/routes`. Every
+ * request must carry an HMAC over method, path and query, this gateway's id, timestamp, nonce and
+ * body; every 2xx answer carries one over the request's nonce, its status, this gateway's id and
+ * its body, so the asking gateway can tell the answer is ours and for its request.
  */
-async function authenticate(
-  c: { env: Env; req: { url: string; method: string; raw: Request } },
-  body: string,
-): Promise<Response | { nonce: string; timestamp: number }> {
-  const secret = c.env.PEER_SECRET;
-  if (typeof secret !== "string" || secret.length === 0) {
-    return problem(401, "unauthorized", "Unauthorized", "no PEER_SECRET is configured");
-  }
-  const url = new URL(c.req.url);
-  const result = await verify(
-    await signingKey(secret),
-    { method: c.req.method, path: url.pathname + url.search, body },
-    c.req.raw.headers,
-    Date.now(),
-  );
-  if (!result.ok) return refused(result.reason);
-  return { nonce: result.nonce, timestamp: result.timestamp };
-}
-
-/** The signed endpoints other gateways call: `/_gw/peer/changes`, `/digest`, `/routes`. */
 export const peerRoutes = new Hono<PeerEnv>();
 
 peerRoutes.use("*", async (c, next) => {
@@ -70,54 +71,98 @@ peerRoutes.use("*", async (c, next) => {
   await next();
 });
 
+// Bytes are counted while the body streams and reading stops at the limit, before the signature
+// check reads it: a huge unsigned upload is never held in memory.
+peerRoutes.use(
+  "*",
+  bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () =>
+      problem(413, "payload-too-large", "Payload too large", `at most ${MAX_BODY_BYTES} bytes`),
+  }),
+);
+
+/**
+ * Checks the signature (bound to this gateway's id, so a request captured on its way to another
+ * peer sharing the secret is refused here) and sets the verified request on the context. The
+ * nonce is then checked by the RouteSync object, the one replay guard all isolates share; were
+ * it evicted, a replay inside the skew window would still change nothing, because applying is
+ * idempotent, and one outside it fails the timestamp check.
+ */
+const peerAuth = createMiddleware<PeerEnv>(async (c, next) => {
+  const secret = c.env.PEER_SECRET;
+  if (typeof secret !== "string" || secret.length === 0) {
+    throw new HTTPException(401, {
+      res: problem(401, "unauthorized", "Unauthorized", "no PEER_SECRET is configured"),
+    });
+  }
+  const body = c.req.method === "POST" ? await c.req.text() : "";
+  const url = new URL(c.req.url);
+  const target = c.get("syncOn").gatewayId;
+  const parts = { method: c.req.method, path: url.pathname + url.search, body, target };
+  const result = await verify(await signingKey(secret), parts, c.req.raw.headers, Date.now());
+  if (!result.ok) throw refused(result.reason);
+  c.set("peer", { nonce: result.nonce, timestamp: result.timestamp, body });
+  await next();
+});
+
+peerRoutes.use("*", peerAuth);
+
+/** A 2xx answer signed for the request it answers. */
+async function signedJson(
+  env: Env,
+  sync: SyncConfig,
+  peer: PeerRequest,
+  value: unknown,
+): Promise<Response> {
+  const text = JSON.stringify(value);
+  const status = 200;
+  const key = await signingKey(env.PEER_SECRET as string);
+  const parts = { requestNonce: peer.nonce, status, responder: sync.gatewayId, body: text };
+  return new Response(text, {
+    status,
+    headers: {
+      "content-type": "application/json",
+      [ANSWER_SIGNATURE_HEADER]: await signAnswer(key, parts),
+    },
+  });
+}
+
+/** The shared replay guard; a request seen before is refused. */
+async function freshOnly(env: Env, sync: SyncConfig, peer: PeerRequest): Promise<void> {
+  const seen = await routeSyncStub(env, sync).checkNonce(peer.nonce, peer.timestamp);
+  if (seen !== "fresh") throw refused(seen === "full" ? "guard-full" : "replayed");
+}
+
 peerRoutes.post("/changes", async (c) => {
-  const declared = Number(c.req.header("content-length") ?? 0);
-  if (declared > MAX_BODY_BYTES) {
-    return problem(
-      413,
-      "payload-too-large",
-      "Payload too large",
-      `at most ${MAX_BODY_BYTES} bytes`,
-    );
-  }
-  const body = await c.req.text();
-  if (new TextEncoder().encode(body).length > MAX_BODY_BYTES) {
-    return problem(
-      413,
-      "payload-too-large",
-      "Payload too large",
-      `at most ${MAX_BODY_BYTES} bytes`,
-    );
-  }
-  const auth = await authenticate(c, body);
-  if (auth instanceof Response) return auth;
-  const parsed = parseChanges(body);
+  const peer = c.get("peer");
+  const parsed = parseChanges(peer.body);
   if (!parsed.ok) return invalidRequest(parsed.issues);
   const sync = c.get("syncOn");
-  const result = await routeSyncStub(c.env, sync).applyRemote(parsed.value.changes, auth);
+  const { nonce, timestamp } = peer;
+  const result = await routeSyncStub(c.env, sync).applyRemote(parsed.value.changes, {
+    nonce,
+    timestamp,
+  });
   switch (result.status) {
     case "applied":
-      return c.json({ origin: sync.gatewayId, applied: result.applied }, 200);
+      return signedJson(c.env, sync, peer, { origin: sync.gatewayId, applied: result.applied });
     case "clock-drift":
       return problem(409, "clock-drift", "Clock drift", result.detail);
     default:
-      return refused(result.status);
+      throw refused(result.status);
   }
 });
 
 peerRoutes.get("/digest", async (c) => {
-  const auth = await authenticate(c, "");
-  if (auth instanceof Response) return auth;
-  const stub = routeSyncStub(c.env, c.get("syncOn"));
-  const seen = await stub.checkNonce(auth.nonce, auth.timestamp);
-  if (seen !== "fresh") return refused(seen === "full" ? "guard-full" : "replayed");
-  const { origin, buckets, top } = await stub.digest();
-  return c.json({ origin, buckets: [...buckets], top }, 200);
+  const sync = c.get("syncOn");
+  const peer = c.get("peer");
+  await freshOnly(c.env, sync, peer);
+  const { origin, buckets, top } = await routeSyncStub(c.env, sync).digest();
+  return signedJson(c.env, sync, peer, { origin, buckets: [...buckets], top });
 });
 
 peerRoutes.get("/routes", async (c) => {
-  const auth = await authenticate(c, "");
-  if (auth instanceof Response) return auth;
   const since = parseSince(c.req.query("since"));
   if (!since.ok) return invalidRequest(since.issues);
   const buckets = parseBuckets(c.req.query("buckets"), DEFAULT_BUCKET_COUNT);
@@ -127,9 +172,8 @@ peerRoutes.get("/routes", async (c) => {
     ]);
   }
   const sync = c.get("syncOn");
-  const stub = routeSyncStub(c.env, sync);
-  const seen = await stub.checkNonce(auth.nonce, auth.timestamp);
-  if (seen !== "fresh") return refused(seen === "full" ? "guard-full" : "replayed");
-  const page = await stub.routes(since.value, buckets, MAX_BATCH);
-  return c.json(routesSinceBody(sync.gatewayId, page.changes, page.more), 200);
+  const peer = c.get("peer");
+  await freshOnly(c.env, sync, peer);
+  const page = await routeSyncStub(c.env, sync).routes(since.value, buckets, MAX_BATCH);
+  return signedJson(c.env, sync, peer, routesSinceBody(sync.gatewayId, page.changes, page.more));
 });

@@ -5,7 +5,9 @@ export type PeerOutcome =
   /** No response within the per-request timeout. */
   | { readonly kind: "timeout" }
   /** The peer answered with this HTTP status. */
-  | { readonly kind: "status"; readonly status: number };
+  | { readonly kind: "status"; readonly status: number }
+  /** A 2xx answer that was too long or failed its signature check: never applied, not retried. */
+  | { readonly kind: "bad-answer"; readonly detail: string };
 
 /**
  * Whether trying again may help: the network, a timeout, 429 and 5xx are transient. Every other
@@ -13,6 +15,7 @@ export type PeerOutcome =
  * are not failures.
  */
 export function isTransient(outcome: PeerOutcome): boolean {
+  if (outcome.kind === "bad-answer") return false;
   if (outcome.kind !== "status") return true;
   return outcome.status === 429 || (outcome.status >= 500 && outcome.status <= 599);
 }

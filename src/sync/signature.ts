@@ -2,15 +2,17 @@ import { fromHex, sha256Hex, toBytes, toHex } from "./bytes.ts";
 
 /** Header carrying the signing time, ms since epoch. */
 export const TIMESTAMP_HEADER = "x-roundhouse-timestamp";
-/** Header carrying `v1=<hex HMAC-SHA256>`. */
+/** Header carrying `v2=<hex HMAC-SHA256>`. */
 export const SIGNATURE_HEADER = "x-roundhouse-signature";
+/** Header of a peer's 2xx answer: `v2=<hex HMAC-SHA256>` over the answer, bound to the request. */
+export const ANSWER_SIGNATURE_HEADER = "x-roundhouse-answer-signature";
 /** Header carrying a random value that makes every signed request unique. */
 export const NONCE_HEADER = "x-roundhouse-nonce";
 /** Default tolerance between the signer's clock and ours. */
 export const DEFAULT_MAX_SKEW_MS = 5 * 60_000;
 
 const NONCE_PATTERN = /^[A-Za-z0-9_-]{16,128}$/;
-const SIGNATURE_PATTERN = /^v1=([0-9a-f]{64})$/;
+const SIGNATURE_PATTERN = /^v2=([0-9a-f]{64})$/;
 const TIMESTAMP_PATTERN = /^\d{1,16}$/;
 
 /** The parts of a request the signature covers. */
@@ -20,6 +22,22 @@ export interface SignedParts {
   /** Path with query string, exactly as sent (`url.pathname + url.search`). */
   readonly path: string;
   /** The raw body; empty when there is none. */
+  readonly body: string | Uint8Array;
+  /**
+   * The gatewayId of the gateway the request is for, so a request captured on its way to one
+   * peer cannot be replayed to another peer that shares the secret.
+   */
+  readonly target: string;
+}
+
+/** The parts of a peer's answer its signature covers. */
+export interface AnswerParts {
+  /** The nonce of the request answered: an answer cannot be replayed to another request. */
+  readonly requestNonce: string;
+  readonly status: number;
+  /** The gatewayId of the peer answering. */
+  readonly responder: string;
+  /** The raw answer body. */
   readonly body: string | Uint8Array;
 }
 
@@ -70,7 +88,38 @@ export function importSigningKey(secret: string): Promise<CryptoKey> {
  */
 async function canonicalString(parts: SignedParts, timestamp: string, nonce: string) {
   const bodyHash = await sha256Hex(parts.body);
-  return `${parts.method.toUpperCase()}\n${parts.path}\n${timestamp}\n${nonce}\n${bodyHash}`;
+  const method = parts.method.toUpperCase();
+  return `${method}\n${parts.path}\n${parts.target}\n${timestamp}\n${nonce}\n${bodyHash}`;
+}
+
+async function answerString(parts: AnswerParts): Promise<string> {
+  const bodyHash = await sha256Hex(parts.body);
+  return `ANSWER\n${parts.requestNonce}\n${parts.status}\n${parts.responder}\n${bodyHash}`;
+}
+
+/**
+ * Signs a peer's answer, so the asking gateway applies only what a holder of the secret said,
+ * in answer to its own request: an answer is worth as much as a request, since it carries nodes
+ * and ejections that are applied.
+ */
+export async function signAnswer(key: CryptoKey | string, parts: AnswerParts): Promise<string> {
+  const cryptoKey = typeof key === "string" ? await importSigningKey(key) : key;
+  const data = toBytes(await answerString(parts));
+  return `v2=${toHex(new Uint8Array(await crypto.subtle.sign("HMAC", cryptoKey, data)))}`;
+}
+
+/** Whether `signature` (the answer's header, or null) is the signature of the answer. */
+export async function verifyAnswer(
+  key: CryptoKey | string,
+  parts: AnswerParts,
+  signature: string | null,
+): Promise<boolean> {
+  const mac = signature === null ? undefined : SIGNATURE_PATTERN.exec(signature)?.[1];
+  const macBytes = mac === undefined ? undefined : fromHex(mac);
+  if (!macBytes) return false;
+  const cryptoKey = typeof key === "string" ? await importSigningKey(key) : key;
+  const data = toBytes(await answerString(parts));
+  return crypto.subtle.verify("HMAC", cryptoKey, macBytes, data);
 }
 
 /** A random nonce: 16 bytes, hex. */
@@ -92,7 +141,7 @@ export async function sign(
   const mac = new Uint8Array(await crypto.subtle.sign("HMAC", cryptoKey, data));
   return {
     [TIMESTAMP_HEADER]: timestamp,
-    [SIGNATURE_HEADER]: `v1=${toHex(mac)}`,
+    [SIGNATURE_HEADER]: `v2=${toHex(mac)}`,
     [NONCE_HEADER]: nonce,
   };
 }

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { LiveNodes } from "../../src/durable/live-nodes.ts";
 import { addNodes, gateway, serviceName } from "./helpers.ts";
 
-const auth = { authorization: "Bearer test-admin-token" };
+const auth = { authorization: "Bearer test-admin-token-0123456789abcdef" };
 
 async function setup() {
   const nodes = await addNodes(2);

@@ -152,7 +152,7 @@ export function discoveringService(
     admin: (path: string, init?: RequestInit) =>
       fetchVia(`/_gw${path}`, {
         ...init,
-        headers: { authorization: "Bearer test-admin-token", ...init?.headers },
+        headers: { authorization: "Bearer test-admin-token-0123456789abcdef", ...init?.headers },
       }),
   };
 }

@@ -129,7 +129,7 @@ describe("discovery from /localnodes", () => {
     await (await fetchVia(`/s/${name}/`)).body?.cancel();
     const pace = async () => {
       const response = await fetchVia(`/_gw/services/${name}`, {
-        headers: { authorization: "Bearer test-admin-token" },
+        headers: { authorization: "Bearer test-admin-token-0123456789abcdef" },
       });
       return ((await response.json()) as { discoveryState: { pace: string; nextAlarmAt: number } })
         .discoveryState;

@@ -5,7 +5,7 @@ import { addCluster, discoveringService, hits, hostsOf } from "./cluster-helpers
 import { addNodes, eventually, gateway, serviceName, setBehaviour } from "./helpers.ts";
 
 const vpc = { egress: { kind: "vpc-network", binding: "FLEET_VPC" }, allow: ["127.0.0.0/8"] };
-const auth = { authorization: "Bearer test-admin-token" };
+const auth = { authorization: "Bearer test-admin-token-0123456789abcdef" };
 
 interface Carried {
   proxied: number;

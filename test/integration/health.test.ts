@@ -8,7 +8,7 @@ import {
   type TestNode,
 } from "./helpers.ts";
 
-const auth = { authorization: "Bearer test-admin-token" };
+const auth = { authorization: "Bearer test-admin-token-0123456789abcdef" };
 
 /** A gateway with one service over `nodes`, probed every 100 ms with the given thresholds. */
 function probedGateway(

@@ -2,12 +2,12 @@ import { env } from "cloudflare:workers";
 import { inject } from "vitest";
 import type { PeerView, ShardStats } from "../../src/durable/peer-shard.ts";
 import { peerShardName } from "../../src/durable/route-sync.ts";
-import { sign } from "../../src/sync/signature.ts";
+import { ANSWER_SIGNATURE_HEADER, sign } from "../../src/sync/signature.ts";
 import { gateway } from "./helpers.ts";
 
 /** The PEER_SECRET vitest.config.ts binds. */
-export const PEER_SECRET = "test-peer-secret";
-export const AUTH = { authorization: "Bearer test-admin-token" };
+export const PEER_SECRET = "test-peer-secret-0123456789abcdef";
+export const AUTH = { authorization: "Bearer test-admin-token-0123456789abcdef" };
 
 /** What a fake peer counted (backend/fake-peer.ts). */
 export interface FakePeerStats {
@@ -33,15 +33,23 @@ async function control(path: string, init?: RequestInit): Promise<Response> {
 
 let peerCount = 0;
 
-/** Starts `count` fake peers with unique names (they check signatures with PEER_SECRET). */
+/**
+ * Starts `count` fake peers with unique names. They check signatures and sign their answers with
+ * PEER_SECRET, or with `secret`; with `secret: null` they check nothing and sign nothing.
+ */
 export async function addPeers(
   count: number,
-  options: { mode?: string; failStatus?: number; delayMs?: number } = {},
+  options: { mode?: string; failStatus?: number; delayMs?: number; secret?: string | null } = {},
 ): Promise<TestPeer[]> {
   const prefix = `p${++peerCount}x${Math.random().toString(36).slice(2, 6)}`;
+  const { secret = PEER_SECRET, ...behaviour } = options;
   return Promise.all(
     Array.from({ length: count }, async (_, i) => {
-      const body = { name: `${prefix}-${i}`, secret: PEER_SECRET, ...options };
+      const body = {
+        name: `${prefix}-${i}`,
+        ...(secret === null ? {} : { secret }),
+        ...behaviour,
+      };
       const response = await control("/peers", { method: "POST", body: JSON.stringify(body) });
       return ((await response.json()) as TestPeer[])[0] as TestPeer;
     }),
@@ -130,8 +138,9 @@ export function syncGateway(options: {
   };
 }
 
-/** A signed request to a gateway's peer endpoint. */
+/** A signed request to the peer endpoint of the gateway named `target`. */
 export async function signedInit(
+  target: string,
   method: "GET" | "POST",
   path: string,
   body = "",
@@ -139,7 +148,7 @@ export async function signedInit(
 ): Promise<RequestInit> {
   const headers = await sign(
     options.secret ?? PEER_SECRET,
-    { method, path, body },
+    { method, path, body, target },
     options.now ?? Date.now(),
     ...(options.nonce ? [options.nonce] : []),
   );
@@ -170,14 +179,19 @@ export function relay(
         headers: Record<string, string>;
         body: string;
       };
-      let answer: { status: number; body: string };
+      let answer: { status: number; body: string; headers?: Record<string, string> };
       try {
         const response = await target(held.path, {
           method: held.method,
           headers: held.headers,
           ...(held.method === "POST" ? { body: held.body } : {}),
         });
-        answer = { status: response.status, body: await response.text() };
+        const signature = response.headers.get(ANSWER_SIGNATURE_HEADER);
+        answer = {
+          status: response.status,
+          body: await response.text(),
+          ...(signature ? { headers: { [ANSWER_SIGNATURE_HEADER]: signature } } : {}),
+        };
       } catch (error) {
         answer = { status: 500, body: String(error) };
       }

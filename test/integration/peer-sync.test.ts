@@ -337,17 +337,18 @@ describe("peer endpoints", () => {
     const [peer] = await addPeers(1);
     const [node] = await addNodes(1);
     const service = serviceName("ep");
-    const gw = syncGateway({ gatewayId: gatewayId(), peers: [peer!], service });
-    const post = async (body: unknown, options: Parameters<typeof signedInit>[3] = {}) =>
+    const id = gatewayId();
+    const gw = syncGateway({ gatewayId: id, peers: [peer!], service });
+    const post = async (body: unknown, options: Parameters<typeof signedInit>[4] = {}) =>
       gw.fetch(
         "/_gw/peer/changes",
-        await signedInit("POST", "/_gw/peer/changes", JSON.stringify(body), options),
+        await signedInit(id, "POST", "/_gw/peer/changes", JSON.stringify(body), options),
       );
-    return { peer: peer!, node: node!, service, gw, post };
+    return { peer: peer!, node: node!, service, gw, post, id };
   }
 
   it("refuses a missing, wrong or stale signature and a replay with 401, a bad body with 400", async () => {
-    const { node, service, gw, post } = await setup();
+    const { node, service, gw, post, id } = await setup();
     const body = { origin: "remote", changes: [upsert(service, "r-1", node.url)] };
     const text = JSON.stringify(body);
     const unsigned = await gw.fetch("/_gw/peer/changes", { method: "POST", body: text });
@@ -358,7 +359,7 @@ describe("peer endpoints", () => {
     expect((await post(body, { now: Date.now() + 6 * 60_000 })).status).toBe(401);
     expect(await gw.table().entries()).toEqual([]);
 
-    const init = await signedInit("POST", "/_gw/peer/changes", text);
+    const init = await signedInit(id, "POST", "/_gw/peer/changes", text);
     const first = await gw.fetch("/_gw/peer/changes", init);
     expect(first.status).toBe(200);
     expect(await first.json()).toMatchObject({ applied: 1 });
@@ -377,12 +378,12 @@ describe("peer endpoints", () => {
     expect(problem.issues.map((i) => i.path)).toContain("changes[0].key");
     const notJson = await gw.fetch(
       "/_gw/peer/changes",
-      await signedInit("POST", "/_gw/peer/changes", "{nope"),
+      await signedInit(id, "POST", "/_gw/peer/changes", "{nope"),
     );
     expect(notJson.status).toBe(400);
     const badQuery = await gw.fetch(
       "/_gw/peer/routes?since=zzz",
-      await signedInit("GET", "/_gw/peer/routes?since=zzz"),
+      await signedInit(id, "GET", "/_gw/peer/routes?since=zzz"),
     );
     expect(badQuery.status).toBe(400);
     expect((await gw.fetch("/_gw/peer/digest")).status).toBe(401);
@@ -448,7 +449,7 @@ describe("peer endpoints", () => {
   it("answers 404 when peer sync is off", async () => {
     const off = gateway({ services: [] });
     expect(
-      (await off("/_gw/peer/digest", await signedInit("GET", "/_gw/peer/digest"))).status,
+      (await off("/_gw/peer/digest", await signedInit("any", "GET", "/_gw/peer/digest"))).status,
     ).toBe(404);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  type AnswerParts,
   importSigningKey,
   NONCE_HEADER,
   newNonce,
@@ -7,8 +8,10 @@ import {
   SIGNATURE_HEADER,
   type SignedParts,
   sign,
+  signAnswer,
   TIMESTAMP_HEADER,
   verify,
+  verifyAnswer,
 } from "../../src/sync/signature.ts";
 
 const SECRET = "correct horse battery staple";
@@ -17,13 +20,14 @@ const parts: SignedParts = {
   method: "POST",
   path: "/_gw/peer/changes?dry=1",
   body: JSON.stringify({ origin: "a", changes: [] }),
+  target: "gw-b",
 };
 
 describe("sign / verify", () => {
   it("round-trips with the three headers", async () => {
     const headers = await sign(SECRET, parts, NOW);
     expect(headers[TIMESTAMP_HEADER]).toBe(String(NOW));
-    expect(headers[SIGNATURE_HEADER]).toMatch(/^v1=[0-9a-f]{64}$/);
+    expect(headers[SIGNATURE_HEADER]).toMatch(/^v2=[0-9a-f]{64}$/);
     expect(headers[NONCE_HEADER]).toMatch(/^[0-9a-f]{32}$/);
     expect(await verify(SECRET, parts, headers, NOW + 1_000)).toEqual({
       ok: true,
@@ -52,6 +56,7 @@ describe("sign / verify", () => {
     ["query", { path: "/_gw/peer/changes?dry=0" }],
     ["body", { body: JSON.stringify({ origin: "b", changes: [] }) }],
     ["empty body", { body: "" }],
+    ["target gateway (a replay to another peer)", { target: "gw-c" }],
   ])("rejects a tampered %s as a bad signature", async (_, tamper) => {
     const headers = await sign(SECRET, parts, NOW);
     expect(await verify(SECRET, { ...parts, ...tamper }, headers, NOW)).toEqual({
@@ -162,5 +167,37 @@ describe("ReplayGuard", () => {
     expect(guard.check("next", NOW + 200, NOW + 200)).toBe("fresh");
     expect(guard.size).toBe(2);
     expect(guard.check("late", NOW + 900, NOW + 200)).toBe("replayed");
+  });
+});
+
+describe("signAnswer / verifyAnswer", () => {
+  const answer: AnswerParts = {
+    requestNonce: "a".repeat(32),
+    status: 200,
+    responder: "gw-b",
+    body: JSON.stringify({ origin: "gw-b", buckets: [], top: "0" }),
+  };
+
+  it("round-trips", async () => {
+    const signature = await signAnswer(SECRET, answer);
+    expect(signature).toMatch(/^v2=[0-9a-f]{64}$/);
+    expect(await verifyAnswer(SECRET, answer, signature)).toBe(true);
+  });
+
+  it.each<[string, Partial<AnswerParts>]>([
+    ["request nonce (an answer to another request)", { requestNonce: "b".repeat(32) }],
+    ["status", { status: 201 }],
+    ["responder (another peer's answer)", { responder: "gw-c" }],
+    ["body", { body: "{}" }],
+  ])("refuses a tampered %s", async (_, tamper) => {
+    const signature = await signAnswer(SECRET, answer);
+    expect(await verifyAnswer(SECRET, { ...answer, ...tamper }, signature)).toBe(false);
+  });
+
+  it("refuses a missing, malformed or foreign-keyed signature", async () => {
+    expect(await verifyAnswer(SECRET, answer, null)).toBe(false);
+    expect(await verifyAnswer(SECRET, answer, "v2=zz")).toBe(false);
+    const foreign = await signAnswer(`${SECRET}!`, answer);
+    expect(await verifyAnswer(SECRET, answer, foreign)).toBe(false);
   });
 });
