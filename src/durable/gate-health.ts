@@ -7,7 +7,7 @@ import {
   recordFailure,
   recordSuccess,
 } from "../balancer/ejection.ts";
-import { recordRouteChange } from "./sync-record.ts";
+import { recordRouteChangeOrLog } from "./sync-record.ts";
 
 /** What health bookkeeping needs to know about an attempt. */
 export interface HealthContext {
@@ -71,7 +71,7 @@ export class GateHealth {
     // Refused: the service cannot spare the node; keep the streak so the next failure asks again.
     this.#store(context.nodeId, granted ? ejected : next);
     if (!granted) return undefined;
-    await recordRouteChange(this.#env, context.gatewayId, context.service, context.nodeId, {
+    await recordRouteChangeOrLog(this.#env, context.gatewayId, context.service, context.nodeId, {
       kind: "eject",
       until: ejected.ejectedUntil,
     });

@@ -17,7 +17,7 @@ import type {
   ViewResponse,
 } from "./live-nodes-types.ts";
 import { readmitNode } from "./stubs.ts";
-import { recordRouteChange } from "./sync-record.ts";
+import { recordRouteChange, recordRouteChangeOrLog } from "./sync-record.ts";
 
 interface State extends DiscoveredState {
   config?: LiveNodesConfig;
@@ -89,9 +89,17 @@ export class LiveNodes extends DurableObject<Env> {
       : { version, levels: this.membership.levels(request.chain) };
   }
 
-  /** Adds a node; false when the id is taken. */
-  register(config: LiveNodesConfig, node: DeclaredNode): boolean {
+  /**
+   * Adds a node and records it for the peers, or neither: false when the id is taken; throws,
+   * with nothing changed, when the change could not be recorded for the peers.
+   */
+  async register(config: LiveNodesConfig, node: DeclaredNode): Promise<boolean> {
     this.adopt(config);
+    if (this.membership.allNodes().some((n) => n.id === node.id)) return false;
+    const { url, dc, rack, weight } = node;
+    const record = { kind: "upsert" as const, record: { url, dc, rack, weight } };
+    await recordRouteChange(this.env, config.gatewayId, config.service, node.id, record);
+    // The record's await let other calls in: take the id only if it is still free.
     if (this.membership.allNodes().some((n) => n.id === node.id)) return false;
     this.state.registered.push(node);
     this.state.firstSeen[node.id] = Date.now();
@@ -99,16 +107,22 @@ export class LiveNodes extends DurableObject<Env> {
     return true;
   }
 
-  /** Removes a registered node; configured and discovered nodes are not the admin API's to remove. */
-  remove(config: LiveNodesConfig, nodeId: string): RemoveResult {
+  /**
+   * Removes a registered node and records that for the peers, or neither; configured and
+   * discovered nodes are not the admin API's to remove.
+   */
+  async remove(config: LiveNodesConfig, nodeId: string): Promise<RemoveResult> {
     this.adopt(config);
-    const at = this.state.registered.findIndex((n) => n.id === nodeId);
-    if (at >= 0) {
-      this.state.registered.splice(at, 1);
-      this.changed();
-      return "removed";
+    if (!this.state.registered.some((n) => n.id === nodeId)) {
+      const known = this.membership.allNodes().some((n) => n.id === nodeId);
+      return known ? "not-registered" : "not-found";
     }
-    return this.membership.allNodes().some((n) => n.id === nodeId) ? "not-registered" : "not-found";
+    await recordRouteChange(this.env, config.gatewayId, config.service, nodeId, { kind: "remove" });
+    const at = this.state.registered.findIndex((n) => n.id === nodeId);
+    if (at < 0) return "not-found";
+    this.state.registered.splice(at, 1);
+    this.changed();
+    return "removed";
   }
 
   /**
@@ -294,7 +308,7 @@ export class LiveNodes extends DurableObject<Env> {
     if (!service) return;
     try {
       await readmitNode(this.env, service, nodeId);
-      await recordRouteChange(this.env, this.state.config?.gatewayId, service, nodeId, {
+      await recordRouteChangeOrLog(this.env, this.state.config?.gatewayId, service, nodeId, {
         kind: "readmit",
       });
     } catch (error) {

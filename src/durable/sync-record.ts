@@ -11,9 +11,9 @@ export type NodeChange =
 
 /**
  * Records a route change with the gateway's RouteSync object for its peers: one call to a local
- * object that stamps, persists and queues the change and returns; it never waits on a peer. A
- * failure is logged, not thrown: the change itself has happened here, and the operation that
- * made it must not fail because sync is unavailable.
+ * object that stamps, persists and queues the change and returns; it never waits on a peer. It
+ * throws when the change could not be recorded, so that an operation whose answer promises the
+ * peers will hear of it (an admin registration) can refuse instead.
  */
 export async function recordRouteChange(
   env: Env,
@@ -23,9 +23,24 @@ export async function recordRouteChange(
   change: NodeChange,
 ): Promise<void> {
   if (gatewayId === undefined) return;
+  const stub = env.ROUTE_SYNC.get(env.ROUTE_SYNC.idFromName(routeSyncName(gatewayId)));
+  await stub.record(gatewayId, { ...change, key: routeKey(service, nodeId) } as LocalChange);
+}
+
+/**
+ * Records a change some other mechanism will make again if this record is lost (an ejection the
+ * next failures re-earn, a readmission the next health check repeats): a failure is logged, and
+ * the operation that made the change goes on; reconcile repairs what the peers missed.
+ */
+export async function recordRouteChangeOrLog(
+  env: Env,
+  gatewayId: string | undefined,
+  service: string,
+  nodeId: string,
+  change: NodeChange,
+): Promise<void> {
   try {
-    const stub = env.ROUTE_SYNC.get(env.ROUTE_SYNC.idFromName(routeSyncName(gatewayId)));
-    await stub.record(gatewayId, { ...change, key: routeKey(service, nodeId) } as LocalChange);
+    await recordRouteChange(env, gatewayId, service, nodeId, change);
   } catch (error) {
     console.error(
       `route sync: could not record ${change.kind} of ${service}/${nodeId}: ${String(error)}`,

@@ -16,6 +16,7 @@ export type ProblemType =
   | "unsupported-media-type"
   | "clock-drift"
   | "busy"
+  | "sync-unavailable"
   | "egress-unavailable"
   | "invoke-unavailable"
   | "internal";

@@ -1,4 +1,5 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { HTTPException } from "hono/http-exception";
 import { checkNodeUrl } from "../balancer/address-policy.ts";
 import type { MemberNode } from "../balancer/membership.ts";
 import { type ScopeLevel, scopeChain, scopeKey } from "../balancer/scope.ts";
@@ -9,7 +10,6 @@ import type { GateStats } from "../durable/node-gate.ts";
 import type { PeerView } from "../durable/peer-shard.ts";
 import { peerShardName } from "../durable/route-sync.ts";
 import { gateStub } from "../durable/stubs.ts";
-import { recordRouteChange } from "../durable/sync-record.ts";
 import { errorResponse } from "../http/errors.ts";
 import { invalidRequest, problem } from "../http/problem.ts";
 import { shardOf } from "../sync/fanout.ts";
@@ -53,6 +53,18 @@ adminRoutes.use("/services", adminAuth);
 adminRoutes.use("/services/:service", adminAuth);
 adminRoutes.use("/sync", adminAuth);
 
+/** A change the live-node object could not record for the peers: 503, with nothing changed. */
+function syncUnavailable(error: unknown): never {
+  throw new HTTPException(503, {
+    res: problem(
+      503,
+      "sync-unavailable",
+      "Change not recorded",
+      `the change could not be queued for the peer gateways, so it was not made: ${String(error)}`,
+    ),
+  });
+}
+
 function lookup(
   config: ReadonlyMap<string, ResolvedService>,
   name: string,
@@ -93,7 +105,12 @@ adminRoutes.openapi(
       url: body.url.replace(/\/$/, ""),
     };
     const live = c.env.LIVE_NODES.get(c.env.LIVE_NODES.idFromName(service.name));
-    if (!(await live.register(runtimeFor(service).liveConfig, node))) {
+    // The live-node object records the change for the peers (one call to a local object, no
+    // peer waited for) before it keeps it, so a 201 means the peers will hear of it.
+    const registered = await live
+      .register(runtimeFor(service).liveConfig, node)
+      .catch(syncUnavailable);
+    if (!registered) {
       return problem(
         409,
         "conflict",
@@ -101,12 +118,6 @@ adminRoutes.openapi(
         `service "${service.name}" already has node "${node.id}"`,
       ) as never;
     }
-    // Queued for the peers by one call to a local object; no peer is waited for.
-    const { url, dc, rack, weight } = node;
-    await recordRouteChange(c.env, service.gatewayId, service.name, node.id, {
-      kind: "upsert",
-      record: { url, dc, rack, weight },
-    });
     return c.json(node, 201);
   },
 );
@@ -126,11 +137,8 @@ adminRoutes.openapi(
     if (service instanceof Response) return service as never;
     const live = c.env.LIVE_NODES.get(c.env.LIVE_NODES.idFromName(service.name));
     const runtime = runtimeFor(service);
-    const result = await live.remove(runtime.liveConfig, nodeId);
-    if (result === "removed") {
-      runtime.membership.forget();
-      await recordRouteChange(c.env, service.gatewayId, service.name, nodeId, { kind: "remove" });
-    }
+    const result = await live.remove(runtime.liveConfig, nodeId).catch(syncUnavailable);
+    if (result === "removed") runtime.membership.forget();
     if (result === "not-found")
       return problem(404, "not-found", "No such node", `no node "${nodeId}"`) as never;
     if (result === "not-registered") {

@@ -1,4 +1,7 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { LiveNodes } from "../../src/durable/live-nodes.ts";
 import { encodeStamp } from "../../src/sync/hlc.ts";
 import { addNodes, eventually, gateway, serviceName } from "./helpers.ts";
 import { addPeers, PEER_SECRET, signedInit, syncGateway } from "./peer-helpers.ts";
@@ -99,5 +102,38 @@ describe("secrets", () => {
 
   it("accepts the test secrets, which are 32 bytes or more", () => {
     expect(new TextEncoder().encode(PEER_SECRET).byteLength).toBeGreaterThanOrEqual(32);
+  });
+});
+
+describe("a registration the peers cannot be told of", () => {
+  it("is not made: register and remove throw and change nothing when the change cannot be recorded", async () => {
+    const name = serviceName("rec");
+    const stub = env.LIVE_NODES.get(env.LIVE_NODES.idFromName(name));
+    const config = {
+      service: name,
+      nodes: [],
+      egress: { kind: "internet" as const },
+      allow: ["127.0.0.0/8"],
+      gatewayId: "rec-gw",
+    };
+    const node = { id: "n-1", url: "http://127.0.0.1:9", weight: 1 };
+    // RouteSync unreachable: every record fails.
+    const failing = {
+      ...env,
+      ROUTE_SYNC: {
+        idFromName: () => ({}),
+        get: () => ({ record: () => Promise.reject(new Error("route sync down")) }),
+      },
+    } as unknown as Env;
+    await runInDurableObject(stub, async (_instance: LiveNodes, state) => {
+      const live = new LiveNodes(state, failing);
+      await expect(live.register(config, node)).rejects.toThrow(/route sync down/);
+      expect((await live.report(config, [{ kind: "cluster" }])).registered).toEqual([]);
+      // Registered while sync works, then removal fails: the node stays.
+      expect(await new LiveNodes(state, env).register(config, node)).toBe(true);
+      await expect(new LiveNodes(state, failing).remove(config, "n-1")).rejects.toThrow();
+      const after = await new LiveNodes(state, env).report(config, [{ kind: "cluster" }]);
+      expect(after.registered.map((n) => n.id)).toEqual(["n-1"]);
+    });
   });
 });
