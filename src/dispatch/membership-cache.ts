@@ -13,6 +13,9 @@ import type { ResolvedService } from "../config/load.ts";
 import type { LiveNodesConfig, ViewResponse } from "../durable/live-nodes-types.ts";
 import { counters } from "./counters.ts";
 
+/** Scope chains one isolate keeps a membership of, at most. */
+const MAX_VIEWS = 64;
+
 /** The rotation round a dispatch walks, and how it was chosen. */
 export interface Route {
   readonly schedule: readonly string[];
@@ -48,6 +51,7 @@ export class MembershipCache {
   readonly #slowEnds: () => Iterable<number>;
   readonly #views = new Map<string, CachedView>();
   readonly #known = new Map<string, MemberNode>();
+  readonly #places = new Set<string>();
   readonly #ejected = new Map<string, number>();
   // When each node last came back from an ejection, for slow start.
   readonly #ejectionEnds = new Map<string, number>();
@@ -63,8 +67,25 @@ export class MembershipCache {
     this.#slowUntil = slow.until;
     this.#slowEnds = slow.ends;
     for (const level of declaredLevels(service.nodes, [{ kind: "cluster" }], inScope)) {
-      for (const node of level.nodes) this.#known.set(node.id, node);
+      for (const node of level.nodes) this.#learn(node);
     }
+  }
+
+  /** Remembers a node and the datacenter and rack it is in. */
+  #learn(node: MemberNode): void {
+    this.#known.set(node.id, node);
+    if (node.dc !== undefined) this.#places.add(node.dc);
+    if (node.dc !== undefined && node.rack !== undefined)
+      this.#places.add(`${node.dc}/${node.rack}`);
+  }
+
+  /**
+   * Whether a datacenter (or a rack within it) is one this isolate has seen a node in: scope
+   * names from a request header are honoured only if so, so rotating made-up names creates no
+   * state anywhere.
+   */
+  knowsPlace(dc: string, rack?: string): boolean {
+    return this.#places.has(rack === undefined ? dc : `${dc}/${rack}`);
   }
 
   /** How long a cached membership is trusted before the live-node object is asked again. */
@@ -93,6 +114,9 @@ export class MembershipCache {
         levels: declaredLevels(this.#service.nodes, chain, inScope),
         fetchedAt: 0,
       };
+      // Chains come from request headers too: keep the most recent few, never an unbounded map.
+      if (this.#views.size >= MAX_VIEWS)
+        this.#views.delete(this.#views.keys().next().value as string);
       this.#views.set(key, cached);
     }
     const entry = cached;
@@ -208,8 +232,7 @@ export class MembershipCache {
       if (answer.levels) {
         entry.levels = answer.levels;
         entry.route = undefined;
-        for (const level of answer.levels)
-          for (const node of level.nodes) this.#known.set(node.id, node);
+        for (const level of answer.levels) for (const node of level.nodes) this.#learn(node);
       }
       entry.version = answer.version;
     } catch (error) {

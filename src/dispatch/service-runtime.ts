@@ -1,7 +1,7 @@
 import { LatencyTracker } from "../balancer/latency-tracker.ts";
 import type { MemberNode } from "../balancer/membership.ts";
 import { LeasedPositions } from "../balancer/rotation.ts";
-import type { ScopeLevel } from "../balancer/scope.ts";
+import type { PreferredScope, ScopeLevel } from "../balancer/scope.ts";
 import type { ResolvedService } from "../config/load.ts";
 import type { LiveNodesConfig, ViewResponse } from "../durable/live-nodes-types.ts";
 import type { LeaseGrant } from "../durable/rotation-coordinator.ts";
@@ -33,11 +33,13 @@ export class ServiceRuntime {
   readonly membership: MembershipCache;
   readonly latency: LatencyTracker;
   readonly #positions = new LeasedPositions();
+  readonly #namedDatacenters: ReadonlySet<string>;
   #pendingLease: Promise<void> | undefined;
 
   constructor(service: ResolvedService) {
     this.service = service;
     this.leases = new LeaseClient(service);
+    this.#namedDatacenters = new Set(namedDatacenters(service));
     this.liveConfig = {
       service: service.name,
       nodes: service.nodes.map(({ id, url, dc, rack, weight, locationHint }) => ({
@@ -92,6 +94,24 @@ export class ServiceRuntime {
 
   get knownCount(): number {
     return this.membership.knownCount;
+  }
+
+  /**
+   * The part of a requested scope this service has heard of: a datacenter the configuration
+   * names or a node is in, and a rack of it likewise. An unknown name is dropped, so the request
+   * falls back along the configured chain, as Alternator's clients do with a bad scope, and
+   * creates no state (no cached chain, no discovery round) of its own.
+   */
+  knownScope(requested: PreferredScope): PreferredScope | undefined {
+    const { dc, rack } = requested;
+    if (dc === undefined) return undefined;
+    const named = this.#namedDatacenters.has(dc) || this.membership.knowsPlace(dc);
+    if (!named) return undefined;
+    const scope = this.service.scope;
+    const rackKnown =
+      rack !== undefined &&
+      ((scope.dc === dc && scope.rack === rack) || this.membership.knowsPlace(dc, rack));
+    return rackKnown ? { dc, rack } : { dc };
   }
 
   /** Counts a handshake starting; call the returned function when it ends, with its latency. */

@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
 import {
   type PreferredScope,
   parseScopeHeader,
@@ -10,18 +11,26 @@ import { prepareBody } from "../dispatch/body.ts";
 import { dispatchDeps } from "../dispatch/deps.ts";
 import { requestIdFor, upstreamHeaders } from "../dispatch/headers.ts";
 import { dispatch } from "../dispatch/http-attempt.ts";
+import { runtimeFor } from "../dispatch/service-runtime.ts";
 import { problem } from "../http/problem.ts";
 import type { GatewayEnv } from "./context.ts";
 
-/** The request's own scope, if the service lets requests choose one; a problem if it is malformed. */
+/**
+ * The request's own scope, if the service lets requests choose one, narrowed to the places the
+ * service knows; a malformed header is a 400.
+ */
 function requestedScope(
   service: ResolvedService,
   header: string | undefined,
-): PreferredScope | Response | undefined {
+): PreferredScope | undefined {
   if (!service.scope.allowHeader || header === undefined) return undefined;
   const parsed = parseScopeHeader(header);
-  if (parsed.ok) return parsed.scope;
-  return problem(400, "bad-request", "Bad x-roundhouse-scope header", parsed.reason);
+  if (!parsed.ok) {
+    throw new HTTPException(400, {
+      res: problem(400, "bad-request", "Bad x-roundhouse-scope header", parsed.reason),
+    });
+  }
+  return runtimeFor(service).knownScope(parsed.scope);
 }
 
 /** `ANY /s/{service}/{path…}`: forwards the request to one node of the service. */
@@ -32,7 +41,6 @@ export const proxyRoutes = new Hono<GatewayEnv>().all("/:service/*", async (c) =
     return problem(404, "unknown-service", "Unknown service", `no service named "${name}"`);
   }
   const requested = requestedScope(service, c.req.header("x-roundhouse-scope"));
-  if (requested instanceof Response) return requested;
   const cf = c.req.raw.cf as { continent?: string; colo?: string } | undefined;
   const chain = scopeChain(preferredScope(service.scope, cf, requested), service.scope.fallback);
 

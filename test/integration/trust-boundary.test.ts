@@ -1,4 +1,13 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import {
+  type ClusterNode,
+  discoveringService,
+  discoveryStats,
+  hostsOf,
+  twoDatacenters,
+} from "./cluster-helpers.ts";
 import { addNodes, gateway, serviceGateway, serviceName, setBehaviour } from "./helpers.ts";
 
 const fastRetry = { backoffBaseMs: 1, backoffMaxMs: 2 };
@@ -154,3 +163,54 @@ describe.each([
     }
   });
 });
+
+describe("x-roundhouse-scope from clients", () => {
+  it("honours known places, and lets made-up names fall back without creating any state", async () => {
+    const cluster = await twoDatacenters();
+    const svc = discoveringService(
+      cluster,
+      { dc: "dc1", allowHeader: true },
+      { discovery: { datacenters: ["dc2"] } },
+    );
+    const dc2 = hostsOf(cluster.nodes.filter((n) => n.dc === "dc2"));
+    const dc1 = hostsOf(cluster.nodes.filter((n) => n.dc === "dc1"));
+    const via = async (scope: string) => {
+      const response = await svc.fetch("/", { headers: { "x-roundhouse-scope": scope } });
+      expect(response.status).toBe(200);
+      await response.body?.cancel();
+      return response.headers.get("x-roundhouse-node") ?? "";
+    };
+    expect(dc2).toContain(await via("dc=dc2"));
+    for (let i = 0; i < 40; i++) expect(dc1).toContain(await via(`dc=made-up-${i}`));
+    expect(dc1).toContain(await via("dc=dc1;rack=no-such-rack"));
+    // No discovery round asked for a made-up name, and the live-node object holds no chain of one.
+    const asked = await discoveryAsked(cluster);
+    expect(
+      Object.keys(asked).filter((q) => q.includes("made-up") || q.includes("no-such")),
+    ).toEqual([]);
+    const stub = env.LIVE_NODES.get(env.LIVE_NODES.idFromName(svc.name));
+    const chains = await runInDurableObject(stub, (_i, state) =>
+      Object.keys(state.storage.kv.get<{ chains: Record<string, unknown> }>("state")?.chains ?? {}),
+    );
+    expect(chains.filter((key) => key.includes("made-up") || key.includes("no-such"))).toEqual([]);
+  });
+
+  it("still answers 400 for a malformed header", async () => {
+    const nodes = await addNodes(1);
+    const svc = serviceGateway(nodes, { scope: { allowHeader: true } });
+    const response = await svc.fetch("/", { headers: { "x-roundhouse-scope": "dc=a;;" } });
+    expect(response.status).toBe(400);
+  });
+});
+
+/** Every /localnodes query the cluster's nodes were asked, with counts. */
+async function discoveryAsked(cluster: { nodes: ClusterNode[] }): Promise<Record<string, number>> {
+  const all: Record<string, number> = {};
+  for (const node of cluster.nodes) {
+    const { localnodesByQuery } = await discoveryStats(node);
+    for (const [query, count] of Object.entries(localnodesByQuery)) {
+      all[query] = (all[query] ?? 0) + count;
+    }
+  }
+  return all;
+}
