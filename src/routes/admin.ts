@@ -1,4 +1,5 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { checkNodeUrl } from "../balancer/address-policy.ts";
 import type { MemberNode } from "../balancer/membership.ts";
@@ -33,6 +34,9 @@ const problemContent = { "application/problem+json": { schema: Problem } };
 const errors = (...statuses: number[]) =>
   Object.fromEntries(statuses.map((s) => [s, { description: "problem", content: problemContent }]));
 
+/** Largest admin request body. */
+const ADMIN_BODY_BYTES = 64 * 1024;
+
 /** The documented admin and services API, under `/_gw`. */
 export const adminRoutes = new OpenAPIHono<GatewayEnv>({
   // Validation failures become 400 problem documents naming the first bad field.
@@ -49,6 +53,15 @@ adminRoutes.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
   scheme: "bearer",
 });
 adminRoutes.use("/admin/*", adminAuth);
+// Admin bodies are small JSON documents; a larger one is refused while it streams.
+adminRoutes.use(
+  "/admin/*",
+  bodyLimit({
+    maxSize: ADMIN_BODY_BYTES,
+    onError: () =>
+      problem(413, "payload-too-large", "Payload too large", `at most ${ADMIN_BODY_BYTES} bytes`),
+  }),
+);
 adminRoutes.use("/services", adminAuth);
 adminRoutes.use("/services/:service", adminAuth);
 adminRoutes.use("/sync", adminAuth);

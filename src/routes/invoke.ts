@@ -3,6 +3,7 @@ import { preferredScope, scopeChain } from "../balancer/scope.ts";
 import { dispatchDeps } from "../dispatch/deps.ts";
 import { requestIdFor } from "../dispatch/headers.ts";
 import { dispatchInvocation } from "../dispatch/invoke-attempt.ts";
+import { readLimited } from "../http/limited-body.ts";
 import { problem } from "../http/problem.ts";
 import { contentTypeProblem } from "../transport/frame.ts";
 import type { GatewayEnv } from "./context.ts";
@@ -26,8 +27,12 @@ export const invokeRoutes = new Hono<GatewayEnv>().post("/:service", async (c) =
   const limit = settings.maxPayloadBytes;
   const declared = Number(c.req.header("content-length") ?? 0);
   if (declared > limit) return tooLarge(limit);
-  const body = new Uint8Array(await c.req.arrayBuffer());
-  if (body.byteLength > limit) return tooLarge(limit);
+  // Counted while it streams and cut off at the service's own limit (Hono's bodyLimit takes one
+  // fixed limit for a route; this one is per service), so a chunked upload without a length is
+  // never held in memory beyond it.
+  const read = await readLimited(c.req.raw.body, limit);
+  if (!read.ok) return tooLarge(limit);
+  const body = read.bytes;
   const contentType = c.req.header("content-type") ?? "application/octet-stream";
   const unframable = contentTypeProblem(contentType);
   if (unframable) {

@@ -115,6 +115,13 @@ describe("admin API nodes", () => {
       body: "{nope",
     });
     expect(notJson.status).toBe(400);
+    const huge = await fetchVia(`/_gw/admin/services/${name}/nodes`, {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json" },
+      body: new Blob([new Uint8Array(256 * 1024)]).stream(),
+    });
+    expect(huge.status).toBe(413);
+    expect(huge.headers.get("content-type")).toBe("application/problem+json");
   });
 
   it("removes a registered node, and refuses to remove configured or unknown ones", async () => {

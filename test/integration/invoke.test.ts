@@ -70,6 +70,14 @@ describe("POST /v1/invoke", () => {
     expect(await executions(nodes, "never sent")).toBe(0);
   });
 
+  it("answers 413 to a streamed payload over the limit that declares no length", async () => {
+    const nodes = await addNodes(1);
+    const invoke = invoker(nodes, { invoke: { maxPayloadBytes: 1_000 } });
+    const body = new Blob([new Uint8Array(64 * 1024)]).stream();
+    const response = await invoke("", { body });
+    expect(response.status).toBe(413);
+  });
+
   it("answers 502 with the node's message when the function fails", async () => {
     const invoke = invoker(await addNodes(1));
     const response = await invoke("fail:out of widgets");
