@@ -1,6 +1,5 @@
-import { HTTPException } from "hono/http-exception";
 import type { EgressConfig } from "../config/network-schema.ts";
-import { problem } from "../http/problem.ts";
+import { fail, problem } from "../http/problem.ts";
 
 /** How a request leaves for a node: the global fetch, or a Workers VPC binding's. */
 export type NodeFetcher = (url: string, init: RequestInit) => Promise<Response>;
@@ -35,14 +34,8 @@ export function nodeFetcher(env: Env, egress: EgressConfig): NodeFetcher {
 export function requireEgress(env: Env, service: string, egress: EgressConfig): void {
   const missing = missingBinding(env, egress);
   if (missing === undefined) return;
-  throw new HTTPException(503, {
-    res: problem(
-      503,
-      "egress-unavailable",
-      "Egress binding missing",
-      `service "${service}" reaches its nodes through the ${egress.kind} binding "${missing}", ` +
-        "which this deployment does not have; add it to wrangler.toml (docs/deploy.md)",
-      { binding: missing },
-    ),
-  });
+  const why =
+    `service "${service}" reaches its nodes through the ${egress.kind} binding "${missing}", ` +
+    "which this deployment does not have; add it to wrangler.toml (docs/deploy.md)";
+  fail(problem(503, "egress-unavailable", "Egress binding missing", why, { binding: missing }));
 }

@@ -1,3 +1,6 @@
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
 /** Fields of an RFC 9457 problem document beyond the standard ones. */
 export type ProblemExtensions = Record<string, unknown>;
 
@@ -55,4 +58,12 @@ export function invalidRequest(issues: readonly FieldIssue[]): Response {
       issues,
     },
   );
+}
+
+/**
+ * Ends the request with a problem from wherever it is found: thrown as Hono's HTTPException
+ * carrying the response, and answered as it is by the one error handler.
+ */
+export function fail(response: Response): never {
+  throw new HTTPException(response.status as ContentfulStatusCode, { res: response });
 }

@@ -98,6 +98,13 @@ export const ServiceDetail = ServiceSummary.extend({
     requests: z.number(),
     failures: z.number(),
     lastFailure: z.string().optional(),
+    refusedEntries: z
+      .number()
+      .openapi({ description: "entries dropped from answers by the address policy" }),
+    heldBack: z.number().openapi({ description: "answers that would have added too many nodes" }),
+    expired: z.number().openapi({ description: "nodes no answer confirmed within staleAfterMs" }),
+    lastGoodAt: z.number(),
+    lastRefused: z.string().optional(),
   }),
   nodes: z.array(NodeView),
   peers: z

@@ -1,9 +1,8 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
-import { HTTPException } from "hono/http-exception";
 import type { SyncConfig } from "../config/load.ts";
-import { invalidRequest, problem } from "../http/problem.ts";
+import { fail, invalidRequest, problem } from "../http/problem.ts";
 import { DEFAULT_BUCKET_COUNT } from "../sync/digest.ts";
 import { parseBuckets } from "../sync/fanout.ts";
 import { MAX_BATCH } from "../sync/peer-queue.ts";
@@ -47,12 +46,9 @@ const REASONS: Record<Exclude<VerifyResult, { ok: true }>["reason"], string> = {
   "guard-full": "too many requests to remember; try again later",
 };
 
-function refused(reason: keyof typeof REASONS): HTTPException {
-  const res =
-    reason === "guard-full"
-      ? problem(503, "busy", "Try again later", REASONS[reason])
-      : problem(401, "unauthorized", "Unauthorized", REASONS[reason]);
-  return new HTTPException(res.status as 401 | 503, { res });
+function refused(reason: keyof typeof REASONS): never {
+  if (reason === "guard-full") fail(problem(503, "busy", "Try again later", REASONS[reason]));
+  fail(problem(401, "unauthorized", "Unauthorized", REASONS[reason]));
 }
 
 /**
@@ -92,16 +88,14 @@ peerRoutes.use(
 const peerAuth = createMiddleware<PeerEnv>(async (c, next) => {
   const secret = c.env.PEER_SECRET;
   if (typeof secret !== "string" || secret.length === 0) {
-    throw new HTTPException(401, {
-      res: problem(401, "unauthorized", "Unauthorized", "no PEER_SECRET is configured"),
-    });
+    fail(problem(401, "unauthorized", "Unauthorized", "no PEER_SECRET is configured"));
   }
   const body = c.req.method === "POST" ? await c.req.text() : "";
   const url = new URL(c.req.url);
   const target = c.get("syncOn").gatewayId;
   const parts = { method: c.req.method, path: url.pathname + url.search, body, target };
   const result = await verify(await signingKey(secret), parts, c.req.raw.headers, Date.now());
-  if (!result.ok) throw refused(result.reason);
+  if (!result.ok) refused(result.reason);
   c.set("peer", { nonce: result.nonce, timestamp: result.timestamp, body });
   await next();
 });
@@ -131,7 +125,7 @@ async function signedJson(
 /** The shared replay guard; a request seen before is refused. */
 async function freshOnly(env: Env, sync: SyncConfig, peer: PeerRequest): Promise<void> {
   const seen = await routeSyncStub(env, sync).checkNonce(peer.nonce, peer.timestamp);
-  if (seen !== "fresh") throw refused(seen === "full" ? "guard-full" : "replayed");
+  if (seen !== "fresh") refused(seen === "full" ? "guard-full" : "replayed");
 }
 
 peerRoutes.post("/changes", async (c) => {
@@ -150,7 +144,7 @@ peerRoutes.post("/changes", async (c) => {
     case "clock-drift":
       return problem(409, "clock-drift", "Clock drift", result.detail);
     default:
-      throw refused(result.status);
+      refused(result.status);
   }
 });
 

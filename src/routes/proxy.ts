@@ -1,5 +1,4 @@
 import { Hono } from "hono";
-import { HTTPException } from "hono/http-exception";
 import {
   type PreferredScope,
   parseScopeHeader,
@@ -12,7 +11,7 @@ import { dispatchDeps } from "../dispatch/deps.ts";
 import { requestIdFor, upstreamHeaders } from "../dispatch/headers.ts";
 import { dispatch } from "../dispatch/http-attempt.ts";
 import { runtimeFor } from "../dispatch/service-runtime.ts";
-import { problem } from "../http/problem.ts";
+import { fail, problem } from "../http/problem.ts";
 import type { GatewayEnv } from "./context.ts";
 
 /**
@@ -26,9 +25,7 @@ function requestedScope(
   if (!service.scope.allowHeader || header === undefined) return undefined;
   const parsed = parseScopeHeader(header);
   if (!parsed.ok) {
-    throw new HTTPException(400, {
-      res: problem(400, "bad-request", "Bad x-roundhouse-scope header", parsed.reason),
-    });
+    fail(problem(400, "bad-request", "Bad x-roundhouse-scope header", parsed.reason));
   }
   return runtimeFor(service).knownScope(parsed.scope);
 }
