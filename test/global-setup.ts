@@ -5,5 +5,6 @@ import { startFleet } from "../backend/fleet.ts";
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const fleet = await startFleet({ host: "127.0.0.1" });
   project.provide("fleetUrl", fleet.url);
+  project.provide("fuzzRuns", Number(process.env.FUZZ_RUNS ?? 0));
   return () => fleet.close();
 }

@@ -245,6 +245,8 @@ export const ServiceSchema = z
   .superRefine((service, ctx) => {
     const seen = new Set<string>();
     service.nodes.forEach((node, i) => {
+      // A URL the schema refused has no id of its own; its own issue says what is wrong.
+      if (node.id === undefined && !URL.canParse(node.url)) return;
       const id = node.id ?? defaultNodeId(node.url);
       if (seen.has(id)) {
         ctx.addIssue({

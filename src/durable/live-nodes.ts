@@ -90,17 +90,19 @@ export class LiveNodes extends DurableObject<Env> {
   }
 
   /**
-   * Adds a node and records it for the peers, or neither: false when the id is taken; throws,
-   * with nothing changed, when the change could not be recorded for the peers.
+   * Adds a node and records it for the peers, or neither: false when its id or URL is taken;
+   * throws, with nothing changed, when the change could not be recorded for the peers.
    */
   async register(config: LiveNodesConfig, node: DeclaredNode): Promise<boolean> {
     this.adopt(config);
-    if (this.membership.allNodes().some((n) => n.id === node.id)) return false;
+    const taken = () =>
+      this.membership.allNodes().some((n) => n.id === node.id || n.url === node.url);
+    if (taken()) return false;
     const { url, dc, rack, weight } = node;
     const record = { kind: "upsert" as const, record: { url, dc, rack, weight } };
     await recordRouteChange(this.env, config.gatewayId, config.service, node.id, record);
     // The record's await let other calls in: take the id only if it is still free.
-    if (this.membership.allNodes().some((n) => n.id === node.id)) return false;
+    if (taken()) return false;
     this.state.registered.push(node);
     this.state.firstSeen[node.id] = Date.now();
     this.changed();

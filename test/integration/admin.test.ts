@@ -101,6 +101,12 @@ describe("admin API nodes", () => {
       post({ url: nodes[1]!.url, id: "static-1" }),
     );
     expect(dup.status).toBe(409);
+    // Another id for a URL the service already has is a duplicate too (found by the fuzz suite).
+    const sameUrl = await fetchVia(
+      `/_gw/admin/services/${name}/nodes`,
+      post({ url: nodes[0]!.url, id: "another-id" }),
+    );
+    expect(sameUrl.status).toBe(409);
     const bad = await fetchVia(
       `/_gw/admin/services/${name}/nodes`,
       post({ url: "ftp://x", weight: 0 }),

@@ -149,6 +149,12 @@ describe("parseConfig", () => {
     ]);
   });
 
+  it("reports a node URL that does not parse instead of throwing (found by the fuzz suite)", () => {
+    expect(paths({ services: [{ name: "a", nodes: [{ url: "" }] }] })).toEqual([
+      "services[0].nodes[0].url",
+    ]);
+  });
+
   it("reports unparsable JSON and a missing value", () => {
     expect(paths("{nope")).toEqual(["ROUNDHOUSE_CONFIG"]);
     expect(paths(undefined)).toEqual(["ROUNDHOUSE_CONFIG"]);

@@ -1,0 +1,139 @@
+import fc from "fast-check";
+import { describe, expect, inject, it } from "vitest";
+import { fuzzRuns, reportFuzz } from "../fuzz/runs.ts";
+import { addNodes, gateway, serviceName } from "./helpers.ts";
+import { AUTH, addPeers, signedInit, syncGateway } from "./peer-helpers.ts";
+
+// The HTTP surfaces, driven with generated inputs inside workerd: never a 500, a problem+json
+// for every error the gateway itself answers, and afterwards a valid request still works and
+// the stored state still reads back.
+const runs = (base: number) => fuzzRuns(base, inject("fuzzRuns"));
+
+const token = fc.stringMatching(/^[a-z0-9-]{1,20}$/);
+const headerValue = fc.stringMatching(/^[\x21-\x7e]{0,40}$/);
+const pathPart = fc.oneof(
+  fc.stringMatching(/^[A-Za-z0-9._~%-]{0,20}$/),
+  fc.constantFrom("..", ".", "%2e%2e", "%2F", "%00", "%ff", "//", "s", "_gw"),
+);
+
+async function expectNoCrash(response: Response, gatewayAnswered: boolean): Promise<void> {
+  expect(response.status).not.toBe(500);
+  if (gatewayAnswered && response.status >= 400) {
+    expect(response.headers.get("content-type")).toBe("application/problem+json");
+  }
+  await response.body?.cancel();
+}
+
+describe("fuzz: HTTP surfaces", () => {
+  it("request paths, queries and headers through the proxy", async () => {
+    const nodes = await addNodes(2);
+    const name = serviceName("fz");
+    const fetchVia = gateway({
+      services: [
+        {
+          name,
+          nodes: nodes.map(({ id, url }) => ({ id, url })),
+          scope: { allowHeader: true },
+          retry: { backoffBaseMs: 1, backoffMaxMs: 1 },
+        },
+      ],
+    });
+    const cases = runs(40);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(pathPart, { maxLength: 4 }),
+        fc.dictionary(token, headerValue, { maxKeys: 3 }),
+        fc.dictionary(
+          fc.constantFrom("x-roundhouse-scope", "idempotency-key", "x-request-id", "connection"),
+          headerValue,
+        ),
+        fc.constantFrom("GET", "POST", "PUT", "DELETE", "PATCH"),
+        async (segments, query, headers, method) => {
+          const search = new URLSearchParams(query).toString();
+          const path = `/s/${name}/${segments.join("/")}${search ? `?${search}` : ""}`;
+          const response = await fetchVia(path, { method, headers });
+          // A node's own answer passes through as it is; only the gateway's errors are problems.
+          await expectNoCrash(response, response.headers.get("x-roundhouse-node") === null);
+        },
+      ),
+      { numRuns: cases },
+    );
+    const after = await fetchVia(`/s/${name}/still-works`);
+    expect(after.status).toBe(200);
+    reportFuzz("proxy requests", cases);
+  });
+
+  it("admin bodies and paths", async () => {
+    const [node] = await addNodes(1);
+    const name = serviceName("fza");
+    const fetchVia = gateway({ services: [{ name }] });
+    const json = { ...AUTH, "content-type": "application/json" };
+    const created: string[] = [];
+    const cases = runs(40);
+    const body = fc.oneof(
+      fc.jsonValue(),
+      fc.record({
+        url: fc.oneof(fc.webUrl(), fc.constant(node?.url), fc.string()),
+        id: fc.oneof(token, fc.string()),
+        weight: fc.oneof(fc.integer({ min: -5, max: 200 }), fc.string()),
+        dc: fc.string({ maxLength: 70 }),
+      }),
+    );
+    await fc.assert(
+      fc.asyncProperty(body, fc.array(pathPart, { maxLength: 3 }), async (value, segments) => {
+        const response = await fetchVia(`/_gw/admin/services/${name}/nodes`, {
+          method: "POST",
+          headers: json,
+          body: JSON.stringify(value),
+        });
+        expect(response.status).not.toBe(500);
+        if (response.status === 201) created.push(((await response.json()) as { id: string }).id);
+        else await expectNoCrash(response, true);
+        const view = await fetchVia(`/_gw/services/${segments.join("/")}`, { headers: AUTH });
+        await expectNoCrash(view, true);
+      }),
+      { numRuns: cases },
+    );
+    // Stored state reads back: exactly the registrations that answered 201.
+    const detail = await fetchVia(`/_gw/services/${name}`, { headers: AUTH });
+    expect(detail.status).toBe(200);
+    const nodes = ((await detail.json()) as { nodes: { id: string }[] }).nodes.map((n) => n.id);
+    expect(nodes.sort()).toEqual([...created].sort());
+    reportFuzz("admin bodies and paths", cases);
+  });
+
+  it("peer bodies, signed and unsigned", async () => {
+    const [peer] = await addPeers(1);
+    const service = serviceName("fzp");
+    const id = `fz-${Math.random().toString(36).slice(2, 8)}`;
+    const gw = syncGateway({ gatewayId: id, peers: [peer!], service });
+    const cases = runs(40);
+    const change = fc.record({
+      key: fc.oneof(fc.constant(`${service}/n`), fc.string()),
+      kind: fc.constantFrom("upsert", "remove", "eject", "readmit", "nope"),
+      stamp: fc.string(),
+      until: fc.integer(),
+      record: fc.jsonValue(),
+    });
+    const body = fc.oneof(
+      fc.string(),
+      fc.jsonValue().map((v) => JSON.stringify(v)),
+      fc
+        .record({ origin: fc.string(), changes: fc.array(change, { maxLength: 3 }) })
+        .map((v) => JSON.stringify(v)),
+    );
+    await fc.assert(
+      fc.asyncProperty(body, fc.boolean(), async (text, signed) => {
+        const init = signed
+          ? await signedInit(id, "POST", "/_gw/peer/changes", text)
+          : { method: "POST", body: text };
+        const response = await gw.fetch("/_gw/peer/changes", init);
+        await expectNoCrash(response, response.status !== 200);
+      }),
+      { numRuns: cases },
+    );
+    expect(Array.isArray(await gw.table().entries())).toBe(true);
+    expect((await gw.fetch("/_gw/health")).status).toBe(200);
+    reportFuzz("peer bodies", cases);
+  });
+});
