@@ -98,12 +98,14 @@ export function syncGateway(options: {
   service: string;
   nodes?: readonly { id: string; url: string }[];
   sync?: Record<string, unknown>;
+  /** More fields of the one service (ejection, health, retry…). */
+  serviceOverrides?: Record<string, unknown>;
 }) {
   const config = {
     gatewayId: options.gatewayId,
     peers: options.peers.map((p) => ({ name: p.name, url: p.url })),
     sync: { reconcileIntervalMs: 600_000, ...options.sync },
-    services: [{ name: options.service, nodes: options.nodes ?? [] }],
+    services: [{ name: options.service, nodes: options.nodes ?? [], ...options.serviceOverrides }],
   };
   const fetchVia = gateway(config);
   const json = { ...AUTH, "content-type": "application/json" };

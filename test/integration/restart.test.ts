@@ -1,0 +1,125 @@
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { routeSyncName } from "../../src/config/load.ts";
+import type { PeerShard } from "../../src/durable/peer-shard.ts";
+import { peerShardName } from "../../src/durable/route-sync.ts";
+import { gateName } from "../../src/durable/stubs.ts";
+import { shardOf } from "../../src/sync/fanout.ts";
+import { addNodes, eventually, nodeStats, serviceName, setBehaviour } from "./helpers.ts";
+import { addPeers, peerStats, setPeer, syncGateway } from "./peer-helpers.ts";
+
+const SHARDS = 11;
+
+/** Evicts an object if it is running; one that is not has nothing in memory to lose. */
+async function evict(stub: { id: DurableObjectId }): Promise<void> {
+  await evictDurableObject(stub as unknown as DurableObjectStub).catch(() => {});
+}
+
+describe("restart and chaos", () => {
+  it("loses nothing when every object class is evicted in the middle of traffic", async () => {
+    const [peer] = await addPeers(1, { mode: "fail", failStatus: 503 });
+    const nodes = await addNodes(3, { behaviour: { delayMs: 40 } });
+    const [spare] = await addNodes(1);
+    const service = serviceName("chaos");
+    const id = `chaos-${Math.random().toString(36).slice(2, 8)}`;
+    const gw = syncGateway({
+      gatewayId: id,
+      peers: [peer!],
+      service,
+      nodes: nodes.map(({ id: nodeId, url }) => ({ id: nodeId, url })),
+      serviceOverrides: {
+        ejection: { consecutiveFailures: 2, baseMs: 600_000, maxMs: 600_000 },
+        health: { path: "/health", intervalMs: 60_000 },
+        retry: { backoffBaseMs: 1, backoffMaxMs: 1 },
+        slowStartMs: 0,
+      },
+    });
+    // State worth keeping: a registration (pending for the failing peer) and an ejection.
+    expect((await gw.register({ url: spare!.url, id: "registered-1" })).status).toBe(201);
+    const victim = nodes[2]!;
+    await setBehaviour(victim, { mode: "fail", failStatus: 503 });
+    await eventually(async () => {
+      await (await gw.fetch(`/s/${service}/`)).body?.cancel();
+      return (await gw.detail()).nodes.find((n) => n.id === victim.id)?.ejectedUntil;
+    });
+
+    // Traffic in flight, POSTs without an idempotency key among it, while everything restarts.
+    const inFlight = Array.from({ length: 12 }, (_, i) =>
+      gw.fetch(`/s/${service}/work`, {
+        method: i % 2 ? "POST" : "GET",
+        body: i % 2 ? `job-${i}` : null,
+        headers: { "x-request-id": `chaos-${id}-${i}` },
+      }),
+    );
+    const stubs: { id: DurableObjectId }[] = [
+      ...[...nodes, spare!].map((n) => gateName({ service, nodeId: n.id })),
+      ...[...nodes, spare!].map((n) => gateName({ service, nodeId: n.id, global: true })),
+    ].map((name) => env.NODE_GATE.get(env.NODE_GATE.idFromName(name)));
+    stubs.push(env.ROTATION.get(env.ROTATION.idFromName(service)));
+    stubs.push(env.LIVE_NODES.get(env.LIVE_NODES.idFromName(service)));
+    stubs.push(env.ROUTE_SYNC.get(env.ROUTE_SYNC.idFromName(routeSyncName(id))));
+    for (let i = 0; i < SHARDS; i++) {
+      stubs.push(env.PEER_SHARD.get(env.PEER_SHARD.idFromName(peerShardName(id, i))));
+    }
+    await Promise.all(stubs.map(evict));
+
+    // Every request completes, or fails with a problem; none is left hanging or crashes.
+    const answers = await Promise.all(inFlight);
+    for (const response of answers) {
+      if (response.status !== 200) {
+        expect(response.headers.get("content-type")).toBe("application/problem+json");
+      }
+      await response.body?.cancel();
+    }
+    // No POST ran twice, on any node.
+    const stats = await Promise.all(nodes.map(nodeStats));
+    for (let i = 1; i < 12; i += 2) {
+      const runs = stats.reduce((sum, s) => sum + (s.byRequestId[`chaos-${id}-${i}`] ?? 0), 0);
+      expect(runs).toBeLessThanOrEqual(1);
+    }
+
+    // Nothing is lost: the registration, the ejection, the pending peer change, armed alarms.
+    const detail = await gw.detail();
+    expect(detail.nodes.map((n) => n.id)).toContain("registered-1");
+    expect(detail.nodes.find((n) => n.id === victim.id)?.ejectedUntil).toBeGreaterThan(Date.now());
+    expect(detail.peers[0]?.pending).toBeGreaterThanOrEqual(1);
+    const shard = env.PEER_SHARD.get(
+      env.PEER_SHARD.idFromName(peerShardName(id, shardOf(peer!.name, SHARDS))),
+    );
+    const live = env.LIVE_NODES.get(env.LIVE_NODES.idFromName(service));
+    for (const stub of [shard, live]) {
+      const alarm = await runInDurableObject(stub, (_i, state) => state.storage.getAlarm());
+      expect(alarm).not.toBeNull();
+    }
+  });
+
+  it("delivers a pending change exactly once when an alarm run throws and is retried", async () => {
+    const [peer] = await addPeers(1, { mode: "fail", failStatus: 503 });
+    const [node] = await addNodes(1);
+    const service = serviceName("retry");
+    const id = `retry-${Math.random().toString(36).slice(2, 8)}`;
+    // A failed round is retried after 1 ms, so the retried alarm finds the peer due.
+    const sync = { peerBackoffMs: 1, peerBackoffMaxMs: 1 };
+    const gw = syncGateway({ gatewayId: id, peers: [peer!], service, sync });
+    expect((await gw.register({ url: node!.url, id: "once" })).status).toBe(201);
+    const shard = env.PEER_SHARD.get(
+      env.PEER_SHARD.idFromName(peerShardName(id, shardOf(peer!.name, SHARDS))),
+    );
+    await eventually(async () => (await gw.detail()).peers[0]?.failures);
+    await setPeer(peer!, { mode: "ok" });
+    // The run pushes, then fails (as an alarm can, e.g. on a storage error): Cloudflare retries it.
+    await runInDurableObject(shard, async (instance: PeerShard) => {
+      const patched = instance as unknown as { schedule: () => Promise<void> };
+      const schedule = patched.schedule;
+      patched.schedule = () => Promise.reject(new Error("alarm failed after its work"));
+      await expect(instance.alarm()).rejects.toThrow(/alarm failed/);
+      patched.schedule = schedule;
+      await instance.alarm();
+    });
+    await runDurableObjectAlarm(shard);
+    const received = (await peerStats(peer!)).received.filter((c) => c.key === `${service}/once`);
+    expect(received.map((c) => c.kind)).toEqual(["upsert"]);
+    expect((await gw.detail()).peers[0]?.pending).toBe(0);
+  });
+});
