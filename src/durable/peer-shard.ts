@@ -101,6 +101,8 @@ export class PeerShard extends DurableObject<Env> {
   /** Woken while the alarm ran, or more was pending than one round takes: run again at once. */
   private again = false;
   private readonly client: PeerClient;
+  /** Peers a push round is under way to. */
+  private readonly pushing = new Set<string>();
   private counters = {
     requests: 0,
     retries: 0,
@@ -200,7 +202,15 @@ export class PeerShard extends DurableObject<Env> {
       const byName = new Map(config.peers.map((p) => [p.name, p]));
       await eachLimited(due, config.limit, async (name) => {
         const peer = byName.get(name);
-        if (peer) await this.push(config, peer);
+        // A run that overlaps another (an alarm retried while the first still works) leaves a
+        // peer that is being pushed to alone, so no batch goes out twice.
+        if (!peer || this.pushing.has(name)) return;
+        this.pushing.add(name);
+        try {
+          await this.push(config, peer);
+        } finally {
+          this.pushing.delete(name);
+        }
         // One write per peer and round, not per acknowledged batch.
         this.flushQueue();
       });
