@@ -11,7 +11,13 @@ export function errorResponse(error: unknown): Response {
     const response = error.getResponse();
     if (response.headers.get("content-type") === "application/problem+json") return response;
     const type =
-      error.status === 401 ? "unauthorized" : error.status < 500 ? "bad-request" : "internal";
+      error.status === 401
+        ? "unauthorized"
+        : error.status === 415
+          ? "unsupported-media-type"
+          : error.status < 500
+            ? "bad-request"
+            : "internal";
     return problem(
       error.status,
       type,

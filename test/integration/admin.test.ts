@@ -121,6 +121,19 @@ describe("admin API nodes", () => {
       body: "{nope",
     });
     expect(notJson.status).toBe(400);
+    // curl -d without -H sends a form content type: refused as such, with a problem that says so.
+    const form = await fetchVia(`/_gw/admin/services/${name}/nodes`, {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/x-www-form-urlencoded" },
+      body: JSON.stringify({ url: nodes[1]!.url }),
+    });
+    expect([400, 415]).toContain(form.status);
+    expect(form.headers.get("content-type")).toBe("application/problem+json");
+    if (form.status === 415) {
+      expect(((await form.json()) as { type: string }).type).toBe(
+        "urn:roundhouse:problem:unsupported-media-type",
+      );
+    }
     const huge = await fetchVia(`/_gw/admin/services/${name}/nodes`, {
       method: "POST",
       headers: { ...auth, "content-type": "application/json" },

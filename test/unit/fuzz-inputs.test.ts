@@ -31,8 +31,9 @@ function mutated(base: unknown): fc.Arbitrary<unknown> {
   const paths: (string | number)[][] = [];
   const walk = (value: unknown, path: (string | number)[]) => {
     paths.push(path);
-    if (Array.isArray(value)) value.forEach((v, i) => walk(v, [...path, i]));
-    else if (value && typeof value === "object") {
+    if (Array.isArray(value)) {
+      for (const [i, v] of value.entries()) walk(v, [...path, i]);
+    } else if (value && typeof value === "object") {
       for (const [k, v] of Object.entries(value)) walk(v, [...path, k]);
     }
   };
