@@ -125,17 +125,6 @@ interface RequestInfo {
   headers: Record<string, string>;
 }
 
-/** Computes the JSON body of an ok answer. */
-type OkRoute = (info: RequestInfo) => unknown;
-
-/**
- * Special ok answers keyed by "METHOD /path"; anything else gets the echo.
- * GET /localnodes on a cluster node never gets here: it is discovery, not data.
- */
-const OK_ROUTES: Record<string, OkRoute> = {};
-
-const echo: OkRoute = (info) => info;
-
 /** Per-request override of the behaviour's delayMs. */
 const DELAY_HEADER = "x-backend-delay-ms";
 /** Request header with a JSON object of extra response headers, for header hygiene tests. */
@@ -409,9 +398,8 @@ class NodeServer implements BackendNode {
       status = 503;
       body = { error: "node is flapping", node: this.id };
     } else {
-      const info = requestInfo(this.id, req, bodyBytes);
-      const route = OK_ROUTES[`${info.method} ${info.path}`] ?? echo;
-      body = route(info);
+      // An ok answer echoes the request (GET /localnodes on a cluster node never gets here).
+      body = requestInfo(this.id, req, bodyBytes);
     }
     const headers = {
       ...extraHeaders(req.headers[RESPONSE_HEADERS_HEADER]),

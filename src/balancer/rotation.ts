@@ -52,11 +52,6 @@ export class LeasedPositions {
   private next = 0;
   private end = 0;
 
-  /** Positions left in the current block. */
-  get remaining(): number {
-    return this.end - this.next;
-  }
-
   /** Replaces the current block with a new lease. */
   refill(lease: RotationLease): void {
     this.next = lease.start;
