@@ -1,12 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { type ProbeThresholds, recordProbe, unprobed } from "../../src/balancer/health-probe.ts";
 import {
   type MemberNode,
   type MembershipLevel,
   selectNodes,
   selectUntried,
 } from "../../src/balancer/membership.ts";
-import { slowStartShare } from "../../src/balancer/slow-start.ts";
 
 const node = (id: string, healthy = true): MemberNode => ({
   id,
@@ -95,27 +93,5 @@ describe("selectNodes", () => {
     const result = selectNodes([rack, dc], () => true, 0.5);
     expect(result).toMatchObject({ scope: rack.scope, panic: true });
     expect(selectNodes([], none, 0.5)).toEqual({ scope: undefined, nodes: [], panic: false });
-  });
-});
-
-describe("health probes", () => {
-  const t: ProbeThresholds = { healthyThreshold: 2, unhealthyThreshold: 3 };
-  it("flips only after a full run of contrary probes", () => {
-    let state = unprobed(0);
-    const seen: boolean[] = [];
-    for (const passed of [false, false, true, false, false, false, true, true]) {
-      state = recordProbe(state, passed, t, 1);
-      seen.push(state.healthy);
-    }
-    expect(seen).toEqual([true, true, true, true, true, false, false, true]);
-  });
-});
-
-describe("slow start", () => {
-  it("ramps from the floor to a full share over the window", () => {
-    expect(slowStartShare(0, 0, 1000)).toBeCloseTo(0.1);
-    expect(slowStartShare(0, 500, 1000)).toBeCloseTo(0.55);
-    expect(slowStartShare(0, 1000, 1000)).toBe(1);
-    expect(slowStartShare(0, 10, 0)).toBe(1);
   });
 });
