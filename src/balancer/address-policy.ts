@@ -193,9 +193,14 @@ function checkName(host: Extract<Host, { kind: "name" }>, policy: AddressPolicy)
 
 function parseIpv6(text: string): Host | { readonly error: string } {
   if (text.includes("%")) return { error: "an IPv6 address with a zone, which no URL may carry" };
+  // Only address characters reach the URL parser, which would otherwise read "[:@0?]" as
+  // credentials and a host.
+  if (!/^[0-9a-f:.]{2,45}$/.test(text)) return { error: "a malformed IPv6 address" };
   let canonical: string;
   try {
-    canonical = new URL(`http://[${text}]/`).hostname.slice(1, -1);
+    const hostname = new URL(`http://[${text}]/`).hostname;
+    if (!hostname.startsWith("[") || !hostname.endsWith("]")) throw new Error("not an address");
+    canonical = hostname.slice(1, -1);
   } catch {
     return { error: "a malformed IPv6 address" };
   }

@@ -45,9 +45,10 @@ export function parseLocalNodes(
   const refused: RefusedEntry[] = [];
   for (const entry of value) {
     const text = typeof entry === "string" ? entry.trim() : JSON.stringify(entry);
-    const url = typeof entry === "string" ? entryUrl(text, rules, policy) : "not a string";
-    if (url.startsWith(`${rules.scheme}://`)) urls.add(url);
-    else refused.push({ entry: text.slice(0, 100), reason: url });
+    const made =
+      typeof entry === "string" ? entryUrl(text, rules, policy) : { reason: "not a string" };
+    if ("url" in made) urls.add(made.url);
+    else refused.push({ entry: text.slice(0, 100), reason: made.reason });
   }
   if (urls.size === 0 && refused.length > 0) {
     const first = refused[0] as RefusedEntry;
@@ -57,15 +58,20 @@ export function parseLocalNodes(
 }
 
 /** The node URL of an entry, or why it has none. */
-function entryUrl(entry: string, rules: AddressRules, policy: AddressPolicy): string {
+function entryUrl(
+  entry: string,
+  rules: AddressRules,
+  policy: AddressPolicy,
+): { url: string } | { reason: string } {
   const split = splitPort(entry);
-  if (!split) return "is not an address or address:port";
+  if (!split) return { reason: "is not an address or address:port" };
   const port = split.port ?? rules.port;
-  if (!Number.isInteger(port) || port < 1 || port > 65_535) return "has a port out of range";
+  if (!Number.isInteger(port) || port < 1 || port > 65_535)
+    return { reason: "has a port out of range" };
   const verdict = checkHost(split.host, policy);
-  if (!verdict.ok) return verdict.reason;
+  if (!verdict.ok) return { reason: verdict.reason };
   const host = verdict.host.kind === "ipv6" ? `[${verdict.host.text}]` : verdict.host.text;
-  return `${rules.scheme}://${host}:${port}`;
+  return { url: `${rules.scheme}://${host}:${port}` };
 }
 
 function splitPort(entry: string): { host: string; port?: number } | undefined {

@@ -68,9 +68,11 @@ export class LiveMembership {
     const state = this.#state();
     const declared = this.declared();
     const datacenters = state.config?.discovery?.datacenters ?? [];
+    const declaredUrls = new Set(declared.map((node) => node.url));
     return chain.map((level) => {
+      // Declared nodes by id (two ids may share a URL), discovered ones by URL, never twice.
       const nodes = new Map<string, MemberNode>();
-      for (const node of declared) if (inScope(node, level)) nodes.set(node.url, this.member(node));
+      for (const node of declared) if (inScope(node, level)) nodes.set(node.id, this.member(node));
       // The cluster is every datacenter asked for, not only the answering node's own.
       const sources: ScopeLevel[] =
         level.kind === "cluster"
@@ -78,8 +80,9 @@ export class LiveMembership {
           : [level];
       for (const source of sources) {
         for (const url of state.discovered[scopeKey(source)]?.urls ?? []) {
-          if (nodes.has(url) || !this.admits(url)) continue;
-          nodes.set(url, this.member({ id: hostOf(url), url, weight: 1, ...labelsOf(source) }));
+          const id = hostOf(url);
+          if (declaredUrls.has(url) || nodes.has(id) || !this.admits(url)) continue;
+          nodes.set(id, this.member({ id, url, weight: 1, ...labelsOf(source) }));
         }
       }
       return { scope: level, nodes: [...nodes.values()] };

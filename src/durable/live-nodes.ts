@@ -90,13 +90,12 @@ export class LiveNodes extends DurableObject<Env> {
   }
 
   /**
-   * Adds a node and records it for the peers, or neither: false when its id or URL is taken;
+   * Adds a node and records it for the peers, or neither: false when its id is taken;
    * throws, with nothing changed, when the change could not be recorded for the peers.
    */
   async register(config: LiveNodesConfig, node: DeclaredNode): Promise<boolean> {
     this.adopt(config);
-    const taken = () =>
-      this.membership.allNodes().some((n) => n.id === node.id || n.url === node.url);
+    const taken = () => this.membership.allNodes().some((n) => n.id === node.id);
     if (taken()) return false;
     const { url, dc, rack, weight } = node;
     const record = { kind: "upsert" as const, record: { url, dc, rack, weight } };

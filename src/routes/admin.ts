@@ -108,7 +108,7 @@ adminRoutes.openapi(
       .register(runtimeFor(service).liveConfig, node)
       .catch(syncUnavailable);
     if (!registered) {
-      const why = `service "${service.name}" already has a node "${node.id}" or at ${node.url}`;
+      const why = `service "${service.name}" already has node "${node.id}"`;
       fail(problem(409, "conflict", "Node exists", why));
     }
     return c.json(node, 201);

@@ -1,7 +1,7 @@
 import { expect, inject } from "vitest";
 import { parseConfig, type ResolvedService } from "../../src/config/load.ts";
 import { runtimeFor } from "../../src/dispatch/service-runtime.ts";
-import { gateway, onLoopback, serviceName, type TestNode } from "./helpers.ts";
+import { eventually, gateway, onLoopback, serviceName, type TestNode } from "./helpers.ts";
 
 /** Discovery refresh period of the services these helpers build. */
 export const ACTIVE_MS = 100;
@@ -174,3 +174,21 @@ export async function hits(
 
 /** host:port of each node, sorted, as the gateway names discovered nodes. */
 export const hostsOf = (nodes: ClusterNode[]) => nodes.map((n) => `${n.host}:${n.port}`).sort();
+
+/**
+ * Waits until a discovery round has seen `nodes` gone: none is listed in any level. A node that
+ * left the lists and returns is readmitted; one that returns before a round saw it gone stays
+ * ejected for its ejection's length, so a test that restarts nodes waits for this first.
+ */
+export async function untilUnlisted(
+  svc: { admin: (path: string) => Promise<Response>; name: string },
+  nodes: ClusterNode[],
+): Promise<void> {
+  const gone = new Set(hostsOf(nodes));
+  await eventually(async () => {
+    const detail = (await (await svc.admin(`/services/${svc.name}`)).json()) as {
+      nodes: { id: string }[];
+    };
+    return detail.nodes.every((n) => !gone.has(n.id));
+  }, 20_000);
+}

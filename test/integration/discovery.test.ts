@@ -10,6 +10,7 @@ import {
   startNode,
   stopNode,
   twoDatacenters,
+  untilUnlisted,
 } from "./cluster-helpers.ts";
 import { eventually, gateway, nodeStats, serviceName, setBehaviour } from "./helpers.ts";
 
@@ -52,6 +53,9 @@ describe("discovery from /localnodes", () => {
     expect([...fallback].sort()).toEqual(
       hostsOf(cluster.nodes.filter((n) => n.dc === "dc1" && n.rack === "r2")),
     );
+    // Retries reach the datacenter before discovery has noticed anything; the rack comes back
+    // through discovery, so first wait until a round has seen it gone.
+    await untilUnlisted(svc, rack);
     for (const node of rack) await startNode(node);
     // The rack returns once a discovery round (every 100 ms) sees it; on a busy machine that
     // round can be late, so the wait is long, and it says what it saw when it gives up.
@@ -59,8 +63,9 @@ describe("discovery from /localnodes", () => {
     await eventually(async () => {
       seen = await hits(svc, 4);
       return seen.every((h) => hostsOf(rack).includes(h));
-    }, 20_000).catch((error: Error) => {
-      throw new Error(`${error.message}; last answers from ${seen.join(", ")}`);
+    }, 20_000).catch(async (error: Error) => {
+      const detail = await (await svc.admin(`/services/${svc.name}`)).text();
+      throw new Error(`${error.message}; last answers from ${seen.join(", ")}; ${detail}`);
     });
   });
 
@@ -86,6 +91,7 @@ describe("discovery from /localnodes", () => {
         (await nodeStats(victim)).requests === before
       );
     });
+    await untilUnlisted(svc, [victim]);
     await startNode(victim);
     await eventually(async () => (await hits(svc, 4)).includes(`${victim.host}:${victim.port}`));
   });

@@ -7,6 +7,7 @@ import {
   startNode,
   stopNode,
   twoDatacenters,
+  untilUnlisted,
 } from "./cluster-helpers.ts";
 import { eventually } from "./helpers.ts";
 
@@ -58,6 +59,7 @@ describe("a scope level going down whole", () => {
     await hits(svc, 4);
     for (const node of [...rack1, ...rack2]) await stopNode(node);
     expect((await hits(svc, 6)).every((host) => hostsOf(dc2).includes(host))).toBe(true);
+    await untilUnlisted(svc, rack2);
     for (const node of rack2) await startNode(node);
     // The seed (in rack 1) never answers again; the learnt nodes say rack 2 is back.
     await eventually(async () => (await hits(svc, 4)).every((h) => hostsOf(rack2).includes(h)));

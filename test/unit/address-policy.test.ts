@@ -58,6 +58,8 @@ describe("checkHost", () => {
     [":::"],
     ["1:2:3:4:5:6:7:8:9"],
     ["fe80::1%eth0"],
+    [":@0?"],
+    ["[::1]"],
     [""],
   ])("refuses the disguised or malformed entry %j as a bad entry, without throwing", (host) => {
     const verdict = checkHost(host, everywhere);

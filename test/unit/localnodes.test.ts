@@ -70,6 +70,7 @@ describe("parseLocalNodes", () => {
       "192.168.0.9",
       ":::",
       7,
+      "[http://10.0.0.9]",
       "10.0.0.8:9000",
     ]);
     const answer = parse(body);
@@ -85,6 +86,7 @@ describe("parseLocalNodes", () => {
       "192.168.0.9",
       ":::",
       "7",
+      "[http://10.0.0.9]",
     ]);
     for (const { reason } of answer.refused) expect(reason.length).toBeGreaterThan(5);
   });
