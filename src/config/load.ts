@@ -107,11 +107,6 @@ export function parseConfig(raw: unknown): LoadedConfig {
   return sync ? { ok: true, services, sync } : { ok: true, services };
 }
 
-/** Name of a gateway's RouteSync object; the id prefix lets several gateways share one runtime. */
-export function routeSyncName(gatewayId: string): string {
-  return `sync:${gatewayId}`;
-}
-
 function formatPath(path: readonly PropertyKey[]): string {
   let out = "";
   for (const part of path) {

@@ -1,5 +1,5 @@
 import type { ResolvedService } from "../config/load.ts";
-import { gateOf } from "../durable/stubs.ts";
+import { coordinatorOf, gateOf, liveNodesOf } from "../durable/stubs.ts";
 import { requireEgress } from "./egress.ts";
 import type { LeaseContext } from "./lease-client.ts";
 import { runtimeFor, type ServiceObjects, type ServiceRuntime } from "./service-runtime.ts";
@@ -21,9 +21,9 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /** The service's Durable Objects as the dispatch loop uses them. */
 export function serviceObjects(env: Env, service: string): ServiceObjects {
   return {
-    lease: (size) => env.ROTATION.get(env.ROTATION.idFromName(service)).lease(size),
+    lease: (size) => coordinatorOf(env, service).lease(size),
     view: (config, chain, knownVersion) =>
-      env.LIVE_NODES.get(env.LIVE_NODES.idFromName(service)).view({
+      liveNodesOf(env, service).view({
         config,
         chain: [...chain],
         knownVersion,

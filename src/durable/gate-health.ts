@@ -7,6 +7,7 @@ import {
   recordFailure,
   recordSuccess,
 } from "../balancer/ejection.ts";
+import { coordinatorOf } from "./stubs.ts";
 import { recordRouteChangeOrLog } from "./sync-record.ts";
 
 /** What health bookkeeping needs to know about an attempt. */
@@ -86,7 +87,7 @@ export class GateHealth {
   /** The coordinator's consent; without an answer the node stays in, as the safer mistake. */
   async #askToEject(context: HealthContext, until: number): Promise<boolean> {
     try {
-      const coordinator = this.#env.ROTATION.get(this.#env.ROTATION.idFromName(context.service));
+      const coordinator = coordinatorOf(this.#env, context.service);
       return await coordinator.requestEjection({
         nodeId: context.nodeId,
         until,

@@ -16,7 +16,7 @@ import type {
   ViewRequest,
   ViewResponse,
 } from "./live-nodes-types.ts";
-import { readmitNode } from "./stubs.ts";
+import { coordinatorOf, readmitNode } from "./stubs.ts";
 import { recordRouteChange, recordRouteChangeOrLog } from "./sync-record.ts";
 
 interface State extends DiscoveredState {
@@ -344,9 +344,7 @@ export class LiveNodes extends DurableObject<Env> {
     const service = this.state.config?.service;
     if (!service || passing.size === 0) return;
     try {
-      const ejected = await this.env.ROTATION.get(
-        this.env.ROTATION.idFromName(service),
-      ).ejectedNodes();
+      const ejected = await coordinatorOf(this.env, service).ejectedNodes();
       for (const { nodeId } of ejected) if (passing.has(nodeId)) await this.readmit(nodeId);
     } catch (error) {
       console.warn(`live nodes ${service}: could not check ejections: ${String(error)}`);

@@ -15,12 +15,11 @@ import { type Change, compareChanges, parseRouteKey, RouteTable } from "../sync/
 import { changesBody, parseDigest, parseRoutesSince } from "../sync/wire.ts";
 import { eachLimited } from "../util/each-limited.ts";
 import { type PeerAnswer, PeerClient } from "./peer-client.ts";
+import { routeSyncOf } from "./stubs.ts";
 
 /** What RouteSync hands a shard: its peers and how to reach them. */
 export interface ShardConfig {
   readonly gatewayId: string;
-  /** Name of the gateway's RouteSync object. */
-  readonly table: string;
   readonly index: number;
   /** Requests this shard may have in flight at once (at most 6, a Worker invocation's limit). */
   readonly limit: number;
@@ -410,7 +409,7 @@ export class PeerShard extends DurableObject<Env> {
   }
 
   private tableStub(config: ShardConfig) {
-    return this.env.ROUTE_SYNC.get(this.env.ROUTE_SYNC.idFromName(config.table));
+    return routeSyncOf(this.env, config.gatewayId);
   }
 
   private queueOptions() {

@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { routeSyncName, type SyncConfig } from "../config/load.ts";
+import type { SyncConfig } from "../config/load.ts";
 import { bucketChanges, computeDigest, DEFAULT_BUCKET_COUNT, type Digest } from "../sync/digest.ts";
 import { type ChangePage, pageAfter, shardLimits, shardOf, sliceAfter } from "../sync/fanout.ts";
 import { ClockDriftError, HybridClock, type Stamp } from "../sync/hlc.ts";
@@ -7,7 +7,7 @@ import { type Change, parseRouteKey, type RouteEntry, RouteTable } from "../sync
 import { type ReplayCheck, ReplayGuard } from "../sync/signature.ts";
 import { eachLimited } from "../util/each-limited.ts";
 import type { ShardConfig } from "./peer-shard.ts";
-import { readmitNode } from "./stubs.ts";
+import { coordinatorOf, liveNodesOf, peerShardOf, readmitNode } from "./stubs.ts";
 
 /** A change as its maker describes it; RouteSync stamps it. */
 export type LocalChange =
@@ -44,11 +44,6 @@ const ROUTE_PREFIX = "r:";
 const EFFECT_RETRY_MS = 1_000;
 /** Shards woken at once (each wake is one short call). */
 const WAKE_CONCURRENCY = 6;
-
-/** Name of one of a gateway's fan-out shards. */
-export function peerShardName(gatewayId: string, index: number): string {
-  return `sync:${gatewayId}:shard-${index}`;
-}
 
 /** Ejection cap for a service a stored configuration predates. */
 const DEFAULT_EJECTION_MAX_MS = 300_000;
@@ -245,18 +240,15 @@ export class RouteSync extends DurableObject<Env> {
       const index = shardOf(peer.name, shards);
       byShard.set(index, [...(byShard.get(index) ?? []), peer]);
     }
-    const table = routeSyncName(config.gatewayId);
     await eachLimited([...byShard], WAKE_CONCURRENCY, async ([index, peers]) => {
       const shard: ShardConfig = {
         gatewayId: config.gatewayId,
-        table,
         index,
         limit: limits[index] ?? 1,
         peers,
         settings: config.settings,
       };
-      const name = peerShardName(config.gatewayId, index);
-      await this.env.PEER_SHARD.get(this.env.PEER_SHARD.idFromName(name)).wake(shard);
+      await peerShardOf(this.env, config.gatewayId, index).wake(shard);
       this.counters.wakes++;
     });
   }
@@ -331,14 +323,14 @@ export class RouteSync extends DurableObject<Env> {
     const entry = this.table.get(key);
     if (!parsed || !entry || !this.config?.services.includes(parsed.service)) return;
     const { service, nodeId } = parsed;
-    const live = this.env.LIVE_NODES.get(this.env.LIVE_NODES.idFromName(service));
+    const live = liveNodesOf(this.env, service);
     if (entry.record === null) {
       await live.applySynced({ kind: "remove", nodeId });
     } else if (entry.record !== undefined) {
       await live.applySynced({ kind: "upsert", node: { id: nodeId, ...entry.record } });
     }
     const last = this.table.changesFor(key).at(-1);
-    const coordinator = this.env.ROTATION.get(this.env.ROTATION.idFromName(service));
+    const coordinator = coordinatorOf(this.env, service);
     if (last?.kind === "eject" && last.until > Date.now()) {
       // A peer's ejection lasts no longer than this gateway would eject the node itself.
       const cap = this.config.ejectionMaxMs?.[service] ?? DEFAULT_EJECTION_MAX_MS;

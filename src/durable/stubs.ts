@@ -1,7 +1,38 @@
 /**
- * Where Durable Objects are named. A gate's name is spelled here and nowhere else, so the
- * dispatch, the services API and readmission always reach the same object.
+ * Where Durable Objects are named and their stubs made. Every object's name is spelled here and
+ * nowhere else, so the dispatch, the services API, sync and readmission always reach the same
+ * object.
  */
+
+/** Name of a gateway's RouteSync object; the id prefix lets several gateways share one runtime. */
+export function routeSyncName(gatewayId: string): string {
+  return `sync:${gatewayId}`;
+}
+
+/** Name of one of a gateway's PeerShard fan-out objects. */
+export function peerShardName(gatewayId: string, index: number): string {
+  return `sync:${gatewayId}:shard-${index}`;
+}
+
+/** A service's rotation coordinator (and ledger of ejections). */
+export function coordinatorOf(env: Env, service: string) {
+  return env.ROTATION.get(env.ROTATION.idFromName(service));
+}
+
+/** A service's live-node object (membership, discovery, health). */
+export function liveNodesOf(env: Env, service: string) {
+  return env.LIVE_NODES.get(env.LIVE_NODES.idFromName(service));
+}
+
+/** A gateway's RouteSync object, by the gateway's id. */
+export function routeSyncOf(env: Env, gatewayId: string) {
+  return env.ROUTE_SYNC.get(env.ROUTE_SYNC.idFromName(routeSyncName(gatewayId)));
+}
+
+/** One of a gateway's PeerShard objects. */
+export function peerShardOf(env: Env, gatewayId: string, index: number) {
+  return env.PEER_SHARD.get(env.PEER_SHARD.idFromName(peerShardName(gatewayId, index)));
+}
 
 /** What a gate's name and placement depend on. */
 export interface GateTarget {
@@ -49,7 +80,7 @@ export function gateOf(
  * learn ejections from) and in each gate that may hold the node's health.
  */
 export async function readmitNode(env: Env, service: string, nodeId: string): Promise<void> {
-  await env.ROTATION.get(env.ROTATION.idFromName(service)).readmit(nodeId);
+  await coordinatorOf(env, service).readmit(nodeId);
   for (const gate of gateNamesOf(service, nodeId)) {
     await env.NODE_GATE.get(gateId(env.NODE_GATE, gate)).readmit(nodeId);
   }

@@ -1,6 +1,6 @@
-import { routeSyncName } from "../config/load.ts";
 import { routeKey } from "../sync/route-table.ts";
 import type { LocalChange } from "./route-sync.ts";
+import { routeSyncOf } from "./stubs.ts";
 
 /** A route change as its maker knows it: the service and node instead of the table key. */
 export type NodeChange =
@@ -23,7 +23,7 @@ export async function recordRouteChange(
   change: NodeChange,
 ): Promise<void> {
   if (gatewayId === undefined) return;
-  const stub = env.ROUTE_SYNC.get(env.ROUTE_SYNC.idFromName(routeSyncName(gatewayId)));
+  const stub = routeSyncOf(env, gatewayId);
   await stub.record(gatewayId, { ...change, key: routeKey(service, nodeId) } as LocalChange);
 }
 

@@ -5,7 +5,7 @@ import type { ScopeLevel } from "../balancer/scope.ts";
 import type { ResolvedService } from "../config/load.ts";
 import { addressPolicyOf } from "../config/network-schema.ts";
 import { runtimeFor } from "../dispatch/service-runtime.ts";
-import { peerShardName } from "../durable/route-sync.ts";
+import { liveNodesOf, peerShardOf } from "../durable/stubs.ts";
 import { errorResponse } from "../http/errors.ts";
 import { fail, invalidRequest, problem } from "../http/problem.ts";
 import { adminAuth } from "./admin-auth.ts";
@@ -101,7 +101,7 @@ adminRoutes.openapi(
       id: body.id ?? new URL(body.url).host,
       url: body.url.replace(/\/$/, ""),
     };
-    const live = c.env.LIVE_NODES.get(c.env.LIVE_NODES.idFromName(service.name));
+    const live = liveNodesOf(c.env, service.name);
     // The live-node object records the change for the peers (one call to a local object, no
     // peer waited for) before it keeps it, so a 201 means the peers will hear of it.
     const registered = await live
@@ -127,7 +127,7 @@ adminRoutes.openapi(
   async (c) => {
     const { service: name, nodeId } = c.req.valid("param");
     const service = lookup(c.get("config"), name);
-    const live = c.env.LIVE_NODES.get(c.env.LIVE_NODES.idFromName(service.name));
+    const live = liveNodesOf(c.env, service.name);
     const runtime = runtimeFor(service);
     const result = await live.remove(runtime.liveConfig, nodeId).catch(syncUnavailable);
     if (result === "removed") runtime.membership.forget();
@@ -232,7 +232,7 @@ adminRoutes.openapi(
     const { shards, maxInFlight } = sync.settings;
     const stats = await Promise.all(
       Array.from({ length: shards }, (_, index) =>
-        c.env.PEER_SHARD.get(c.env.PEER_SHARD.idFromName(peerShardName(sync.gatewayId, index)))
+        peerShardOf(c.env, sync.gatewayId, index)
           .stats()
           .then((s) => ({ index, ...s })),
       ),

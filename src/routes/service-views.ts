@@ -4,8 +4,7 @@ import type { ResolvedService, SyncConfig } from "../config/load.ts";
 import { runtimeFor } from "../dispatch/service-runtime.ts";
 import type { GateStats } from "../durable/node-gate.ts";
 import type { PeerView } from "../durable/peer-shard.ts";
-import { peerShardName } from "../durable/route-sync.ts";
-import { gateStub } from "../durable/stubs.ts";
+import { coordinatorOf, gateStub, liveNodesOf, peerShardOf } from "../durable/stubs.ts";
 import { shardOf } from "../sync/fanout.ts";
 import { eachLimited } from "../util/each-limited.ts";
 import { ensureSyncConfigured } from "./sync-runtime.ts";
@@ -27,8 +26,8 @@ export function summary(service: ResolvedService) {
 
 /** The nodes of each level of `chain`, and which are ejected. */
 export async function membership(env: Env, service: ResolvedService, chain: ScopeLevel[]) {
-  const live = env.LIVE_NODES.get(env.LIVE_NODES.idFromName(service.name));
-  const coordinator = env.ROTATION.get(env.ROTATION.idFromName(service.name));
+  const live = liveNodesOf(env, service.name);
+  const coordinator = coordinatorOf(env, service.name);
   const [report, ejections] = await Promise.all([
     live.report(runtimeFor(service).liveConfig, chain),
     coordinator.ejectedNodes(),
@@ -48,8 +47,7 @@ async function peerStatus(
   const shards = [...new Set(sync.peers.map((p) => shardOf(p.name, sync.settings.shards)))];
   const views: PeerView[] = [];
   await eachLimited(shards, 6, async (index) => {
-    const name = peerShardName(sync.gatewayId, index);
-    views.push(...(await env.PEER_SHARD.get(env.PEER_SHARD.idFromName(name)).status(service)));
+    views.push(...(await peerShardOf(env, sync.gatewayId, index).status(service)));
   });
   return views.sort((a, b) => (a.peer < b.peer ? -1 : a.peer > b.peer ? 1 : 0));
 }

@@ -1,10 +1,11 @@
-import { routeSyncName, type SyncConfig } from "../config/load.ts";
+import type { SyncConfig } from "../config/load.ts";
+import { routeSyncOf } from "../durable/stubs.ts";
 
 const configured = new WeakMap<SyncConfig, Promise<void>>();
 
 /** The gateway's RouteSync object. */
 export function routeSyncStub(env: Env, sync: SyncConfig) {
-  return env.ROUTE_SYNC.get(env.ROUTE_SYNC.idFromName(routeSyncName(sync.gatewayId)));
+  return routeSyncOf(env, sync.gatewayId);
 }
 
 /**

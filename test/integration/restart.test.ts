@@ -1,10 +1,8 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { routeSyncName } from "../../src/config/load.ts";
 import type { PeerShard } from "../../src/durable/peer-shard.ts";
-import { peerShardName } from "../../src/durable/route-sync.ts";
-import { gateName } from "../../src/durable/stubs.ts";
+import { gateName, peerShardName, routeSyncName } from "../../src/durable/stubs.ts";
 import { shardOf } from "../../src/sync/fanout.ts";
 import { addNodes, eventually, nodeStats, serviceName, setBehaviour } from "./helpers.ts";
 import { addPeers, peerStats, setPeer, syncGateway } from "./peer-helpers.ts";
