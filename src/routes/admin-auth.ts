@@ -11,8 +11,8 @@ const unauthorized = (detail: string) => () => problem(401, "unauthorized", "Una
  * about which part was wrong. With no ADMIN_TOKEN set, every admin call is refused.
  */
 export const adminAuth = bearerAuth({
-  verifyToken: async (token: string, c: Context<{ Bindings: Env }>) => {
-    const expected = c.env.ADMIN_TOKEN;
+  verifyToken: async (token: string, c: Context) => {
+    const expected = (c.env as Env).ADMIN_TOKEN;
     return (
       typeof expected === "string" &&
       expected.length > 0 &&

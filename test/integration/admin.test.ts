@@ -43,6 +43,16 @@ describe("admin API authentication", () => {
     expect(register.status).toBe(401);
   });
 
+  it("protects every route by default; only the listed read-only ones are public", async () => {
+    const { name, fetchVia } = await setup();
+    // A path nobody listed (as a route added later would be) needs the token, like /sync.
+    for (const path of [`/_gw/services/${name}/anything-new`, "/_gw/sync", "/_gw/admin/x"]) {
+      expect((await fetchVia(path)).status).toBe(401);
+    }
+    expect((await fetchVia(`/_gw/services/${name}/localnodes`)).status).toBe(200);
+    expect((await fetchVia("/_gw/openapi.json")).status).toBe(200);
+  });
+
   it("refuses everything when no ADMIN_TOKEN is set", async () => {
     const { fetchVia } = await setup();
     const noToken = gateway({ services: [] }, { ADMIN_TOKEN: "" });
