@@ -47,14 +47,14 @@ const DORMANT_AFTER_MS = 24 * 3_600_000;
  * copy is older than the active refresh interval.
  */
 export class LiveNodes extends DurableObject<Env> {
-  private state: State;
-  private readonly membership = new LiveMembership(() => this.state);
+  #state: State;
+  readonly #membership = new LiveMembership(() => this.#state);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const stored = ctx.storage.kv.get<State>(STATE_KEY);
     // State stored by an older version lacks the newer fields: defaults fill them in.
-    this.state = {
+    this.#state = {
       registered: [],
       discovered: {},
       confirmedAt: {},
@@ -73,20 +73,20 @@ export class LiveNodes extends DurableObject<Env> {
   /** The chain's levels, discovering them first if this chain has never been asked for. */
   async view(request: ViewRequest): Promise<ViewResponse> {
     const now = Date.now();
-    this.adopt(request.config);
+    this.#adopt(request.config);
     const key = request.chain.map(scopeKey).join(">");
-    const fresh = !this.state.chains[key];
-    this.state.chains[key] = { chain: [...request.chain], usedAt: now };
-    this.trimChains();
-    const wasIdle = now - this.state.lastTrafficAt >= this.idleInterval();
-    this.state.lastTrafficAt = now;
-    if (fresh && this.state.config?.discovery) await this.discover([request.chain]);
-    await this.wake(wasIdle);
-    this.save();
-    const version = this.state.version;
+    const fresh = !this.#state.chains[key];
+    this.#state.chains[key] = { chain: [...request.chain], usedAt: now };
+    this.#trimChains();
+    const wasIdle = now - this.#state.lastTrafficAt >= this.#idleInterval();
+    this.#state.lastTrafficAt = now;
+    if (fresh && this.#state.config?.discovery) await this.#discover([request.chain]);
+    await this.#wake(wasIdle);
+    this.#save();
+    const version = this.#state.version;
     return version === request.knownVersion
       ? { version }
-      : { version, levels: this.membership.levels(request.chain) };
+      : { version, levels: this.#membership.levels(request.chain) };
   }
 
   /**
@@ -94,17 +94,17 @@ export class LiveNodes extends DurableObject<Env> {
    * throws, with nothing changed, when the change could not be recorded for the peers.
    */
   async register(config: LiveNodesConfig, node: DeclaredNode): Promise<boolean> {
-    this.adopt(config);
-    const taken = () => this.membership.allNodes().some((n) => n.id === node.id);
+    this.#adopt(config);
+    const taken = () => this.#membership.allNodes().some((n) => n.id === node.id);
     if (taken()) return false;
     const { url, dc, rack, weight } = node;
     const record = { kind: "upsert" as const, record: { url, dc, rack, weight } };
     await recordRouteChange(this.env, config.gatewayId, config.service, node.id, record);
     // The record's await let other calls in: take the id only if it is still free.
     if (taken()) return false;
-    this.state.registered.push(node);
-    this.state.firstSeen[node.id] = Date.now();
-    this.changed();
+    this.#state.registered.push(node);
+    this.#state.firstSeen[node.id] = Date.now();
+    this.#changed();
     return true;
   }
 
@@ -113,16 +113,16 @@ export class LiveNodes extends DurableObject<Env> {
    * discovered nodes are not the admin API's to remove.
    */
   async remove(config: LiveNodesConfig, nodeId: string): Promise<RemoveResult> {
-    this.adopt(config);
-    if (!this.state.registered.some((n) => n.id === nodeId)) {
-      const known = this.membership.allNodes().some((n) => n.id === nodeId);
+    this.#adopt(config);
+    if (!this.#state.registered.some((n) => n.id === nodeId)) {
+      const known = this.#membership.allNodes().some((n) => n.id === nodeId);
       return known ? "not-registered" : "not-found";
     }
     await recordRouteChange(this.env, config.gatewayId, config.service, nodeId, { kind: "remove" });
-    const at = this.state.registered.findIndex((n) => n.id === nodeId);
+    const at = this.#state.registered.findIndex((n) => n.id === nodeId);
     if (at < 0) return "not-found";
-    this.state.registered.splice(at, 1);
-    this.changed();
+    this.#state.registered.splice(at, 1);
+    this.#changed();
     return "removed";
   }
 
@@ -132,136 +132,141 @@ export class LiveNodes extends DurableObject<Env> {
    * True when the registered nodes changed.
    */
   applySynced(change: SyncedNodeChange): boolean {
-    const at = this.state.registered.findIndex(
+    const at = this.#state.registered.findIndex(
       (n) => n.id === (change.kind === "upsert" ? change.node.id : change.nodeId),
     );
     if (change.kind === "remove") {
       if (at < 0) return false;
-      this.state.registered.splice(at, 1);
-      this.changed();
+      this.#state.registered.splice(at, 1);
+      this.#changed();
       return true;
     }
     const node = change.node;
-    if (this.state.config?.nodes.some((n) => n.id === node.id)) return false;
-    const current = this.state.registered[at];
+    if (this.#state.config?.nodes.some((n) => n.id === node.id)) return false;
+    const current = this.#state.registered[at];
     if (current && JSON.stringify(current) === JSON.stringify(node)) return false;
-    if (current) this.state.registered[at] = node;
+    if (current) this.#state.registered[at] = node;
     else {
-      this.state.registered.push(node);
-      this.state.firstSeen[node.id] = Date.now();
+      this.#state.registered.push(node);
+      this.#state.firstSeen[node.id] = Date.now();
     }
-    this.changed();
+    this.#changed();
     return true;
   }
 
   /** Everything known, with the levels of `chain`, for the services API; not counted as traffic. */
   async report(config: LiveNodesConfig, chain: readonly ScopeLevel[]): Promise<LiveNodesReport> {
-    this.adopt(config);
-    this.save();
+    this.#adopt(config);
+    this.#save();
     return {
-      levels: this.membership.levels(chain),
-      version: this.state.version,
-      registered: this.state.registered,
-      discovered: this.state.discovered,
-      probes: this.state.probes,
-      pace: Date.now() - this.state.lastTrafficAt < this.idleInterval() ? "active" : "idle",
-      lastTrafficAt: this.state.lastTrafficAt,
+      levels: this.#membership.levels(chain),
+      version: this.#state.version,
+      registered: this.#state.registered,
+      discovered: this.#state.discovered,
+      probes: this.#state.probes,
+      pace: Date.now() - this.#state.lastTrafficAt < this.#idleInterval() ? "active" : "idle",
+      lastTrafficAt: this.#state.lastTrafficAt,
       nextAlarmAt: await this.ctx.storage.getAlarm(),
-      discovery: this.state.counters,
+      discovery: this.#state.counters,
     };
   }
 
   /** Refreshes whatever is due, then sets the next wake-up. */
   override async alarm(): Promise<void> {
-    const config = this.state.config;
+    const config = this.#state.config;
     if (!config) return;
     const now = Date.now();
     try {
-      if (config.discovery && now - this.state.lastDiscoveryAt >= this.discoveryInterval(now) - 5) {
-        await this.discover(Object.values(this.state.chains).map((c) => c.chain));
+      if (
+        config.discovery &&
+        now - this.#state.lastDiscoveryAt >= this.#discoveryInterval(now) - 5
+      ) {
+        await this.#discover(Object.values(this.#state.chains).map((c) => c.chain));
       }
-      if (config.health && now - this.state.lastHealthAt >= config.health.intervalMs - 5) {
-        await this.checkHealth(config.health);
+      if (config.health && now - this.#state.lastHealthAt >= config.health.intervalMs - 5) {
+        await this.#checkHealth(config.health);
       }
     } catch (error) {
       // A failed round keeps the last good state; the next alarm tries again.
       console.error(`live nodes ${config.service}: refresh failed: ${String(error)}`);
     }
-    this.save();
-    await this.schedule();
+    this.#save();
+    await this.#schedule();
   }
 
-  private adopt(config: LiveNodesConfig): void {
+  #adopt(config: LiveNodesConfig): void {
     const json = JSON.stringify(config);
-    if (json === this.state.configJson) return;
+    if (json === this.#state.configJson) return;
     // Nodes present when the service first starts take full traffic at once; slow start is for
     // nodes that join or return while others already carry the load.
-    const joined = this.state.config === undefined ? 0 : Date.now();
-    this.state.config = config;
-    this.state.configJson = json;
-    for (const node of config.nodes) this.state.firstSeen[node.id] ??= joined;
-    this.changed();
+    const joined = this.#state.config === undefined ? 0 : Date.now();
+    this.#state.config = config;
+    this.#state.configJson = json;
+    for (const node of config.nodes) this.#state.firstSeen[node.id] ??= joined;
+    this.#changed();
   }
 
-  private changed(): void {
-    this.state.version++;
-    this.save();
+  #changed(): void {
+    this.#state.version++;
+    this.#save();
   }
 
-  private save(): void {
-    this.ctx.storage.kv.put(STATE_KEY, this.state);
+  #save(): void {
+    this.ctx.storage.kv.put(STATE_KEY, this.#state);
   }
 
-  private idleInterval(): number {
-    return this.state.config?.discovery?.idleIntervalMs ?? 60_000;
+  #idleInterval(): number {
+    return this.#state.config?.discovery?.idleIntervalMs ?? 60_000;
   }
 
   /** Fast while the service has had traffic within the idle interval, slow otherwise. */
-  private discoveryInterval(now: number): number {
-    const discovery = this.state.config?.discovery;
+  #discoveryInterval(now: number): number {
+    const discovery = this.#state.config?.discovery;
     if (!discovery) return Number.POSITIVE_INFINITY;
-    return now - this.state.lastTrafficAt < discovery.idleIntervalMs
+    return now - this.#state.lastTrafficAt < discovery.idleIntervalMs
       ? discovery.activeIntervalMs
       : discovery.idleIntervalMs;
   }
 
   /** Brings the next refresh forward when traffic returns after an idle spell. */
-  private async wake(wasIdle: boolean): Promise<void> {
+  async #wake(wasIdle: boolean): Promise<void> {
     const current = await this.ctx.storage.getAlarm();
-    if (current === null || wasIdle) await this.schedule();
+    if (current === null || wasIdle) await this.#schedule();
   }
 
-  private async schedule(): Promise<void> {
-    const config = this.state.config;
+  async #schedule(): Promise<void> {
+    const config = this.#state.config;
     const now = Date.now();
-    if (!config || now - this.state.lastTrafficAt > DORMANT_AFTER_MS) return;
+    if (!config || now - this.#state.lastTrafficAt > DORMANT_AFTER_MS) return;
     const due = [
-      this.state.lastDiscoveryAt + this.discoveryInterval(now),
-      config.health ? this.state.lastHealthAt + config.health.intervalMs : Number.POSITIVE_INFINITY,
+      this.#state.lastDiscoveryAt + this.#discoveryInterval(now),
+      config.health
+        ? this.#state.lastHealthAt + config.health.intervalMs
+        : Number.POSITIVE_INFINITY,
     ];
     const next = Math.min(...due);
     if (Number.isFinite(next)) await this.ctx.storage.setAlarm(Math.max(now, next));
   }
 
-  private trimChains(): void {
-    const entries = Object.entries(this.state.chains);
+  #trimChains(): void {
+    const entries = Object.entries(this.#state.chains);
     if (entries.length <= MAX_CHAINS) return;
     entries.sort((a, b) => a[1].usedAt - b[1].usedAt);
     for (const [key] of entries.slice(0, entries.length - MAX_CHAINS))
-      delete this.state.chains[key];
+      delete this.#state.chains[key];
   }
 
   /**
    * One discovery round over every level of every chain in use and, at the cluster level, every
    * datacenter the configuration names. A node that left the lists and now returns is readmitted.
    */
-  private async discover(chains: readonly (readonly ScopeLevel[])[]): Promise<void> {
-    const config = this.state.config;
+  async #discover(chains: readonly (readonly ScopeLevel[])[]): Promise<void> {
+    const config = this.#state.config;
     const discovery = config?.discovery;
     if (!config || !discovery) return;
     const now = Date.now();
-    this.state.lastDiscoveryAt = now;
-    this.state.counters.rounds++;
+    this.#state.lastDiscoveryAt = now;
+    this.#state.counters.rounds++;
     const levels = new Map<string, ScopeLevel>();
     for (const level of chains.flat()) {
       levels.set(scopeKey(level), level);
@@ -275,28 +280,28 @@ export class LiveNodes extends DurableObject<Env> {
       via = nodeFetcher(this.env, config.egress);
       headers = secretHeaders(this.env, discovery.headers);
     } catch (error) {
-      this.state.counters.failures++;
-      this.state.counters.lastFailure = String(error);
+      this.#state.counters.failures++;
+      this.#state.counters.lastFailure = String(error);
       return;
     }
-    const result = await discoveryRound(this.state, {
+    const result = await discoveryRound(this.#state, {
       settings: discovery,
       levels: [...levels.values()],
-      policy: this.membership.policy(),
+      policy: this.#membership.policy(),
       via,
       headers,
-      healthy: (origin) => this.state.probes[new URL(origin).host]?.healthy !== false,
+      healthy: (origin) => this.#state.probes[new URL(origin).host]?.healthy !== false,
       now,
     });
     const joined = result.first ? 0 : now;
     for (const url of result.added) {
       const id = hostOf(url);
-      if ((this.state.firstSeen[id] ?? -1) >= 0 && !result.first) {
-        this.state.firstSeen[id] = now;
-        await this.readmit(id);
-      } else this.state.firstSeen[id] ??= joined;
+      if ((this.#state.firstSeen[id] ?? -1) >= 0 && !result.first) {
+        this.#state.firstSeen[id] = now;
+        await this.#readmit(id);
+      } else this.#state.firstSeen[id] ??= joined;
     }
-    if (result.moved) this.changed();
+    if (result.moved) this.#changed();
   }
 
   /**
@@ -304,12 +309,12 @@ export class LiveNodes extends DurableObject<Env> {
    * it left says nothing about it now. Lifting it (as Envoy does on a passing health check) lets
    * traffic, ramped by slow start, return at once instead of after the ejection runs out.
    */
-  private async readmit(nodeId: string): Promise<void> {
-    const service = this.state.config?.service;
+  async #readmit(nodeId: string): Promise<void> {
+    const service = this.#state.config?.service;
     if (!service) return;
     try {
       await readmitNode(this.env, service, nodeId);
-      await recordRouteChangeOrLog(this.env, this.state.config?.gatewayId, service, nodeId, {
+      await recordRouteChangeOrLog(this.env, this.#state.config?.gatewayId, service, nodeId, {
         kind: "readmit",
       });
     } catch (error) {
@@ -317,11 +322,11 @@ export class LiveNodes extends DurableObject<Env> {
     }
   }
 
-  private async checkHealth(health: NonNullable<ServiceConfig["health"]>): Promise<void> {
-    const config = this.state.config;
+  async #checkHealth(health: NonNullable<ServiceConfig["health"]>): Promise<void> {
+    const config = this.#state.config;
     if (!config) return;
-    this.state.lastHealthAt = Date.now();
-    const targets = this.membership.allNodes();
+    this.#state.lastHealthAt = Date.now();
+    const targets = this.#membership.allNodes();
     let via: NodeFetcher;
     try {
       via = nodeFetcher(this.env, config.egress);
@@ -330,9 +335,9 @@ export class LiveNodes extends DurableObject<Env> {
       console.warn(`live nodes ${config.service}: ${String(error)}`);
       return;
     }
-    const { flipped, passing } = await probeNodes(this.state.probes, targets, health, via);
-    if (flipped) this.changed();
-    await this.unejectPassing(passing);
+    const { flipped, passing } = await probeNodes(this.#state.probes, targets, health, via);
+    if (flipped) this.#changed();
+    await this.#unejectPassing(passing);
   }
 
   /**
@@ -340,12 +345,12 @@ export class LiveNodes extends DurableObject<Env> {
    * fails some requests but answers its checks, such as one that flaps, would otherwise sit out a
    * whole ejection with capacity lost; retries cover the requests it still fails.
    */
-  private async unejectPassing(passing: ReadonlySet<string>): Promise<void> {
-    const service = this.state.config?.service;
+  async #unejectPassing(passing: ReadonlySet<string>): Promise<void> {
+    const service = this.#state.config?.service;
     if (!service || passing.size === 0) return;
     try {
       const ejected = await coordinatorOf(this.env, service).ejectedNodes();
-      for (const { nodeId } of ejected) if (passing.has(nodeId)) await this.readmit(nodeId);
+      for (const { nodeId } of ejected) if (passing.has(nodeId)) await this.#readmit(nodeId);
     } catch (error) {
       console.warn(`live nodes ${service}: could not check ejections: ${String(error)}`);
     }

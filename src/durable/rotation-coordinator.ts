@@ -35,35 +35,35 @@ const EJECTIONS_KEY = "ejections";
  */
 export class RotationCoordinator extends DurableObject<Env> {
   // The sequence restarts at 0 after eviction; that only shifts where the rotation resumes.
-  private nextPosition = 0;
-  private leases = 0;
-  private positionsLeased = 0;
-  private readonly ejections: Map<string, number>;
+  #nextPosition = 0;
+  #leases = 0;
+  #positionsLeased = 0;
+  readonly #ejections: Map<string, number>;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const saved = ctx.storage.kv.get<Array<[string, number]>>(EJECTIONS_KEY) ?? [];
-    this.ejections = new Map(saved);
+    this.#ejections = new Map(saved);
   }
 
   /** Grants the next `size` positions of the rotation. */
   lease(size: number): LeaseGrant {
-    const start = this.nextPosition;
-    this.nextPosition += size;
-    this.leases++;
-    this.positionsLeased += size;
-    return { start, size, ejected: this.currentEjections(Date.now()) };
+    const start = this.#nextPosition;
+    this.#nextPosition += size;
+    this.#leases++;
+    this.#positionsLeased += size;
+    return { start, size, ejected: this.#currentEjections(Date.now()) };
   }
 
   /** Records an ejection if the service can spare the node; answers whether it may go. */
   requestEjection(request: EjectionRequest): boolean {
     const now = Date.now();
-    const current = this.currentEjections(now);
+    const current = this.#currentEjections(now);
     const alreadyOut = current.some((e) => e.nodeId === request.nodeId);
     const allowance = ejectionAllowance(request.totalNodes, request.maxEjectedShare);
     if (!alreadyOut && current.length >= allowance) return false;
-    this.ejections.set(request.nodeId, request.until);
-    this.save();
+    this.#ejections.set(request.nodeId, request.until);
+    this.#save();
     return true;
   }
 
@@ -72,42 +72,42 @@ export class RotationCoordinator extends DurableObject<Env> {
    * so it is not capped again; an ejection ending sooner than one already recorded is ignored.
    */
   applySyncedEjection(nodeId: string, until: number): void {
-    if (until <= Date.now() || (this.ejections.get(nodeId) ?? 0) >= until) return;
-    this.ejections.set(nodeId, until);
-    this.save();
+    if (until <= Date.now() || (this.#ejections.get(nodeId) ?? 0) >= until) return;
+    this.#ejections.set(nodeId, until);
+    this.#save();
   }
 
   /** Lifts an ejection early (the node proved healthy, or was removed). */
   readmit(nodeId: string): void {
-    if (this.ejections.delete(nodeId)) this.save();
+    if (this.#ejections.delete(nodeId)) this.#save();
   }
 
   /** Nodes ejected now, with the time each ejection ends. */
   ejectedNodes(): Array<{ nodeId: string; until: number }> {
-    return this.currentEjections(Date.now());
+    return this.#currentEjections(Date.now());
   }
 
   stats(): CoordinatorStats {
     return {
-      leases: this.leases,
-      positionsLeased: this.positionsLeased,
-      ejected: this.currentEjections(Date.now()).length,
+      leases: this.#leases,
+      positionsLeased: this.#positionsLeased,
+      ejected: this.#currentEjections(Date.now()).length,
     };
   }
 
-  private currentEjections(now: number): Array<{ nodeId: string; until: number }> {
+  #currentEjections(now: number): Array<{ nodeId: string; until: number }> {
     let expired = false;
-    for (const [id, until] of this.ejections) {
+    for (const [id, until] of this.#ejections) {
       if (until <= now) {
-        this.ejections.delete(id);
+        this.#ejections.delete(id);
         expired = true;
       }
     }
-    if (expired) this.save();
-    return [...this.ejections].map(([nodeId, until]) => ({ nodeId, until }));
+    if (expired) this.#save();
+    return [...this.#ejections].map(([nodeId, until]) => ({ nodeId, until }));
   }
 
-  private save(): void {
-    this.ctx.storage.kv.put(EJECTIONS_KEY, [...this.ejections]);
+  #save(): void {
+    this.ctx.storage.kv.put(EJECTIONS_KEY, [...this.#ejections]);
   }
 }

@@ -59,36 +59,36 @@ const DEFAULT_EJECTION_MAX_MS = 300_000;
  * gateway pushes only its own changes (origin filtering).
  */
 export class RouteSync extends DurableObject<Env> {
-  private readonly table = new RouteTable();
-  private clock: HybridClock | undefined;
-  private config: SyncConfig | undefined;
-  private readonly guard = new ReplayGuard();
+  readonly #table = new RouteTable();
+  #clock: HybridClock | undefined;
+  #config: SyncConfig | undefined;
+  readonly #guard = new ReplayGuard();
   /** Keys whose routing effect is still to be applied. */
-  private readonly pendingEffects: Set<string>;
-  private draining: Promise<void> = Promise.resolve();
-  private digestCache: { version: number; digest: Digest } | undefined;
+  readonly #pendingEffects: Set<string>;
+  #draining: Promise<void> = Promise.resolve();
+  #digestCache: { version: number; digest: Digest } | undefined;
   /** This gateway's own changes in stamp order, as of a table version. */
-  private ownCache: { version: number; changes: Change[] } | undefined;
-  private version = 0;
+  #ownCache: { version: number; changes: Change[] } | undefined;
+  #version = 0;
   /** A record arrived while the alarm was running: run it again. */
-  private rewake = false;
-  private counters = { recorded: 0, remoteApplied: 0, effects: 0, effectFailures: 0, wakes: 0 };
+  #rewake = false;
+  #counters = { recorded: 0, remoteApplied: 0, effects: 0, effectFailures: 0, wakes: 0 };
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const kv = ctx.storage.kv;
-    this.config = kv.get<SyncConfig>(CONFIG_KEY);
+    this.#config = kv.get<SyncConfig>(CONFIG_KEY);
     const origin = kv.get<string>(ORIGIN_KEY);
     if (origin !== undefined) {
-      this.clock = new HybridClock(origin, {
+      this.#clock = new HybridClock(origin, {
         last: kv.get<Stamp>(CLOCK_KEY),
-        ...this.driftOption(),
+        ...this.#driftOption(),
       });
     }
     for (const [, changes] of kv.list<Change[]>({ prefix: ROUTE_PREFIX })) {
-      for (const change of changes) this.table.apply(change);
+      for (const change of changes) this.#table.apply(change);
     }
-    this.pendingEffects = new Set(kv.get<string[]>(EFFECTS_KEY) ?? []);
+    this.#pendingEffects = new Set(kv.get<string[]>(EFFECTS_KEY) ?? []);
   }
 
   /**
@@ -96,15 +96,15 @@ export class RouteSync extends DurableObject<Env> {
    * this returns (they reconcile with new peers at once); should that fail, the alarm retries.
    */
   async configure(config: SyncConfig): Promise<void> {
-    if (JSON.stringify(config) === JSON.stringify(this.config)) return;
-    this.config = config;
+    if (JSON.stringify(config) === JSON.stringify(this.#config)) return;
+    this.#config = config;
     this.ctx.storage.kv.put(CONFIG_KEY, config);
-    this.ensureClock(config.gatewayId);
+    this.#ensureClock(config.gatewayId);
     try {
-      await this.wakeShards(config);
+      await this.#wakeShards(config);
     } catch (error) {
       console.error(`route sync: waking shards failed: ${String(error)}`);
-      await this.armNow();
+      await this.#armNow();
     }
   }
 
@@ -113,13 +113,13 @@ export class RouteSync extends DurableObject<Env> {
    * its encoded stamp. The tick, the apply and the write happen without an await between them.
    */
   async record(gatewayId: string, change: LocalChange): Promise<Stamp> {
-    const clock = this.ensureClock(gatewayId);
+    const clock = this.#ensureClock(gatewayId);
     const stamped = { ...change, stamp: clock.tick(Date.now()) } as Change;
-    this.table.apply(stamped);
-    this.persistKey(stamped.key);
+    this.#table.apply(stamped);
+    this.#persistKey(stamped.key);
     this.ctx.storage.kv.put(CLOCK_KEY, clock.last);
-    this.counters.recorded++;
-    await this.armNow();
+    this.#counters.recorded++;
+    await this.#armNow();
     return stamped.stamp;
   }
 
@@ -137,7 +137,8 @@ export class RouteSync extends DurableObject<Env> {
       const seen = this.checkNonce(nonce.nonce, nonce.timestamp);
       if (seen !== "fresh") return { status: seen === "full" ? "guard-full" : "replayed" };
     }
-    const clock = this.clock ?? (this.config ? this.ensureClock(this.config.gatewayId) : undefined);
+    const clock =
+      this.#clock ?? (this.#config ? this.#ensureClock(this.#config.gatewayId) : undefined);
     const now = Date.now();
     if (clock) {
       for (const change of changes) {
@@ -150,32 +151,35 @@ export class RouteSync extends DurableObject<Env> {
       for (const change of changes) clock.receive(change.stamp, now);
       this.ctx.storage.kv.put(CLOCK_KEY, clock.last);
     }
-    const applied = this.table.applyAll(changes);
+    const applied = this.#table.applyAll(changes);
     for (const change of applied) {
-      this.persistKey(change.key);
-      this.pendingEffects.add(change.key);
+      this.#persistKey(change.key);
+      this.#pendingEffects.add(change.key);
     }
-    this.counters.remoteApplied += applied.length;
+    this.#counters.remoteApplied += applied.length;
     if (applied.length > 0) {
-      this.ctx.storage.kv.put(EFFECTS_KEY, [...this.pendingEffects]);
-      await this.drainEffects();
+      this.ctx.storage.kv.put(EFFECTS_KEY, [...this.#pendingEffects]);
+      await this.#drainEffects();
     }
     return { status: "applied", applied: applied.length };
   }
 
   /** Records a signed request's nonce; "replayed" for one seen within the skew window. */
   checkNonce(nonce: string, timestamp: number): ReplayCheck {
-    return this.guard.check(nonce, timestamp, Date.now());
+    return this.#guard.check(nonce, timestamp, Date.now());
   }
 
   /** This gateway's own changes after `after`, in stamp order, a page at a time (for the shards). */
   ownSince(after: Stamp | undefined, limit: number): ChangePage {
-    const origin = this.clock?.origin;
+    const origin = this.#clock?.origin;
     if (origin === undefined) return { changes: [], more: false };
-    if (this.ownCache?.version !== this.version) {
-      this.ownCache = { version: this.version, changes: this.table.since(undefined, { origin }) };
+    if (this.#ownCache?.version !== this.#version) {
+      this.#ownCache = {
+        version: this.#version,
+        changes: this.#table.since(undefined, { origin }),
+      };
     }
-    return sliceAfter(this.ownCache.changes, after, limit);
+    return sliceAfter(this.#ownCache.changes, after, limit);
   }
 
   /** Changes after `since` (all origins), optionally only of some digest buckets, a page at a time. */
@@ -185,54 +189,57 @@ export class RouteSync extends DurableObject<Env> {
     limit: number,
   ): ChangePage {
     const all = buckets
-      ? bucketChanges(this.table, buckets, DEFAULT_BUCKET_COUNT)
-      : this.table.since(since);
+      ? bucketChanges(this.#table, buckets, DEFAULT_BUCKET_COUNT)
+      : this.#table.since(since);
     return pageAfter(all, since, limit);
   }
 
   /** The changes that rebuild every entry of the given digest buckets. */
   bucketChanges(buckets: readonly number[]): Change[] {
-    return bucketChanges(this.table, buckets, DEFAULT_BUCKET_COUNT);
+    return bucketChanges(this.#table, buckets, DEFAULT_BUCKET_COUNT);
   }
 
   /** The table's digest, recomputed only after a change. */
   async digest(): Promise<Digest & { origin: string }> {
-    const version = this.version;
-    if (this.digestCache?.version !== version) {
-      this.digestCache = { version, digest: await computeDigest(this.table, DEFAULT_BUCKET_COUNT) };
+    const version = this.#version;
+    if (this.#digestCache?.version !== version) {
+      this.#digestCache = {
+        version,
+        digest: await computeDigest(this.#table, DEFAULT_BUCKET_COUNT),
+      };
     }
-    return { origin: this.clock?.origin ?? "", ...this.digestCache.digest };
+    return { origin: this.#clock?.origin ?? "", ...this.#digestCache.digest };
   }
 
   /** Every entry, tombstones included (tests and diagnosis). */
   entries(): RouteEntry[] {
-    return this.table.entries();
+    return this.#table.entries();
   }
 
   stats(): RouteSyncStats {
-    return { ...this.counters };
+    return { ...this.#counters };
   }
 
   /** Wakes every shard that has peers, handing it its part of the configuration; retries failed effects. */
   override async alarm(): Promise<void> {
-    this.rewake = false;
-    const config = this.config;
+    this.#rewake = false;
+    const config = this.#config;
     let retryAt: number | undefined;
     if (config) {
       try {
-        await this.wakeShards(config);
+        await this.#wakeShards(config);
       } catch (error) {
         console.error(`route sync: waking shards failed: ${String(error)}`);
         retryAt = Date.now() + EFFECT_RETRY_MS;
       }
     }
-    await this.drainEffects();
-    if (this.pendingEffects.size > 0) retryAt = Date.now() + EFFECT_RETRY_MS;
-    if (this.rewake) await this.ctx.storage.setAlarm(Date.now());
+    await this.#drainEffects();
+    if (this.#pendingEffects.size > 0) retryAt = Date.now() + EFFECT_RETRY_MS;
+    if (this.#rewake) await this.ctx.storage.setAlarm(Date.now());
     else if (retryAt !== undefined) await this.ctx.storage.setAlarm(retryAt);
   }
 
-  private async wakeShards(config: SyncConfig): Promise<void> {
+  async #wakeShards(config: SyncConfig): Promise<void> {
     const { shards, maxInFlight } = config.settings;
     const limits = shardLimits(maxInFlight, shards);
     const byShard = new Map<number, SyncConfig["peers"][number][]>();
@@ -249,57 +256,57 @@ export class RouteSync extends DurableObject<Env> {
         settings: config.settings,
       };
       await peerShardOf(this.env, config.gatewayId, index).wake(shard);
-      this.counters.wakes++;
+      this.#counters.wakes++;
     });
   }
 
-  private ensureClock(gatewayId: string): HybridClock {
-    if (this.clock?.origin === gatewayId) return this.clock;
+  #ensureClock(gatewayId: string): HybridClock {
+    if (this.#clock?.origin === gatewayId) return this.#clock;
     // A renamed gateway starts a new origin; its clock still never goes back.
-    this.clock = new HybridClock(gatewayId, {
-      last: this.clock
-        ? { ...this.clock.last, origin: gatewayId }
+    this.#clock = new HybridClock(gatewayId, {
+      last: this.#clock
+        ? { ...this.#clock.last, origin: gatewayId }
         : this.ctx.storage.kv.get<Stamp>(CLOCK_KEY),
-      ...this.driftOption(),
+      ...this.#driftOption(),
     });
     this.ctx.storage.kv.put(ORIGIN_KEY, gatewayId);
-    return this.clock;
+    return this.#clock;
   }
 
-  private driftOption(): { maxDriftMs?: number } {
-    const drift = this.config?.settings.maxClockDriftMs;
+  #driftOption(): { maxDriftMs?: number } {
+    const drift = this.#config?.settings.maxClockDriftMs;
     return drift === undefined ? {} : { maxDriftMs: drift };
   }
 
-  private async armNow(): Promise<void> {
-    this.rewake = true;
+  async #armNow(): Promise<void> {
+    this.#rewake = true;
     const now = Date.now();
     const current = await this.ctx.storage.getAlarm();
     if (current === null || current > now) await this.ctx.storage.setAlarm(now);
   }
 
-  private persistKey(key: string): void {
-    this.version++;
-    this.ctx.storage.kv.put(ROUTE_PREFIX + key, this.table.changesFor(key));
+  #persistKey(key: string): void {
+    this.#version++;
+    this.ctx.storage.kv.put(ROUTE_PREFIX + key, this.#table.changesFor(key));
   }
 
   /** Applies the routing effect of every pending key, one at a time, from the table's current state. */
-  private drainEffects(): Promise<void> {
+  #drainEffects(): Promise<void> {
     // Drains run one after another; each finds whatever is pending when it starts.
-    this.draining = this.draining
-      .then(() => this.drainLoop())
+    this.#draining = this.#draining
+      .then(() => this.#drainLoop())
       .catch((error: unknown) => console.error(`route sync: draining effects: ${String(error)}`));
-    return this.draining;
+    return this.#draining;
   }
 
-  private async drainLoop(): Promise<void> {
-    while (this.pendingEffects.size > 0) {
-      const key = this.pendingEffects.values().next().value as string;
+  async #drainLoop(): Promise<void> {
+    while (this.#pendingEffects.size > 0) {
+      const key = this.#pendingEffects.values().next().value as string;
       try {
-        await this.applyEffect(key);
-        this.counters.effects++;
+        await this.#applyEffect(key);
+        this.#counters.effects++;
       } catch (error) {
-        this.counters.effectFailures++;
+        this.#counters.effectFailures++;
         console.warn(`route sync: effect of ${key} failed: ${String(error)}`);
         const now = Date.now();
         const current = await this.ctx.storage.getAlarm();
@@ -308,8 +315,8 @@ export class RouteSync extends DurableObject<Env> {
         }
         return;
       }
-      this.pendingEffects.delete(key);
-      this.ctx.storage.kv.put(EFFECTS_KEY, [...this.pendingEffects]);
+      this.#pendingEffects.delete(key);
+      this.ctx.storage.kv.put(EFFECTS_KEY, [...this.#pendingEffects]);
     }
   }
 
@@ -318,10 +325,10 @@ export class RouteSync extends DurableObject<Env> {
    * node is registered (LiveNodes), its latest state write whether it is ejected or readmitted.
    * Read from the current entry rather than from the change, so effects cannot apply out of order.
    */
-  private async applyEffect(key: string): Promise<void> {
+  async #applyEffect(key: string): Promise<void> {
     const parsed = parseRouteKey(key);
-    const entry = this.table.get(key);
-    if (!parsed || !entry || !this.config?.services.includes(parsed.service)) return;
+    const entry = this.#table.get(key);
+    if (!parsed || !entry || !this.#config?.services.includes(parsed.service)) return;
     const { service, nodeId } = parsed;
     const live = liveNodesOf(this.env, service);
     if (entry.record === null) {
@@ -329,11 +336,11 @@ export class RouteSync extends DurableObject<Env> {
     } else if (entry.record !== undefined) {
       await live.applySynced({ kind: "upsert", node: { id: nodeId, ...entry.record } });
     }
-    const last = this.table.changesFor(key).at(-1);
+    const last = this.#table.changesFor(key).at(-1);
     const coordinator = coordinatorOf(this.env, service);
     if (last?.kind === "eject" && last.until > Date.now()) {
       // A peer's ejection lasts no longer than this gateway would eject the node itself.
-      const cap = this.config.ejectionMaxMs?.[service] ?? DEFAULT_EJECTION_MAX_MS;
+      const cap = this.#config.ejectionMaxMs?.[service] ?? DEFAULT_EJECTION_MAX_MS;
       await coordinator.applySyncedEjection(nodeId, Math.min(last.until, Date.now() + cap));
     } else if (last?.kind === "readmit") {
       await readmitNode(this.env, service, nodeId);

@@ -112,12 +112,13 @@ describe("restart and chaos", () => {
     await eventually(async () => (await gw.detail()).peers[0]?.failures);
     await setPeer(peer!, { mode: "ok" });
     // The run pushes, then fails (as an alarm can, e.g. on a storage error): Cloudflare retries it.
-    await runInDurableObject(shard, async (instance: PeerShard) => {
-      const patched = instance as unknown as { schedule: () => Promise<void> };
-      const schedule = patched.schedule;
-      patched.schedule = () => Promise.reject(new Error("alarm failed after its work"));
+    await runInDurableObject(shard, async (instance: PeerShard, state) => {
+      // The storage call that arms the next alarm fails: the run has done its work and throws.
+      const storage = state.storage as { setAlarm: DurableObjectStorage["setAlarm"] };
+      const setAlarm = storage.setAlarm;
+      storage.setAlarm = () => Promise.reject(new Error("alarm failed after its work"));
       await expect(instance.alarm()).rejects.toThrow(/alarm failed/);
-      patched.schedule = schedule;
+      storage.setAlarm = setAlarm;
       await instance.alarm();
     });
     await runDurableObjectAlarm(shard);

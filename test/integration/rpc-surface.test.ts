@@ -1,0 +1,55 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { LiveNodes } from "../../src/durable/live-nodes.ts";
+import { NodeGate } from "../../src/durable/node-gate.ts";
+import { PeerShard } from "../../src/durable/peer-shard.ts";
+import { RotationCoordinator } from "../../src/durable/rotation-coordinator.ts";
+import { RouteSync } from "../../src/durable/route-sync.ts";
+
+/** The methods Workers RPC exposes on a Durable Object class: its public prototype members. */
+function rpcSurface(cls: { prototype: object }): string[] {
+  return Object.getOwnPropertyNames(cls.prototype)
+    .filter((name) => name !== "constructor")
+    .sort();
+}
+
+// TypeScript's `private` is gone at run time and Workers RPC calls any public method, so each
+// object's helpers are #private: what a stub can call is exactly what its callers use.
+describe("Durable Object RPC surfaces", () => {
+  it.each([
+    ["NodeGate", NodeGate, ["benchStream", "forward", "invoke", "lease", "readmit", "stats"]],
+    ["LiveNodes", LiveNodes, ["alarm", "applySynced", "register", "remove", "report", "view"]],
+    [
+      "RotationCoordinator",
+      RotationCoordinator,
+      ["applySyncedEjection", "ejectedNodes", "lease", "readmit", "requestEjection", "stats"],
+    ],
+    [
+      "RouteSync",
+      RouteSync,
+      [
+        "alarm",
+        "applyRemote",
+        "bucketChanges",
+        "checkNonce",
+        "configure",
+        "digest",
+        // Every entry, tombstones included: for tests and diagnosis.
+        "entries",
+        "ownSince",
+        "record",
+        "routes",
+        "stats",
+      ],
+    ],
+    ["PeerShard", PeerShard, ["alarm", "stats", "status", "wake"]],
+  ] as const)("%s exposes only what its callers use", (_name, cls, expected) => {
+    expect(rpcSurface(cls)).toEqual([...expected].sort());
+  });
+
+  it("refuses a call to a helper through a stub", async () => {
+    const stub = env.LIVE_NODES.get(env.LIVE_NODES.idFromName("rpc-surface"));
+    const helper = (stub as unknown as { save: () => Promise<void> }).save;
+    await expect(helper()).rejects.toThrow(/does not implement "save"/);
+  });
+});
