@@ -105,6 +105,23 @@ export async function discoveryRound(
   return { moved, added, first };
 }
 
+/**
+ * The levels one round asks for: every level of every chain in use, each once, preferred first,
+ * and at the cluster level every datacenter the configuration names.
+ */
+export function roundLevels(
+  chains: readonly (readonly ScopeLevel[])[],
+  datacenters: readonly string[],
+): ScopeLevel[] {
+  const levels = new Map<string, ScopeLevel>();
+  for (const level of chains.flat()) {
+    levels.set(scopeKey(level), level);
+    if (level.kind !== "cluster") continue;
+    for (const dc of datacenters) levels.set(scopeKey({ kind: "dc", dc }), { kind: "dc", dc });
+  }
+  return [...levels.values()];
+}
+
 /** Every URL in some level's list, once each. */
 export function listedUrls(state: {
   readonly discovered: Readonly<Record<string, { readonly urls: readonly string[] }>>;

@@ -4,7 +4,7 @@ import { type ScopeLevel, scopeKey } from "../balancer/scope.ts";
 import type { ServiceConfig } from "../config/schema.ts";
 import { type NodeFetcher, nodeFetcher } from "../dispatch/egress.ts";
 import { noDiscoveryCounts, secretHeaders } from "./discovery.ts";
-import { type DiscoveredState, discoveryRound } from "./discovery-round.ts";
+import { type DiscoveredState, discoveryRound, roundLevels } from "./discovery-round.ts";
 import { probeNodes } from "./live-health.ts";
 import { hostOf, LiveMembership } from "./live-membership.ts";
 import type {
@@ -238,13 +238,8 @@ export class LiveNodes extends DurableObject<Env> {
     const config = this.#state.config;
     const now = Date.now();
     if (!config || now - this.#state.lastTrafficAt > DORMANT_AFTER_MS) return;
-    const due = [
-      this.#state.lastDiscoveryAt + this.#discoveryInterval(now),
-      config.health
-        ? this.#state.lastHealthAt + config.health.intervalMs
-        : Number.POSITIVE_INFINITY,
-    ];
-    const next = Math.min(...due);
+    const healthAt = this.#state.lastHealthAt + (config.health?.intervalMs ?? Infinity);
+    const next = Math.min(this.#state.lastDiscoveryAt + this.#discoveryInterval(now), healthAt);
     if (Number.isFinite(next)) await this.ctx.storage.setAlarm(Math.max(now, next));
   }
 
@@ -267,13 +262,6 @@ export class LiveNodes extends DurableObject<Env> {
     const now = Date.now();
     this.#state.lastDiscoveryAt = now;
     this.#state.counters.rounds++;
-    const levels = new Map<string, ScopeLevel>();
-    for (const level of chains.flat()) {
-      levels.set(scopeKey(level), level);
-      if (level.kind !== "cluster") continue;
-      for (const dc of discovery.datacenters)
-        levels.set(scopeKey({ kind: "dc", dc }), { kind: "dc", dc });
-    }
     let via: NodeFetcher;
     let headers: Record<string, string>;
     try {
@@ -286,7 +274,7 @@ export class LiveNodes extends DurableObject<Env> {
     }
     const result = await discoveryRound(this.#state, {
       settings: discovery,
-      levels: [...levels.values()],
+      levels: roundLevels(chains, discovery.datacenters),
       policy: this.#membership.policy(),
       via,
       headers,
