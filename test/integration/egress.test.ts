@@ -2,7 +2,14 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { addCluster, discoveringService, hits, hostsOf } from "./cluster-helpers.ts";
-import { addNodes, eventually, gateway, serviceName, setBehaviour } from "./helpers.ts";
+import {
+  ATTEMPT_PATHS,
+  addNodes,
+  eventually,
+  gateway,
+  serviceName,
+  setBehaviour,
+} from "./helpers.ts";
 
 const vpc = { egress: { kind: "vpc-network", binding: "FLEET_VPC" }, allow: ["127.0.0.0/8"] };
 const auth = { authorization: "Bearer test-admin-token-0123456789abcdef" };
@@ -19,10 +26,7 @@ async function carried(): Promise<Carried> {
   return (await (await standIn.fetch("http://stand-in.invalid/")).json()) as Carried;
 }
 
-describe.each([
-  ["leased", {}],
-  ["gate path", { gate: { lease: false } }],
-])("egress through a VPC Network binding (%s)", (_path, gate) => {
+describe.each(ATTEMPT_PATHS)("egress through a VPC Network binding (%s)", (_path, gate) => {
   it("carries every proxied attempt through the binding", async () => {
     const nodes = await addNodes(2);
     const name = serviceName("vpc");

@@ -2,7 +2,7 @@ import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { counters } from "../../src/dispatch/counters.ts";
-import { addNodes, nodeStats, serviceGateway, setBehaviour } from "./helpers.ts";
+import { ATTEMPT_PATHS, addNodes, nodeStats, serviceGateway, setBehaviour } from "./helpers.ts";
 
 describe("per-node gates", () => {
   it("spreads a burst of 64 over the nodes without exceeding any gate's limit", async () => {
@@ -41,10 +41,7 @@ describe("per-node gates", () => {
   });
 });
 
-describe.each([
-  ["on leased slots", {}],
-  ["through the gate", { gate: { lease: false } }],
-])("passive ejection %s", (_path, onPath) => {
+describe.each(ATTEMPT_PATHS)("passive ejection %s", (_path, onPath) => {
   const ejection = { consecutiveFailures: 2, baseMs: 60_000, maxMs: 120_000, maxEjectedShare: 0.5 };
 
   it("ejects a failing node after consecutive failures, and keeps it out across a restart", async () => {

@@ -98,6 +98,16 @@ export function serviceGateway(
   return { name, fetch: (path: string, init?: RequestInit) => fetchVia(`/s/${name}${path}`, init) };
 }
 
+/**
+ * The two ways an attempt can go, as service settings for `describe.each`: from the isolate on a
+ * leased slot (the default), and through the node's gate (leasing off), which also buffers small
+ * bodies. A behaviour of the proxy must hold on both.
+ */
+export const ATTEMPT_PATHS: [string, Record<string, unknown>][] = [
+  ["on leased slots", {}],
+  ["through the gate", { gate: { lease: false } }],
+];
+
 /** Polls `check` until it returns a truthy value or the deadline passes; never a fixed sleep. */
 export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

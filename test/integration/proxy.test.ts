@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { addNodes, gateway, nodeStats, serviceGateway, setBehaviour } from "./helpers.ts";
+import {
+  ATTEMPT_PATHS,
+  addNodes,
+  gateway,
+  nodeStats,
+  serviceGateway,
+  setBehaviour,
+} from "./helpers.ts";
 
 const fastRetry = { backoffBaseMs: 1, backoffMaxMs: 2 };
 
@@ -10,10 +17,7 @@ async function nodeOf(response: Response): Promise<string> {
 
 // Every proxy behaviour holds on both ways an attempt can go: from the isolate on a leased slot
 // (the default) and through the node's gate (leasing off), which also buffers small bodies.
-describe.each([
-  ["on leased slots", {}],
-  ["through the gate", { gate: { lease: false } }],
-])("%s", (_path, onPath) => {
+describe.each(ATTEMPT_PATHS)("%s", (_path, onPath) => {
   describe("proxy", () => {
     it("forwards method, path, query and body, and answers with the node's response", async () => {
       const nodes = await addNodes(1);

@@ -8,15 +8,19 @@ import {
   hostsOf,
   twoDatacenters,
 } from "./cluster-helpers.ts";
-import { addNodes, gateway, serviceGateway, serviceName, setBehaviour } from "./helpers.ts";
+import {
+  ATTEMPT_PATHS,
+  addNodes,
+  gateway,
+  serviceGateway,
+  serviceName,
+  setBehaviour,
+} from "./helpers.ts";
 
 const fastRetry = { backoffBaseMs: 1, backoffMaxMs: 2 };
 
 // Inputs a client controls, tried as an attacker would, on both paths an attempt can take.
-describe.each([
-  ["on leased slots", {}],
-  ["through the gate", { gate: { lease: false } }],
-])("client input at the proxy (%s)", (_path, onPath) => {
+describe.each(ATTEMPT_PATHS)("client input at the proxy (%s)", (_path, onPath) => {
   it("cuts the raw path after a percent-encoded service name, so nothing shifts", async () => {
     const nodes = await addNodes(1);
     const name = serviceName("echo");
@@ -78,10 +82,7 @@ const gunzip = async (bytes: ArrayBuffer) =>
     ).arrayBuffer(),
   );
 
-describe.each([
-  ["on leased slots", {}],
-  ["through the gate", { gate: { lease: false } }],
-])("what the node sends back (%s)", (_path, onPath) => {
+describe.each(ATTEMPT_PATHS)("what the node sends back (%s)", (_path, onPath) => {
   it("passes content encoding through as the client asked, bytes untouched", async () => {
     const nodes = await addNodes(1);
     const svc = serviceGateway(nodes, onPath);
