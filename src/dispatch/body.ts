@@ -1,3 +1,5 @@
+import { concatBytes } from "../http/limited-body.ts";
+
 /** What one attempt sends as its body: bytes kept for retries, a stream sent once, or nothing. */
 export type AttemptBody = Uint8Array | ReadableStream<Uint8Array> | null;
 
@@ -29,7 +31,7 @@ export async function prepareBody(request: Request, limit: number): Promise<Outg
     size += value.byteLength;
     if (size > limit) return oneShot(prepend(chunks, reader));
   }
-  const buffer = concat(chunks, size);
+  const buffer = concatBytes(chunks, size);
   return { take: () => buffer, replayable: true };
 }
 
@@ -65,15 +67,4 @@ function prepend(
       return rest.cancel(reason);
     },
   });
-}
-
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0] as Uint8Array;
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
 }

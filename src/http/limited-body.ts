@@ -26,11 +26,20 @@ export async function readLimited(
     }
     chunks.push(value);
   }
-  const bytes = new Uint8Array(size);
+  return { ok: true, bytes: concatBytes(chunks, size) };
+}
+
+/** `chunks` as one array of `size` bytes (the chunk itself when there is only one). */
+export function concatBytes<T extends ArrayBufferLike>(
+  chunks: readonly Uint8Array<T>[],
+  size: number,
+): Uint8Array {
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  const out = new Uint8Array(size);
   let at = 0;
   for (const chunk of chunks) {
-    bytes.set(chunk, at);
+    out.set(chunk, at);
     at += chunk.byteLength;
   }
-  return { ok: true, bytes };
+  return out;
 }

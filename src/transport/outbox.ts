@@ -1,3 +1,5 @@
+import { concatBytes } from "../http/limited-body.ts";
+
 /**
  * Coalesces encoded frames into WebSocket messages of at most `limit` bytes, so a burst of
  * frames costs one message (and one socket write) instead of one each.
@@ -34,14 +36,7 @@ export class Outbox {
     const total = this.#bytes;
     this.#parts = [];
     this.#bytes = 0;
-    if (parts.length === 1) return parts[0] as Uint8Array<ArrayBuffer>;
-    const message = new Uint8Array(total);
-    let at = 0;
-    for (const part of parts) {
-      message.set(part, at);
-      at += part.byteLength;
-    }
-    return message;
+    return concatBytes(parts, total) as Uint8Array<ArrayBuffer>;
   }
 
   /** Drops whatever is waiting. */
