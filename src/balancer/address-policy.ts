@@ -231,3 +231,15 @@ function inCidr(host: Exclude<Host, { kind: "name" }>, range: CidrEntry): boolea
   const shift = BigInt(width - range.bits);
   return host.value >> shift === range.base >> shift;
 }
+
+/** Whether a URL's host is loopback (127.0.0.0/8, ::1 or localhost): reachable only locally. */
+export function isLoopbackUrl(url: string): boolean {
+  const verdict = checkNodeUrl(url, { egress: "vpc-network", allow: LOOPBACK_ONLY });
+  return verdict.ok;
+}
+
+const LOOPBACK_ONLY: readonly AllowEntry[] = [
+  parseCidr("127.0.0.0/8") as CidrEntry,
+  parseCidr("::1/128") as CidrEntry,
+  { kind: "suffix", suffix: "localhost" },
+];

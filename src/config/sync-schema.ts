@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { isLoopbackUrl } from "../balancer/address-policy.ts";
 import { ORIGIN_PATTERN } from "../sync/hlc.ts";
 import { validateBackoffPolicy } from "../sync/retry-policy.ts";
 import { NodeUrlSchema } from "./network-schema.ts";
@@ -15,7 +16,10 @@ export const PeerSchema = z.strictObject({
   /** The peer's `gatewayId`. */
   name: gatewayName,
   /** Base URL the peer's `/_gw/peer/…` endpoints hang off. */
-  url: NodeUrlSchema,
+  url: NodeUrlSchema.refine(
+    (url) => url.startsWith("https://") || isLoopbackUrl(url),
+    "must be https:// (plain http only on loopback, for local runs): peer traffic carries route changes",
+  ),
 });
 
 /** How route changes fan out to peers and how gateways reconcile. */

@@ -155,6 +155,14 @@ describe("parseConfig", () => {
     ]);
   });
 
+  it("needs https for peers, except on loopback", () => {
+    const peers = (url: string) =>
+      paths({ gatewayId: "a", peers: [{ name: "b", url }], services: [] });
+    expect(peers("http://peer.example.com")).toEqual(["peers[0].url"]);
+    expect(peers("https://peer.example.com")).toEqual([]);
+    expect(peers("http://127.0.0.1:8787")).toEqual([]);
+  });
+
   it("reports unparsable JSON and a missing value", () => {
     expect(paths("{nope")).toEqual(["ROUNDHOUSE_CONFIG"]);
     expect(paths(undefined)).toEqual(["ROUNDHOUSE_CONFIG"]);
