@@ -105,7 +105,9 @@ async function sendAttempt(
     panic,
   };
   const leases = runtime.leases;
-  if (!leases.enabled) return throughGate(attempt, deps);
+  // A streamed upload holds its slot for as long as it takes to send, which may outlast a lease's
+  // grant; the gate, which counts its own slots, is where such a slot cannot be over-granted.
+  if (!leases.enabled || body instanceof ReadableStream) return throughGate(attempt, deps);
   const slots = leases.slotsOf(node.id);
   slots.enter();
   try {

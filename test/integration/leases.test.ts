@@ -127,4 +127,17 @@ describe("node gate leases", () => {
     expect(stats.health[nodes[0]!.id]?.streak).toBe((await nodeStats(nodes[0]!)).requests);
     expect(stats.forwarded + stats.leasedFailures).toBe((await nodeStats(nodes[0]!)).requests);
   });
+
+  it("sends a streamed upload through the gate, whose own slots it may hold for the upload", async () => {
+    const nodes = await addNodes(1);
+    const svc = serviceGateway(nodes, { retry: { maxReplayBodyBytes: 0 }, slowStartMs: 0 });
+    expect((await svc.fetch("/")).status).toBe(200); // leases taken for the node
+    const gate = gateStub(env, { service: svc.name, nodeId: nodes[0]!.id });
+    const before = (await gate.stats()).forwarded;
+    const body = new Blob([new Uint8Array(64 * 1024)]).stream();
+    const response = await svc.fetch("/upload", { method: "POST", body });
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { bodyBytes: number }).bodyBytes).toBe(64 * 1024);
+    expect((await gate.stats()).forwarded).toBe(before + 1);
+  });
 });
