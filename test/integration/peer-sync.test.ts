@@ -187,8 +187,11 @@ describe("peer fan-out", () => {
       const removed = received.some((c) => c.key === `${service}/a-2` && c.kind === "remove");
       return removed && ["a-1", "a-3", "a-4", "a-5"].every((id) => upserts.has(`${service}/${id}`));
     });
-    const view = (await gw.detail()).peers.find((p) => p.peer === away!.name);
-    expect(view?.pending).toBe(0);
+    // The peer has everything; the gateway's queue empties once the acks are in (a push whose
+    // answer came too late on a busy machine is sent again and acknowledged then).
+    await eventually(
+      async () => (await gw.detail()).peers.find((p) => p.peer === away!.name)?.pending === 0,
+    );
     await removePeers([away!, present!]);
   });
 });
