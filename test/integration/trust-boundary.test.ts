@@ -119,8 +119,12 @@ describe.each(ATTEMPT_PATHS)("what the node sends back (%s)", (_path, onPath) =>
 
   it("ends the per-try timer at the response headers: a slow small body is no timeout", async () => {
     const nodes = await addNodes(2);
-    const svc = serviceGateway(nodes, { ...onPath, retry: { ...fastRetry, perTryTimeoutMs: 150 } });
-    const response = await svc.fetch("/", { headers: { "x-backend-body-delay-ms": "400" } });
+    // Headers have a second to come even on a busy machine; the body comes well after that.
+    const svc = serviceGateway(nodes, {
+      ...onPath,
+      retry: { ...fastRetry, perTryTimeoutMs: 1_000 },
+    });
+    const response = await svc.fetch("/", { headers: { "x-backend-body-delay-ms": "2500" } });
     expect(response.status).toBe(200);
     expect(response.headers.get("x-roundhouse-attempts")).toBe("1");
     expect(((await response.json()) as { path: string }).path).toBe("/");
@@ -130,14 +134,15 @@ describe.each(ATTEMPT_PATHS)("what the node sends back (%s)", (_path, onPath) =>
     const nodes = await addNodes(1);
     const svc = serviceGateway(nodes, {
       ...onPath,
-      retry: { ...fastRetry, perTryTimeoutMs: 150, maxReplayBodyBytes: 0 },
+      retry: { ...fastRetry, perTryTimeoutMs: 1_000, maxReplayBodyBytes: 0 },
     });
     const chunk = new Uint8Array(16 * 1024);
     let sent = 0;
     const body = new ReadableStream<Uint8Array>({
       async pull(controller) {
+        // The client paces its own upload: eight chunks over about 2 s, twice the per-try timeout.
         if (sent === 8) return controller.close();
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await new Promise((resolve) => setTimeout(resolve, 250));
         sent++;
         controller.enqueue(chunk);
       },
