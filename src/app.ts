@@ -23,13 +23,13 @@ app.use("*", async (c, next) => {
   const issues = config.ok ? secretIssues(c.env) : config.issues;
   if (!config.ok || issues.length > 0) {
     const first = issues[0];
-    return problem(
-      503,
-      "bad-config",
-      "Gateway configuration is invalid",
-      first ? `${first.path}: ${first.message}` : undefined,
-      { issues },
-    );
+    return problem({
+      status: 503,
+      type: "bad-config",
+      title: "Gateway configuration is invalid",
+      detail: first ? `${first.path}: ${first.message}` : undefined,
+      extensions: { issues },
+    });
   }
   c.set("config", config.services);
   c.set("sync", config.sync);
@@ -44,6 +44,8 @@ app.route("/_gw", adminRoutes);
 app.route("/s", proxyRoutes);
 app.route("/v1/invoke", invokeRoutes);
 
-app.notFound(() => problem(404, "not-found", "Not found", "no such route"));
+app.notFound(() =>
+  problem({ status: 404, type: "not-found", title: "Not found", detail: "no such route" }),
+);
 
 app.onError(errorResponse);

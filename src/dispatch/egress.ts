@@ -37,5 +37,13 @@ export function requireEgress(env: Env, service: string, egress: EgressConfig): 
   const why =
     `service "${service}" reaches its nodes through the ${egress.kind} binding "${missing}", ` +
     "which this deployment does not have; add it to wrangler.toml (docs/deploy.md)";
-  fail(problem(503, "egress-unavailable", "Egress binding missing", why, { binding: missing }));
+  fail(
+    problem({
+      status: 503,
+      type: "egress-unavailable",
+      title: "Egress binding missing",
+      detail: why,
+      extensions: { binding: missing },
+    }),
+  );
 }

@@ -190,27 +190,34 @@ function failure(end: DispatchEnd<ForwardResult>, requestId: string): Response {
   const headers = { "x-roundhouse-attempts": String(attempts), "x-request-id": requestId };
   const extensions = { tried, attempts, requestId };
   if (last?.kind === "timeout" || end.stop === "deadline" || end.pastDeadline) {
-    return problem(
-      504,
-      "upstream-timeout",
-      "Upstream timed out",
-      detail || "the dispatch deadline passed",
+    return problem({
+      status: 504,
+      type: "upstream-timeout",
+      title: "Upstream timed out",
+      detail: detail || "the dispatch deadline passed",
       extensions,
       headers,
-    );
+    });
   }
   if (end.stop !== "exhausted" && last?.kind === "network-error") {
-    return problem(
-      502,
-      "upstream-error",
-      "Upstream connection failed",
+    return problem({
+      status: 502,
+      type: "upstream-error",
+      title: "Upstream connection failed",
       detail,
       extensions,
       headers,
-    );
+    });
   }
   const why = tried.length
     ? `every routable node failed: ${tried.join(", ")}`
     : "the service has no routable node";
-  return problem(503, "no-node-available", "No node available", why, extensions, headers);
+  return problem({
+    status: 503,
+    type: "no-node-available",
+    title: "No node available",
+    detail: why,
+    extensions,
+    headers,
+  });
 }

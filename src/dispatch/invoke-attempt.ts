@@ -3,7 +3,7 @@ import type { InvokeSettings } from "../config/schema.ts";
 import type { InvokeOutcome } from "../durable/gate-invoke.ts";
 import type { InvokePayload } from "../durable/node-gate.ts";
 import { gateOf } from "../durable/stubs.ts";
-import { problem } from "../http/problem.ts";
+import { type ProblemType, problem } from "../http/problem.ts";
 import { type AttemptKind, type DispatchEnd, runAttempts } from "./attempt-loop.ts";
 import { counters } from "./counters.ts";
 import type { DispatchDeps } from "./deps.ts";
@@ -97,12 +97,8 @@ function answer(
   };
   if (nodeId) headers["x-roundhouse-node"] = nodeId;
   const extensions = { tried, attempts, requestId };
-  const fail = (
-    status: number,
-    type: Parameters<typeof problem>[1],
-    title: string,
-    detail: string,
-  ) => problem(status, type, title, detail, extensions, headers);
+  const fail = (status: number, type: ProblemType, title: string, detail: string) =>
+    problem({ status, type, title, detail, extensions, headers });
   switch (outcome?.kind) {
     case "result": {
       if (outcome.status < 200 || outcome.status > 599) {

@@ -18,13 +18,18 @@ export function errorResponse(error: unknown): Response {
           : error.status < 500
             ? "bad-request"
             : "internal";
-    return problem(
-      error.status,
+    return problem({
+      status: error.status,
       type,
-      error.status < 500 ? "Bad request" : "Internal error",
-      error.message || undefined,
-    );
+      title: error.status < 500 ? "Bad request" : "Internal error",
+      detail: error.message || undefined,
+    });
   }
   console.error("unhandled error", error);
-  return problem(500, "internal", "Internal error", "the gateway failed to handle this request");
+  return problem({
+    status: 500,
+    type: "internal",
+    title: "Internal error",
+    detail: "the gateway failed to handle this request",
+  });
 }

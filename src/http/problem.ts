@@ -24,15 +24,22 @@ export type ProblemType =
   | "invoke-unavailable"
   | "internal";
 
+/** What a problem document says, and how it is sent. */
+export interface ProblemOptions {
+  readonly status: number;
+  readonly type: ProblemType;
+  /** Short and the same for every occurrence of the type. */
+  readonly title: string;
+  /** This occurrence: what was wrong and, where it helps, what to do. */
+  readonly detail?: string | undefined;
+  /** Members beyond the standard ones, such as `tried` or `binding`. */
+  readonly extensions?: ProblemExtensions;
+  readonly headers?: HeadersInit;
+}
+
 /** An RFC 9457 `application/problem+json` response. */
-export function problem(
-  status: number,
-  type: ProblemType,
-  title: string,
-  detail?: string,
-  extensions: ProblemExtensions = {},
-  headers: HeadersInit = {},
-): Response {
+export function problem(options: ProblemOptions): Response {
+  const { status, type, title, detail, extensions = {}, headers = {} } = options;
   const body = { type: `urn:roundhouse:problem:${type}`, title, status, detail, ...extensions };
   const out = new Headers(headers);
   out.set("content-type", "application/problem+json");
@@ -49,15 +56,14 @@ export interface FieldIssue {
 /** 400 problem+json naming the first invalid field, with every issue listed. */
 export function invalidRequest(issues: readonly FieldIssue[]): Response {
   const first = issues[0];
-  return problem(
-    400,
-    "bad-request",
-    "Invalid request",
-    first && `${first.path}: ${first.message}`,
-    {
-      issues,
-    },
-  );
+  const detail = first && `${first.path}: ${first.message}`;
+  return problem({
+    status: 400,
+    type: "bad-request",
+    title: "Invalid request",
+    detail,
+    extensions: { issues },
+  });
 }
 
 /**

@@ -3,7 +3,8 @@ import { bearerAuth } from "hono/bearer-auth";
 import { timingSafeEqual } from "hono/utils/buffer";
 import { problem } from "../http/problem.ts";
 
-const unauthorized = (detail: string) => () => problem(401, "unauthorized", "Unauthorized", detail);
+const unauthorized = (detail: string) => () =>
+  problem({ status: 401, type: "unauthorized", title: "Unauthorized", detail });
 
 /**
  * `Authorization: Bearer <ADMIN_TOKEN>` on admin calls, compared in constant time. A malformed

@@ -58,21 +58,35 @@ adminRoutes.use(
   bodyLimit({
     maxSize: ADMIN_BODY_BYTES,
     onError: () =>
-      problem(413, "payload-too-large", "Payload too large", `at most ${ADMIN_BODY_BYTES} bytes`),
+      problem({
+        status: 413,
+        type: "payload-too-large",
+        title: "Payload too large",
+        detail: `at most ${ADMIN_BODY_BYTES} bytes`,
+      }),
   }),
 );
 
 /** A change the live-node object could not record for the peers: 503, with nothing changed. */
 function syncUnavailable(error: unknown): never {
   const why = `the change could not be queued for the peer gateways, so it was not made: ${error}`;
-  fail(problem(503, "sync-unavailable", "Change not recorded", why));
+  fail(
+    problem({ status: 503, type: "sync-unavailable", title: "Change not recorded", detail: why }),
+  );
 }
 
 /** The service named in the path; 404 problem when there is none. */
 function lookup(config: ReadonlyMap<string, ResolvedService>, name: string): ResolvedService {
   const service = config.get(name);
   if (service) return service;
-  fail(problem(404, "unknown-service", "Unknown service", `no service named "${name}"`));
+  fail(
+    problem({
+      status: 404,
+      type: "unknown-service",
+      title: "Unknown service",
+      detail: `no service named "${name}"`,
+    }),
+  );
 }
 
 adminRoutes.openapi(
@@ -111,7 +125,7 @@ adminRoutes.openapi(
       .catch(syncUnavailable);
     if (!registered) {
       const why = `service "${service.name}" already has node "${node.id}"`;
-      fail(problem(409, "conflict", "Node exists", why));
+      fail(problem({ status: 409, type: "conflict", title: "Node exists", detail: why }));
     }
     return c.json(node, 201);
   },
@@ -134,10 +148,19 @@ adminRoutes.openapi(
     const result = await live.remove(runtime.liveConfig, nodeId).catch(syncUnavailable);
     if (result === "removed") runtime.membership.forget();
     if (result === "not-found")
-      fail(problem(404, "not-found", "No such node", `no node "${nodeId}"`));
+      fail(
+        problem({
+          status: 404,
+          type: "not-found",
+          title: "No such node",
+          detail: `no node "${nodeId}"`,
+        }),
+      );
     if (result === "not-registered") {
       const why = `node "${nodeId}" comes from the configuration or discovery, not the admin API`;
-      fail(problem(409, "conflict", "Node is not registered", why));
+      fail(
+        problem({ status: 409, type: "conflict", title: "Node is not registered", detail: why }),
+      );
     }
     return c.body(null, 204);
   },
@@ -228,7 +251,14 @@ adminRoutes.openapi(
   async (c) => {
     const sync = c.get("sync");
     if (!sync) {
-      fail(problem(404, "not-found", "Not found", "peer sync is not configured"));
+      fail(
+        problem({
+          status: 404,
+          type: "not-found",
+          title: "Not found",
+          detail: "peer sync is not configured",
+        }),
+      );
     }
     await ensureSyncConfigured(c.env, sync);
     const { shards, maxInFlight } = sync.settings;

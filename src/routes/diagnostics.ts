@@ -32,12 +32,12 @@ export const diagnosticsRoutes = new Hono<GatewayEnv>()
     const { service: name, nodeId, ...run } = parsed.data;
     const node = c.get("config").get(name)?.byId.get(nodeId);
     if (!node)
-      return problem(
-        404,
-        "not-found",
-        "No such node",
-        `no configured node "${nodeId}" in "${name}"`,
-      );
+      return problem({
+        status: 404,
+        type: "not-found",
+        title: "No such node",
+        detail: `no configured node "${nodeId}" in "${name}"`,
+      });
     // A gate of its own, so the measurement neither queues behind nor disturbs real traffic.
     const gate = benchGateStub(c.env, name, nodeId);
     return c.json(await gate.benchStream({ nodeUrl: node.url, ...run }));

@@ -13,16 +13,22 @@ export const invokeRoutes = new Hono<GatewayEnv>().post("/:service", async (c) =
   const name = c.req.param("service");
   const service = c.get("config").get(name);
   if (!service)
-    return problem(404, "unknown-service", "Unknown service", `no service named "${name}"`);
+    return problem({
+      status: 404,
+      type: "unknown-service",
+      title: "Unknown service",
+      detail: `no service named "${name}"`,
+    });
   const settings = service.invoke;
   if (!settings) {
-    return problem(
-      501,
-      "invoke-unavailable",
-      "Invocations unavailable",
-      `"${name}" reaches its nodes through a VPC binding, which carries HTTP fetch() but no ` +
+    return problem({
+      status: 501,
+      type: "invoke-unavailable",
+      title: "Invocations unavailable",
+      detail:
+        `"${name}" reaches its nodes through a VPC binding, which carries HTTP fetch() but no ` +
         "WebSocket, and invocations travel on a WebSocket per node; proxy HTTP requests instead",
-    );
+    });
   }
   const limit = settings.maxPayloadBytes;
   const declared = Number(c.req.header("content-length") ?? 0);
@@ -37,7 +43,12 @@ export const invokeRoutes = new Hono<GatewayEnv>().post("/:service", async (c) =
   const unframable = contentTypeProblem(contentType);
   if (unframable) {
     // Refused before anything is sent: the stream protocol could not carry it to any node.
-    return problem(415, "unsupported-media-type", "Content-Type cannot be carried", unframable);
+    return problem({
+      status: 415,
+      type: "unsupported-media-type",
+      title: "Content-Type cannot be carried",
+      detail: unframable,
+    });
   }
   const cf = c.req.raw.cf as { continent?: string; colo?: string } | undefined;
   const chain = scopeChain(preferredScope(service.scope, cf, undefined), service.scope.fallback);
@@ -53,10 +64,10 @@ export const invokeRoutes = new Hono<GatewayEnv>().post("/:service", async (c) =
 });
 
 function tooLarge(limit: number): Response {
-  return problem(
-    413,
-    "payload-too-large",
-    "Payload too large",
-    `invocations are limited to ${limit} bytes`,
-  );
+  return problem({
+    status: 413,
+    type: "payload-too-large",
+    title: "Payload too large",
+    detail: `invocations are limited to ${limit} bytes`,
+  });
 }

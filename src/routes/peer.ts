@@ -47,8 +47,11 @@ const REASONS: Record<Exclude<VerifyResult, { ok: true }>["reason"], string> = {
 };
 
 function refused(reason: keyof typeof REASONS): never {
-  if (reason === "guard-full") fail(problem(503, "busy", "Try again later", REASONS[reason]));
-  fail(problem(401, "unauthorized", "Unauthorized", REASONS[reason]));
+  if (reason === "guard-full")
+    fail(problem({ status: 503, type: "busy", title: "Try again later", detail: REASONS[reason] }));
+  fail(
+    problem({ status: 401, type: "unauthorized", title: "Unauthorized", detail: REASONS[reason] }),
+  );
 }
 
 /**
@@ -61,7 +64,13 @@ export const peerRoutes = new Hono<PeerEnv>();
 
 peerRoutes.use("*", async (c, next) => {
   const sync = c.get("sync");
-  if (!sync) return problem(404, "not-found", "Not found", "peer sync is not configured");
+  if (!sync)
+    return problem({
+      status: 404,
+      type: "not-found",
+      title: "Not found",
+      detail: "peer sync is not configured",
+    });
   c.set("syncOn", sync);
   await ensureSyncConfigured(c.env, sync);
   await next();
@@ -74,7 +83,12 @@ peerRoutes.use(
   bodyLimit({
     maxSize: MAX_BODY_BYTES,
     onError: () =>
-      problem(413, "payload-too-large", "Payload too large", `at most ${MAX_BODY_BYTES} bytes`),
+      problem({
+        status: 413,
+        type: "payload-too-large",
+        title: "Payload too large",
+        detail: `at most ${MAX_BODY_BYTES} bytes`,
+      }),
   }),
 );
 
@@ -88,7 +102,14 @@ peerRoutes.use(
 const peerAuth = createMiddleware<PeerEnv>(async (c, next) => {
   const secret = c.env.PEER_SECRET;
   if (typeof secret !== "string" || secret.length === 0) {
-    fail(problem(401, "unauthorized", "Unauthorized", "no PEER_SECRET is configured"));
+    fail(
+      problem({
+        status: 401,
+        type: "unauthorized",
+        title: "Unauthorized",
+        detail: "no PEER_SECRET is configured",
+      }),
+    );
   }
   const body = c.req.method === "POST" ? await c.req.text() : "";
   const url = new URL(c.req.url);
@@ -142,7 +163,12 @@ peerRoutes.post("/changes", async (c) => {
     case "applied":
       return signedJson(c.env, sync, peer, { origin: sync.gatewayId, applied: result.applied });
     case "clock-drift":
-      return problem(409, "clock-drift", "Clock drift", result.detail);
+      return problem({
+        status: 409,
+        type: "clock-drift",
+        title: "Clock drift",
+        detail: result.detail,
+      });
     default:
       refused(result.status);
   }

@@ -25,7 +25,14 @@ function requestedScope(
   if (!service.scope.allowHeader || header === undefined) return undefined;
   const parsed = parseScopeHeader(header);
   if (!parsed.ok) {
-    fail(problem(400, "bad-request", "Bad x-roundhouse-scope header", parsed.reason));
+    fail(
+      problem({
+        status: 400,
+        type: "bad-request",
+        title: "Bad x-roundhouse-scope header",
+        detail: parsed.reason,
+      }),
+    );
   }
   return runtimeFor(service).knownScope(parsed.scope);
 }
@@ -35,7 +42,12 @@ export const proxyRoutes = new Hono<GatewayEnv>().all("/:service/*", async (c) =
   const name = c.req.param("service");
   const service = c.get("config").get(name);
   if (!service) {
-    return problem(404, "unknown-service", "Unknown service", `no service named "${name}"`);
+    return problem({
+      status: 404,
+      type: "unknown-service",
+      title: "Unknown service",
+      detail: `no service named "${name}"`,
+    });
   }
   const requested = requestedScope(service, c.req.header("x-roundhouse-scope"));
   const cf = c.req.raw.cf as { continent?: string; colo?: string } | undefined;
