@@ -147,19 +147,10 @@ export interface SinceOptions {
   readonly limit?: number;
 }
 
-/** Options of RouteTable.collectGarbage. */
-export interface GcOptions {
-  /** Current time, ms since epoch. */
-  readonly now: number;
-  /** A tombstone younger than this (by its stamp's wall time) is kept. */
-  readonly minAgeMs: number;
-  /** Whether every peer has acknowledged everything up to this stamp. */
-  readonly ackedByAll: (stamp: Stamp) => boolean;
-}
-
 /**
  * The replicated route table. Convergent: any set of changes applied in any order, with any
- * duplicates, yields the same table. Tombstones stay until collectGarbage drops them.
+ * duplicates, yields the same table. Tombstones are kept: dropping one is safe only once every
+ * peer has it, which the table alone cannot know, and a removed node costs one small entry.
  */
 export class RouteTable {
   readonly #entries = new Map<string, Registers>();
@@ -243,31 +234,6 @@ export class RouteTable {
     const last = (found[end - 1] as Change).stamp;
     while (end < found.length && compareStamps((found[end] as Change).stamp, last) === 0) end++;
     return found.slice(0, end);
-  }
-
-  /** Tombstones with the stamp of their entry's last write, oldest first. */
-  tombstones(): { key: string; stamp: Stamp }[] {
-    const out: { key: string; stamp: Stamp }[] = [];
-    for (const [key, { record, state }] of this.#entries) {
-      if (record?.kind === "remove") out.push({ key, stamp: state.stamp });
-    }
-    return out.sort((a, b) => compareStamps(a.stamp, b.stamp));
-  }
-
-  /**
-   * Drops tombstones that are old enough and that every peer has acknowledged, returning their
-   * keys. Dropping one early lets a peer that still holds the old record (via reconcile, or a
-   * late delivery) bring the node back, so both conditions must hold.
-   */
-  collectGarbage(options: GcOptions): string[] {
-    const dropped: string[] = [];
-    for (const { key, stamp } of this.tombstones()) {
-      if (options.now - stamp.wallMs < options.minAgeMs) continue;
-      if (!options.ackedByAll(stamp)) continue;
-      this.#entries.delete(key);
-      dropped.push(key);
-    }
-    return dropped;
   }
 }
 
