@@ -4,14 +4,6 @@ import { defineConfig } from "vitest/config";
 
 process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
 
-// The fault tests refuse and drop connections on purpose; workerd logs each such fetch failure
-// with its internal stack. Those lines say nothing a failing assertion would not, and a passing
-// run should show its summary, not thousands of them; every other runtime log passes through.
-const EXPECTED_DISCONNECTS = ["Connection refused (os error 111)", "Network connection lost"];
-function runtimeLog({ level, message }: { level: string; message: string }): void {
-  if (EXPECTED_DISCONNECTS.some((text) => message.includes(text))) return;
-  (level === "error" || level === "warn" ? process.stderr : process.stdout).write(`${message}\n`);
-}
 export default defineConfig({
   test: {
     projects: [
@@ -30,7 +22,6 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
-              handleStructuredLogs: runtimeLog,
               bindings: {
                 ADMIN_TOKEN: "test-admin-token-0123456789abcdef",
                 PEER_SECRET: "test-peer-secret-0123456789abcdef",
