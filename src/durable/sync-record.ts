@@ -33,17 +33,12 @@ export async function recordRouteChange(
  * the operation that made the change goes on; reconcile repairs what the peers missed.
  */
 export async function recordRouteChangeOrLog(
-  env: Env,
-  gatewayId: string | undefined,
-  service: string,
-  nodeId: string,
-  change: NodeChange,
+  ...args: Parameters<typeof recordRouteChange>
 ): Promise<void> {
   try {
-    await recordRouteChange(env, gatewayId, service, nodeId, change);
+    await recordRouteChange(...args);
   } catch (error) {
-    console.error(
-      `route sync: could not record ${change.kind} of ${service}/${nodeId}: ${String(error)}`,
-    );
+    const [, , service, nodeId, change] = args;
+    console.error(`route sync: could not record ${change.kind} of ${service}/${nodeId}: ${error}`);
   }
 }
