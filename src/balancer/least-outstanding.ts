@@ -6,6 +6,8 @@ export interface NodePlan {
   hasNext(): boolean;
   /** Node ids tried so far, in order. */
   readonly triedNodes: string[];
+  /** Counts a node as tried without trying it (one another plan already took). */
+  exclude(id: string): void;
 }
 
 /**
@@ -46,6 +48,10 @@ export class LeastOutstandingPlan implements NodePlan {
 
   hasNext(): boolean {
     return this.members(this.tried).some((id) => !this.tried.has(id));
+  }
+
+  exclude(id: string): void {
+    this.tried.add(id);
   }
 
   next(): string | undefined {

@@ -42,6 +42,10 @@ export class QueryPlan implements NodePlan {
     return this.schedule(this.tried).some((id) => !this.tried.has(id));
   }
 
+  exclude(id: string): void {
+    this.tried.add(id);
+  }
+
   /** The next untried routable node, or undefined when every routable node has been tried. */
   next(): string | undefined {
     const round = this.schedule(this.tried);

@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import { HandshakeWindow } from "../../src/balancer/handshake-window.ts";
+import { PinnedPlan } from "../../src/balancer/pinned-plan.ts";
+import { QueryPlan } from "../../src/balancer/query-plan.ts";
+import { RetryBudget } from "../../src/balancer/retry-budget.ts";
+
+describe("RetryBudget", () => {
+  it("allows retries up to the share of requests in flight, and the minimum below it", () => {
+    const budget = new RetryBudget({ percent: 20, minRetries: 3 });
+    const requests = Array.from({ length: 20 }, () => budget.enterRequest());
+    const retries = Array.from({ length: 5 }, () => budget.tryRetry());
+    // 20% of 20 is 4, above the minimum of 3.
+    expect(retries.filter(Boolean)).toHaveLength(4);
+    for (const release of requests.slice(0, 15)) release();
+    retries[0]?.();
+    retries[0]?.(); // released once only
+    // 5 requests: 20% is 1, so the minimum of 3 rules; 3 retries are still out.
+    expect(budget.tryRetry()).toBeUndefined();
+    retries[1]?.();
+    expect(budget.tryRetry()).toBeDefined();
+    expect(budget.inFlight).toEqual({ requests: 5, retries: 3 });
+  });
+
+  it("allows every retry without settings", () => {
+    const budget = new RetryBudget(undefined);
+    expect(Array.from({ length: 100 }, () => budget.tryRetry()).every(Boolean)).toBe(true);
+  });
+});
+
+describe("HandshakeWindow", () => {
+  it("answers nearest-rank percentiles of the most recent samples", () => {
+    const window = new HandshakeWindow(100, 1);
+    expect(window.percentile(50)).toBeUndefined();
+    for (let ms = 1; ms <= 100; ms++) window.record(ms);
+    expect(window.percentile(50)).toBe(50);
+    expect(window.percentile(95)).toBe(95);
+    expect(window.percentile(100)).toBe(100);
+    // Older samples fall out of a full window.
+    for (let i = 0; i < 100; i++) window.record(1_000);
+    expect(window.percentile(1)).toBe(1_000);
+  });
+});
+
+describe("PinnedPlan", () => {
+  it("tries the pinned node first, then the service's plan without it", () => {
+    const inner = new QueryPlan(0, () => ["a", "b", "c"]);
+    const plan = new PinnedPlan("b", inner);
+    expect(plan.hasNext()).toBe(true);
+    expect(plan.triedNodes).toEqual([]);
+    const order = [plan.next(), plan.next(), plan.next()];
+    expect(order[0]).toBe("b");
+    expect(new Set(order)).toEqual(new Set(["a", "b", "c"]));
+    expect(plan.next()).toBeUndefined();
+    expect(plan.hasNext()).toBe(false);
+    expect(plan.triedNodes[0]).toBe("b");
+  });
+});
