@@ -20,7 +20,7 @@ app.route("/_gw", healthRoutes);
 // Everything but the health report refuses to work on a bad configuration, naming what is wrong.
 app.use("*", async (c, next) => {
   const config = loadConfig(c.env.ROUNDHOUSE_CONFIG);
-  const issues = config.ok ? secretIssues(c.env) : config.issues;
+  const issues = config.ok ? secretIssues(c.env, config.services.values()) : config.issues;
   if (!config.ok || issues.length > 0) {
     const first = issues[0];
     return problem({

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { ORIGIN_PATTERN } from "../sync/hlc.ts";
 import { AllowSchema, checkServiceNetwork, EgressSchema, NodeUrlSchema } from "./network-schema.ts";
+import { AffinitySchema, HashSchema, HedgeSchema, RetryBudgetSchema } from "./policy-schema.ts";
 import { checkPeers, PeerSchema, SyncSchema } from "./sync-schema.ts";
 
 /** Durable Object location hints a node's gate may be placed by. */
@@ -60,6 +61,10 @@ export const RetrySchema = z.strictObject({
     .min(0)
     .max(64 * 1024 * 1024)
     .default(1024 * 1024),
+  /** Retry budget: retries in flight limited to a share of requests in flight; off when absent. */
+  budget: RetryBudgetSchema.optional(),
+  /** Hedging of requests that are safe to repeat; off when absent. */
+  hedge: HedgeSchema.optional(),
 });
 
 /** Per-node admission: how many handshakes one node takes at once. */
@@ -215,8 +220,15 @@ export const ServiceSchema = z
     name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "lower-case letters, digits, _ and -"),
     /** Nodes listed in the config. */
     nodes: z.array(NodeSchema).max(1_000).default([]),
-    /** Balancing policy: strict rotation, or the fewer in-flight of two random nodes (Envoy's least request). */
-    policy: z.enum(["round_robin", "least_outstanding"]).default("round_robin"),
+    /**
+     * Balancing policy: strict rotation, the fewer in-flight of two random nodes (Envoy's least
+     * request), or a ring hash of a request key with bounded loads.
+     */
+    policy: z.enum(["round_robin", "least_outstanding", "consistent_hash"]).default("round_robin"),
+    /** Hash key and bound of `policy: "consistent_hash"`. */
+    hash: HashSchema.prefault({}),
+    /** Session affinity by a signed cookie naming the client's node; off when absent. */
+    affinity: AffinitySchema.optional(),
     /** Where the handshake lock is held: per node, or one lock for the whole service (baseline only). */
     lockScope: z.enum(["node", "global"]).default("node"),
     retry: RetrySchema.prefault({}),
@@ -270,6 +282,13 @@ export const ServiceSchema = z
         code: "custom",
         path: ["gate", "leaseTtlMs"],
         message: "must exceed retry.perTryTimeoutMs, or no leased slot could hold a handshake",
+      });
+    }
+    if (service.retry.hedge && service.retry.maxAttempts < 2) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["retry", "hedge"],
+        message: "a hedge is a second attempt: needs retry.maxAttempts of 2 or more",
       });
     }
     if (service.ejection.maxMs < service.ejection.baseMs) {

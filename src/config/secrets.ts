@@ -1,4 +1,4 @@
-import type { ConfigIssue } from "./load.ts";
+import type { ConfigIssue, ResolvedService } from "./load.ts";
 
 /** Shortest ADMIN_TOKEN or PEER_SECRET accepted: 256 bits, what HMAC-SHA256 keys are sized for. */
 export const MIN_SECRET_BYTES = 32;
@@ -6,25 +6,44 @@ export const MIN_SECRET_BYTES = 32;
 const SECRETS = ["ADMIN_TOKEN", "PEER_SECRET"] as const;
 
 /**
- * Secrets that are set but too short to resist guessing, as configuration issues: a gateway
- * refuses to run on them, as on any bad configuration, rather than run guessable.
+ * Secrets that are set but too short to resist guessing, and secrets a service's configuration
+ * needs but the deployment lacks (a session affinity's signing key), as configuration issues: a
+ * gateway refuses to run on them, as on any bad configuration, rather than run guessable.
  */
-export function secretIssues(
-  env: Partial<Record<(typeof SECRETS)[number], unknown>>,
-): ConfigIssue[] {
+export function secretIssues(env: object, services: Iterable<ResolvedService> = []): ConfigIssue[] {
+  const values = env as Record<string, unknown>;
   const issues: ConfigIssue[] = [];
   for (const name of SECRETS) {
-    const value = env[name];
-    if (typeof value !== "string" || value.length === 0) continue;
-    const bytes = new TextEncoder().encode(value).byteLength;
-    if (bytes < MIN_SECRET_BYTES) {
+    const issue = shortSecret(name, values[name]);
+    if (issue) issues.push(issue);
+  }
+  for (const service of services) {
+    const name = service.affinity?.secret;
+    if (name === undefined) continue;
+    const value = values[name];
+    if (typeof value !== "string" || value.length === 0) {
       issues.push({
-        path: name,
-        message:
-          `${bytes} bytes, shorter than ${MIN_SECRET_BYTES}; set a random value, e.g. ` +
-          `\`openssl rand -hex 32 | npx wrangler secret put ${name}\``,
+        path: `services.${service.name}.affinity.secret`,
+        message: `the secret ${name} is not set; ${howToSet(name)}`,
       });
+    } else {
+      const issue = shortSecret(name, value);
+      if (issue) issues.push(issue);
     }
   }
   return issues;
+}
+
+function shortSecret(name: string, value: unknown): ConfigIssue | undefined {
+  if (typeof value !== "string" || value.length === 0) return undefined;
+  const bytes = new TextEncoder().encode(value).byteLength;
+  if (bytes >= MIN_SECRET_BYTES) return undefined;
+  return {
+    path: name,
+    message: `${bytes} bytes, shorter than ${MIN_SECRET_BYTES}; ${howToSet(name)}`,
+  };
+}
+
+function howToSet(name: string): string {
+  return `set a random value, e.g. \`openssl rand -hex 32 | npx wrangler secret put ${name}\``;
 }

@@ -1,10 +1,10 @@
-import { LeastOutstandingPlan, type NodePlan } from "../balancer/least-outstanding.ts";
+import type { NodePlan } from "../balancer/least-outstanding.ts";
 import type { MemberNode } from "../balancer/membership.ts";
-import { QueryPlan } from "../balancer/query-plan.ts";
 import { backoffMs, type RetryPolicy } from "../balancer/retry-policy.ts";
 import type { ScopeLevel } from "../balancer/scope.ts";
 import { counters } from "./counters.ts";
 import type { DispatchDeps } from "./deps.ts";
+import { type PlanHints, planFor } from "./plan.ts";
 
 /** What the loop needs to know of how one attempt ended. */
 export interface Verdict {
@@ -25,108 +25,269 @@ export interface DispatchEnd<R> {
   readonly attempts: number;
   /** Nodes an attempt was started at, in order (a node picked after the deadline is not one). */
   readonly attempted: string[];
-  /** exhausted: every routable node tried; attempts: the cap was hit; others as named. */
-  readonly stop: "exhausted" | "attempts" | "not-retryable" | "deadline";
+  /**
+   * exhausted: every routable node tried; attempts: the cap was hit; budget: the retry budget
+   * had no room; others as named.
+   */
+  readonly stop: "exhausted" | "attempts" | "budget" | "not-retryable" | "deadline";
   readonly pastDeadline: boolean;
 }
 
 /** One kind of attempt (a proxied request, an invocation) as the loop drives it. */
-export interface AttemptKind<R> {
+export interface AttemptKind<R> extends PlanHints {
   /** Time the whole dispatch may take. */
   readonly deadlineMs: number;
   /** The service's retry settings: attempt cap and backoff. */
   readonly retry: RetryPolicy;
-  /** Runs one attempt; undefined when it cannot start (a one-shot body was spent). */
-  run(node: MemberNode, remainingMs: number, panic: boolean): Promise<R> | undefined;
+  /**
+   * Runs one attempt; undefined when it cannot start (a one-shot body was spent). `cancel` fires
+   * when another attempt's answer has won.
+   */
+  run(
+    node: MemberNode,
+    remainingMs: number,
+    panic: boolean,
+    cancel: AbortSignal,
+  ): Promise<R> | undefined;
   judge(result: R): Verdict;
   /** Lets go of a result that will not be the answer (cancels its body). */
   discard(result: R): Promise<void>;
   answer(result: R, nodeId: string, attempts: number): Response;
   fail(end: DispatchEnd<R>): Response;
+  /** Delay after which a slow attempt gets a hedge at another node; undefined: never hedge. */
+  hedgeAfterMs?(): number | undefined;
 }
+
+/** An attempt under way. */
+interface Flight<R> {
+  readonly node: MemberNode;
+  readonly cancel: AbortController;
+  settled: Promise<Settled<R>>;
+}
+
+interface Settled<R> {
+  readonly flight: Flight<R>;
+  readonly result: R;
+  readonly verdict: Verdict;
+}
+
+const HEDGE: unique symbol = Symbol("hedge");
 
 /**
  * The one attempt loop: a plan of nodes in the service's order, then one node after another
- * while the verdicts allow, each new node untried, within the attempt cap and the deadline, with
- * backoff between attempts that reached a node. The last answer stands when there is nowhere
- * left to go, as with Envoy and NGINX.
+ * while the verdicts allow, each new node untried, within the attempt cap, the retry budget and
+ * the deadline, with backoff between attempts that reached a node. The last answer stands when
+ * there is nowhere left to go, as with Envoy and NGINX.
  */
 export async function runAttempts<R>(
   kind: AttemptKind<R>,
   chain: readonly ScopeLevel[],
   deps: DispatchDeps,
 ): Promise<Response> {
-  const { runtime } = deps;
-  const deadline = deps.now() + kind.deadlineMs;
   counters.dispatches++;
-  const plan = await planFor(chain, deps);
-  let attempts = 0;
-  const attempted: string[] = [];
-  let last: R | undefined;
-  let stop: DispatchEnd<R>["stop"] = "exhausted";
-  let nodeId = plan.next();
-
-  while (nodeId !== undefined) {
-    const remaining = deadline - deps.now();
-    if (remaining <= 0) {
-      stop = "deadline";
-      break;
-    }
-    const node = runtime.node(nodeId) as MemberNode;
-    const panic = runtime.route(chain, deps.now()).selection.panic;
-    const end = runtime.begin(node.id);
-    const sentAt = deps.now();
-    const pending = kind.run(node, remaining, panic);
-    if (pending === undefined) {
-      end(undefined, deps.now());
-      stop = "not-retryable";
-      break;
-    }
-    attempted.push(node.id);
-    const result = await pending;
-    const verdict = kind.judge(result);
-    end(verdict.measured ? deps.now() - sentAt : undefined, deps.now());
-    if (verdict.ejectedUntil) runtime.membership.markEjected(node.id, verdict.ejectedUntil);
-    if (verdict.counted) attempts++;
-    last = result;
-
-    let nextId: string | undefined;
-    if (!verdict.retryable) stop = "not-retryable";
-    else if (attempts >= kind.retry.maxAttempts) stop = plan.hasNext() ? "attempts" : "exhausted";
-    else nextId = plan.next();
-
-    if (verdict.answer) {
-      if (nextId === undefined) return kind.answer(result, node.id, attempts);
-      await kind.discard(result);
-    }
-    if (verdict.counted && nextId !== undefined) {
-      const pause = Math.min(backoffMs(attempts, kind.retry, deps.random), deadline - deps.now());
-      if (pause > 0) await deps.sleep(pause);
-    }
-    nodeId = nextId;
+  const leave = deps.runtime.retryBudget.enterRequest();
+  try {
+    const plan = await planFor(chain, deps, kind);
+    return await new AttemptRun(kind, chain, deps, plan).run();
+  } finally {
+    leave();
   }
-  return kind.fail({
-    last,
-    attempts,
-    attempted,
-    stop,
-    pastDeadline: deadline <= deps.now(),
-  });
 }
 
-/** The order of nodes for one dispatch, by the service's policy. */
-export async function planFor(chain: readonly ScopeLevel[], deps: DispatchDeps): Promise<NodePlan> {
-  const { runtime } = deps;
-  const route = (tried: ReadonlySet<string>) => runtime.route(chain, deps.now(), tried).schedule;
-  if (runtime.service.policy === "least_outstanding") {
-    await runtime.refresh(deps.objects, chain, deps.now());
-    return new LeastOutstandingPlan(route, (id) => runtime.latency.outstanding(id), deps.random);
+/**
+ * One dispatch's attempts. Without hedging one is in flight at a time; with it, a slow attempt
+ * gets a second one at another node after the hedge delay, the first answer that stands wins, and
+ * the others are cancelled (Envoy's hedge_on_per_try_timeout). A hedge counts toward the attempt
+ * cap and is a retry to the budget.
+ */
+class AttemptRun<R> {
+  readonly #kind: AttemptKind<R>;
+  readonly #chain: readonly ScopeLevel[];
+  readonly #deps: DispatchDeps;
+  readonly #plan: NodePlan;
+  readonly #deadline: number;
+  readonly #flights = new Set<Flight<R>>();
+  readonly #attempted: string[] = [];
+  #attempts = 0;
+  #last: R | undefined;
+  /** A retryable answer set aside while another attempt was out: it stands if nothing better comes. */
+  #standing: Settled<R> | undefined;
+  #stop: DispatchEnd<R>["stop"] = "exhausted";
+  #hedgeAfterMs: number | undefined;
+  #launchedAt = 0;
+
+  constructor(
+    kind: AttemptKind<R>,
+    chain: readonly ScopeLevel[],
+    deps: DispatchDeps,
+    plan: NodePlan,
+  ) {
+    this.#kind = kind;
+    this.#chain = chain;
+    this.#deps = deps;
+    this.#plan = plan;
+    this.#deadline = deps.now() + kind.deadlineMs;
+    this.#hedgeAfterMs = kind.hedgeAfterMs?.();
   }
-  const [position] = await Promise.all([
-    runtime.nextPosition(deps.objects, deps.random, deps.now),
-    runtime.refresh(deps.objects, chain, deps.now()),
-  ]);
-  return new QueryPlan(position, route, (id) =>
-    runtime.membership.admits(id, deps.now(), deps.random),
-  );
+
+  async run(): Promise<Response> {
+    let next = this.#plan.next();
+    let release: (() => void) | undefined;
+    for (;;) {
+      if (this.#flights.size === 0) {
+        if (next === undefined || !this.#launch(next, release)) break;
+        next = undefined;
+        release = undefined;
+      }
+      const event = await this.#nextEvent();
+      if (event === HEDGE) {
+        this.#hedge();
+        continue;
+      }
+      const answer = this.#settle(event);
+      if (answer) return answer;
+      if (this.#flights.size > 0) continue;
+
+      // Nothing else is out: the loop's own decision, as without hedging.
+      const { verdict } = event;
+      if (!verdict.retryable) this.#stop = "not-retryable";
+      else if (this.#attempts >= this.#kind.retry.maxAttempts) {
+        this.#stop = this.#plan.hasNext() ? "attempts" : "exhausted";
+      } else if (!this.#plan.hasNext()) this.#stop = "exhausted";
+      else {
+        // A first attempt that never left is no retry.
+        release = this.#attempts > 0 ? this.#deps.runtime.retryBudget.tryRetry() : () => {};
+        if (release) next = this.#plan.next();
+        else {
+          counters.retriesRefused++;
+          this.#stop = "budget";
+        }
+      }
+      const standing = this.#standing;
+      if (next === undefined) {
+        if (standing) return this.#answer(standing.result, standing.flight.node.id);
+        break;
+      }
+      this.#standing = undefined;
+      if (standing) await this.#kind.discard(standing.result);
+      if (verdict.counted) {
+        const pause = Math.min(
+          backoffMs(this.#attempts, this.#kind.retry, this.#deps.random),
+          this.#deadline - this.#deps.now(),
+        );
+        if (pause > 0) await this.#deps.sleep(pause);
+      }
+    }
+    return this.#kind.fail({
+      last: this.#last,
+      attempts: this.#attempts,
+      attempted: this.#attempted,
+      stop: this.#stop,
+      pastDeadline: this.#deadline <= this.#deps.now(),
+    });
+  }
+
+  /** Starts an attempt at a node; false (with the reason recorded) when it could not start. */
+  #launch(nodeId: string, release: (() => void) | undefined): boolean {
+    const deps = this.#deps;
+    const { runtime } = deps;
+    const remaining = this.#deadline - deps.now();
+    if (remaining <= 0) {
+      release?.();
+      this.#stop = "deadline";
+      return false;
+    }
+    const node = runtime.node(nodeId) as MemberNode;
+    const panic = runtime.route(this.#chain, deps.now()).selection.panic;
+    const end = runtime.begin(node.id);
+    const sentAt = deps.now();
+    const cancel = new AbortController();
+    const pending = this.#kind.run(node, remaining, panic, cancel.signal);
+    if (pending === undefined) {
+      end(undefined, deps.now());
+      release?.();
+      this.#stop = "not-retryable";
+      return false;
+    }
+    this.#attempted.push(node.id);
+    this.#launchedAt = sentAt;
+    const flight: Flight<R> = { node, cancel, settled: undefined as never };
+    flight.settled = pending.then((result) => {
+      const verdict = this.#kind.judge(result);
+      const measured = verdict.measured && !cancel.signal.aborted;
+      end(measured ? deps.now() - sentAt : undefined, deps.now());
+      release?.();
+      return { flight, result, verdict };
+    });
+    this.#flights.add(flight);
+    return true;
+  }
+
+  /** The next attempt to settle, or the moment to hedge, whichever comes first. */
+  #nextEvent(): Promise<Settled<R> | typeof HEDGE> {
+    const settling = [...this.#flights].map((flight) => flight.settled);
+    const after = this.#hedgeAfterMs;
+    if (after === undefined || !this.#mayHedge()) return Promise.race(settling);
+    const wait = Math.max(0, this.#launchedAt + after - this.#deps.now());
+    return Promise.race([...settling, this.#deps.sleep(wait).then((): typeof HEDGE => HEDGE)]);
+  }
+
+  #mayHedge(): boolean {
+    return (
+      this.#attempts + this.#flights.size < this.#kind.retry.maxAttempts &&
+      this.#deadline > this.#deps.now() &&
+      this.#plan.hasNext()
+    );
+  }
+
+  /** Sends the request to one more node while the slow ones stay out, if the budget has room. */
+  #hedge(): void {
+    if (!this.#mayHedge()) return;
+    const release = this.#deps.runtime.retryBudget.tryRetry();
+    if (!release) counters.retriesRefused++;
+    const next = release && this.#plan.next();
+    if (release && next !== undefined && this.#launch(next, release)) {
+      counters.hedges++;
+      return;
+    }
+    // Refused by the budget, or the body cannot be sent again: no more hedges, the others run on.
+    release?.();
+    this.#hedgeAfterMs = undefined;
+  }
+
+  /**
+   * Books a settled attempt. Returns the response when it is the answer: one that stands on its
+   * own (not retryable), the others then cancelled. A retryable answer is set aside as the
+   * standing answer, which is let go of once another attempt is made.
+   */
+  #settle(settled: Settled<R>): Response | undefined {
+    const { flight, result, verdict } = settled;
+    this.#flights.delete(flight);
+    if (verdict.ejectedUntil) {
+      this.#deps.runtime.membership.markEjected(flight.node.id, verdict.ejectedUntil);
+    }
+    if (verdict.counted) this.#attempts++;
+    this.#last = result;
+    if (verdict.answer && !verdict.retryable) {
+      if (this.#standing) void this.#kind.discard(this.#standing.result);
+      this.#standing = undefined;
+      return this.#answer(result, flight.node.id);
+    }
+    if (verdict.answer) {
+      if (this.#standing) void this.#kind.discard(this.#standing.result);
+      this.#standing = settled;
+    }
+    return undefined;
+  }
+
+  /** The answer, with every attempt still out cancelled and its result let go of. */
+  #answer(result: R, nodeId: string): Response {
+    const outstanding = [...this.#flights];
+    this.#flights.clear();
+    for (const flight of outstanding) {
+      flight.cancel.abort();
+      void flight.settled.then((late) => this.#kind.discard(late.result)).catch(() => {});
+    }
+    return this.#kind.answer(result, nodeId, this.#attempts + outstanding.length);
+  }
 }

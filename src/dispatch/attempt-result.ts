@@ -29,7 +29,11 @@ export type ForwardResult =
       readonly buffered: BufferedResponse;
     } & Ejection)
   | ({ readonly kind: "network-error" | "timeout"; readonly detail: string } & Ejection)
-  | ({ readonly kind: "not-sent"; readonly reason: "ejected" | "queue-timeout" } & Ejection);
+  | ({
+      readonly kind: "not-sent";
+      /** cancelled: a hedge's loser, cut short in this isolate once another attempt had won. */
+      readonly reason: "ejected" | "queue-timeout" | "cancelled";
+    } & Ejection);
 
 /** The status a response result carries. */
 export function statusOf(result: ForwardResult & { kind: "response" }): number {

@@ -2,6 +2,10 @@
 export const counters = {
   /** Requests the proxy dispatched. */
   dispatches: 0,
+  /** Hedges sent: second attempts at another node while the first was still out. */
+  hedges: 0,
+  /** Retries and hedges the retry budget refused. */
+  retriesRefused: 0,
   /** Calls to a rotation coordinator (lease grants). */
   coordinatorCalls: 0,
   /** Attempts sent through a node's gate (one gate call each, refusals included). */

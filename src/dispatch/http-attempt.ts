@@ -1,5 +1,5 @@
 import type { MemberNode } from "../balancer/membership.ts";
-import { type RequestTraits, shouldRetry } from "../balancer/retry-policy.ts";
+import { isSafeToRepeat, type RequestTraits, shouldRetry } from "../balancer/retry-policy.ts";
 import type { ScopeLevel } from "../balancer/scope.ts";
 import { gateOf } from "../durable/stubs.ts";
 import { problem } from "../http/problem.ts";
@@ -23,6 +23,10 @@ export interface UpstreamRequest {
   readonly traits: RequestTraits;
   /** Scope levels to route in, nearest first. */
   readonly chain: readonly ScopeLevel[];
+  /** The request's key under `policy: "consistent_hash"`. */
+  readonly hashKey?: string | undefined;
+  /** The node the request's affinity cookie names, if valid. */
+  readonly pinned?: string | undefined;
 }
 
 /**
@@ -35,13 +39,18 @@ export function dispatch(request: UpstreamRequest, deps: DispatchDeps): Promise<
 
 function httpAttempts(request: UpstreamRequest, deps: DispatchDeps): AttemptKind<ForwardResult> {
   const retry = deps.runtime.service.retry;
+  // Only a request that may be sent twice is hedged: the losing copy may have reached its node.
+  const hedges = isSafeToRepeat(request.traits) && request.traits.replayable;
   return {
     deadlineMs: retry.deadlineMs,
     retry,
-    run(node, remainingMs, panic) {
+    hashKey: request.hashKey,
+    pinned: request.pinned,
+    hedgeAfterMs: () => (hedges ? deps.runtime.hedgeDelayMs() : undefined),
+    run(node, remainingMs, panic, cancel) {
       const body = request.body.take();
       if (body === undefined) return undefined;
-      return sendAttempt(node, request, body, remainingMs, panic, deps);
+      return sendAttempt(node, request, body, { remainingMs, panic, cancel }, deps);
     },
     judge(result) {
       const outcome =
@@ -79,16 +88,25 @@ interface Attempt {
   readonly panic: boolean;
 }
 
+/** How the loop sends one attempt. */
+interface AttemptOptions {
+  readonly remainingMs: number;
+  readonly panic: boolean;
+  /** Fires when another attempt's answer won: a fetch of this isolate's own is aborted. */
+  readonly cancel: AbortSignal;
+}
+
 /**
  * One attempt at one node: on a leased slot, fetched from this isolate with no Durable Object
- * call; without a free slot, through the node's gate, which admits it in FIFO order.
+ * call; without a free slot, through the node's gate, which admits it in FIFO order. A gate call
+ * cannot be aborted across RPC, so a cancelled attempt on that path runs to its response headers
+ * and is then let go of.
  */
 async function sendAttempt(
   node: MemberNode,
   request: UpstreamRequest,
   body: AttemptBody,
-  remainingMs: number,
-  panic: boolean,
+  { remainingMs, panic, cancel }: AttemptOptions,
   deps: DispatchDeps,
 ): Promise<ForwardResult> {
   const { runtime } = deps;
@@ -118,7 +136,16 @@ async function sendAttempt(
     counters.directAttempts++;
     const sentAt = deps.now();
     const via = nodeFetcher(deps.env, runtime.service.egress);
-    const sent = await fetchNode(via, attempt.upstream, attempt.holdMs, attempt.remainingMs);
+    const sent = await fetchNode(via, attempt.upstream, {
+      timeoutMs: attempt.holdMs,
+      uploadLimitMs: attempt.remainingMs,
+      cancel,
+    });
+    if (cancel.aborted && sent.kind !== "response") {
+      // Cut short because another attempt won: no verdict on the node either way.
+      slots.give(undefined);
+      return { kind: "not-sent", reason: "cancelled" };
+    }
     const failed = sent.kind !== "response" || isFailureStatus(sent.response.status);
     slots.give(failed ? undefined : { latencyMs: deps.now() - sentAt });
     const ejectedUntil = failed ? await leases.reportFailure(node, context) : undefined;

@@ -13,6 +13,8 @@ export interface Invocation {
   readonly payload: InvokePayload;
   readonly chain: readonly ScopeLevel[];
   readonly requestId: string;
+  /** The invocation's key under `policy: "consistent_hash"`. */
+  readonly hashKey?: string | undefined;
   /** The service's invocation settings (it has some: the route checked). */
   readonly settings: InvokeSettings;
 }
@@ -29,6 +31,7 @@ export function dispatchInvocation(invocation: Invocation, deps: DispatchDeps): 
   const kind: AttemptKind<InvokeOutcome> = {
     deadlineMs: invocation.settings.timeoutMs,
     retry: service.retry,
+    hashKey: invocation.hashKey,
     run(node, remaining, panic) {
       counters.gateCalls++;
       return gateOf(env, service, node)

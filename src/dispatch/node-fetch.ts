@@ -27,6 +27,16 @@ export type NodeFetch =
     }
   | { readonly kind: "network-error" | "timeout"; readonly detail: string };
 
+/** How long a fetch of a node may take, and what else may cut it short. */
+export interface FetchLimits {
+  /** The per-try timeout: time to response headers once the request is sent. */
+  readonly timeoutMs: number;
+  /** Time a streamed upload may take to go out; default the per-try timeout. */
+  readonly uploadLimitMs?: number;
+  /** Aborts the fetch (and the response body) when it fires: a hedge's loser. */
+  readonly cancel?: AbortSignal;
+}
+
 /**
  * Fetches the node. The per-try timer covers the wait for response headers once the request has
  * been sent, as Envoy's does: a streamed upload gets until `uploadLimitMs` (the time left of the
@@ -36,10 +46,10 @@ export type NodeFetch =
 export async function fetchNode(
   via: NodeFetcher,
   request: NodeRequest,
-  timeoutMs: number,
-  uploadLimitMs: number = timeoutMs,
+  { timeoutMs, uploadLimitMs = timeoutMs, cancel }: FetchLimits,
 ): Promise<NodeFetch> {
   const abort = new AbortController();
+  cancel?.addEventListener("abort", () => abort.abort(), { once: true });
   let timer: ReturnType<typeof setTimeout> | undefined;
   let why = "";
   const stop = () => {

@@ -1,5 +1,8 @@
+import { RingCache } from "../balancer/consistent-hash.ts";
+import { HandshakeWindow } from "../balancer/handshake-window.ts";
 import { LatencyTracker } from "../balancer/latency-tracker.ts";
 import type { MemberNode } from "../balancer/membership.ts";
+import { RetryBudget } from "../balancer/retry-budget.ts";
 import { LeasedPositions } from "../balancer/rotation.ts";
 import type { PreferredScope, ScopeLevel } from "../balancer/scope.ts";
 import type { ResolvedService } from "../config/load.ts";
@@ -32,6 +35,12 @@ export class ServiceRuntime {
   readonly leases: LeaseClient;
   readonly membership: MembershipCache;
   readonly latency: LatencyTracker;
+  /** This isolate's retry budget for the service (docs/policies.md says why per isolate). */
+  readonly retryBudget: RetryBudget;
+  /** Rings of the routable nodes, for `policy: "consistent_hash"`. */
+  readonly rings: RingCache;
+  /** Recent handshake times, for a hedge delay taken as their percentile. */
+  readonly #handshakes = new HandshakeWindow();
   readonly #positions = new LeasedPositions();
   readonly #namedDatacenters: ReadonlySet<string>;
   #pendingLease: Promise<void> | undefined;
@@ -59,6 +68,8 @@ export class ServiceRuntime {
       allow: service.allow,
       ...(service.gatewayId === undefined ? {} : { gatewayId: service.gatewayId }),
     };
+    this.retryBudget = new RetryBudget(service.retry.budget);
+    this.rings = new RingCache(service.hash.pointsPerWeight);
     this.latency = new LatencyTracker(service.latencyEjection, service.ejection.maxEjectedShare);
     this.membership = new MembershipCache(service, this.liveConfig, {
       until: (id) => this.latency.slowUntil(id),
@@ -114,10 +125,25 @@ export class ServiceRuntime {
     return rackKnown ? { dc, rack } : { dc };
   }
 
+  /**
+   * How long an attempt may go without response headers before it is hedged: the configured
+   * delay, or the configured percentile of recent handshakes once there are enough of them (never
+   * below the delay). Undefined when the service does not hedge.
+   */
+  hedgeDelayMs(): number | undefined {
+    const hedge = this.service.retry.hedge;
+    if (!hedge) return undefined;
+    if (hedge.percentile === undefined || this.#handshakes.size < hedge.minSamples) {
+      return hedge.afterMs;
+    }
+    return Math.max(hedge.afterMs, this.#handshakes.percentile(hedge.percentile) ?? 0);
+  }
+
   /** Counts a handshake starting; call the returned function when it ends, with its latency. */
   begin(nodeId: string): (latencyMs: number | undefined, now: number) => void {
     this.latency.begin(nodeId);
     return (latencyMs, now) => {
+      if (latencyMs !== undefined) this.#handshakes.record(latencyMs);
       const taken = this.latency.end(nodeId, latencyMs, now, this.knownCount, (id) =>
         this.membership.isEjected(id, now),
       );

@@ -127,8 +127,10 @@ export class NodeGate extends DurableObject<Env> {
     this.#forwarded++;
     try {
       const via = nodeFetcher(this.env, options.egress);
-      const timeouts = [options.perTryTimeoutMs, options.queueTimeoutMs] as const;
-      const sent = await fetchNode(via, request, ...timeouts);
+      const sent = await fetchNode(via, request, {
+        timeoutMs: options.perTryTimeoutMs,
+        uploadLimitMs: options.queueTimeoutMs,
+      });
       if (sent.kind !== "response") {
         return { kind: sent.kind, detail: sent.detail, ejectedUntil: await this.#failed(options) };
       }

@@ -11,7 +11,7 @@ import { missingBinding } from "../dispatch/egress.ts";
 export const healthRoutes = new Hono<{ Bindings: Env }>()
   .get("/health", (c) => {
     const config = loadConfig(c.env.ROUNDHOUSE_CONFIG);
-    const issues = config.ok ? secretIssues(c.env) : config.issues;
+    const issues = config.ok ? secretIssues(c.env, config.services.values()) : config.issues;
     if (!config.ok || issues.length > 0) return c.json({ status: "bad-config", issues }, 503);
     const services = [...config.services.keys()];
     const unreachable = [...config.services.values()].flatMap((service) => {

@@ -7,6 +7,7 @@ import { readLimited } from "../http/limited-body.ts";
 import { problem } from "../http/problem.ts";
 import { contentTypeProblem } from "../transport/frame.ts";
 import type { GatewayEnv } from "./context.ts";
+import { hashKeyOf } from "./hash-key.ts";
 
 /** `POST /v1/invoke/{service}`: runs a function invocation on one node over its stream. */
 export const invokeRoutes = new Hono<GatewayEnv>().post("/:service", async (c) => {
@@ -56,6 +57,7 @@ export const invokeRoutes = new Hono<GatewayEnv>().post("/:service", async (c) =
     {
       payload: { body, contentType },
       chain,
+      hashKey: hashKeyOf(c, service, undefined),
       requestId: requestIdFor(c.req.raw.headers),
       settings,
     },

@@ -12,7 +12,9 @@ import { requestIdFor, upstreamHeaders } from "../dispatch/headers.ts";
 import { dispatch } from "../dispatch/http-attempt.ts";
 import { runtimeFor } from "../dispatch/service-runtime.ts";
 import { fail, problem } from "../http/problem.ts";
+import { affinityNode, keepAffinity } from "./affinity.ts";
 import type { GatewayEnv } from "./context.ts";
+import { hashKeyOf } from "./hash-key.ts";
 
 /**
  * The request's own scope, if the service lets requests choose one, narrowed to the places the
@@ -65,6 +67,7 @@ export const proxyRoutes = new Hono<GatewayEnv>().all("/:service/*", async (c) =
     service.retry.maxAttempts > 1 ? service.retry.maxReplayBodyBytes : 0,
   );
   const method = c.req.method;
+  const pinned = await affinityNode(c, service);
   const headers = upstreamHeaders(
     [...c.req.raw.headers],
     {
@@ -74,7 +77,7 @@ export const proxyRoutes = new Hono<GatewayEnv>().all("/:service/*", async (c) =
     },
     requestId,
   );
-  return dispatch(
+  const response = await dispatch(
     {
       method,
       pathAndQuery: rest + url.search,
@@ -82,6 +85,8 @@ export const proxyRoutes = new Hono<GatewayEnv>().all("/:service/*", async (c) =
       body,
       requestId,
       chain,
+      hashKey: hashKeyOf(c, service, rest),
+      pinned,
       traits: {
         method,
         // An empty key names nothing, so it makes nothing safe to repeat.
@@ -91,4 +96,5 @@ export const proxyRoutes = new Hono<GatewayEnv>().all("/:service/*", async (c) =
     },
     dispatchDeps(c.env, service, (work) => c.executionCtx.waitUntil(work)),
   );
+  return keepAffinity(c, service, pinned, response);
 });

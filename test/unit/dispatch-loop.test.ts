@@ -1,137 +1,11 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { LeaseAnswer } from "../../src/balancer/lease-slots.ts";
-import { parseConfig, type ResolvedService } from "../../src/config/load.ts";
-import { type AttemptKind, runAttempts, type Verdict } from "../../src/dispatch/attempt-loop.ts";
-import type { ForwardResult } from "../../src/dispatch/attempt-result.ts";
+import { runAttempts } from "../../src/dispatch/attempt-loop.ts";
 import { counters } from "../../src/dispatch/counters.ts";
-import type { DispatchDeps } from "../../src/dispatch/deps.ts";
 import { dispatch } from "../../src/dispatch/http-attempt.ts";
-import { ServiceRuntime } from "../../src/dispatch/service-runtime.ts";
-import type { ForwardOptions, LeaseRequest } from "../../src/durable/node-gate.ts";
+import type { LeaseRequest } from "../../src/durable/node-gate.ts";
+import { failing, scripted, service, world } from "./dispatch-world.ts";
 
-// The one attempt loop, driven in plain Node: a fake clock, sleeps that only record, Durable
-// Objects and nodes as fakes.
-
-function service(extra: Record<string, unknown> = {}): ResolvedService {
-  const loaded = parseConfig({
-    services: [
-      {
-        name: "svc",
-        nodes: ["a", "b", "c"].map((id) => ({ id, url: `http://${id}.test` })),
-        slowStartMs: 0,
-        ...extra,
-      },
-    ],
-  });
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
-  return loaded.services.get("svc") as ResolvedService;
-}
-
-interface FakeWorld {
-  deps: DispatchDeps;
-  clock: { now: number };
-  sleeps: number[];
-  gateCalls: { forward: ForwardOptions[]; lease: LeaseRequest[] };
-}
-
-function world(
-  svc: ResolvedService,
-  gate: Partial<Record<"forward" | "lease", unknown>> = {},
-): FakeWorld {
-  const clock = { now: 1_000_000 };
-  const sleeps: number[] = [];
-  const gateCalls = { forward: [] as ForwardOptions[], lease: [] as LeaseRequest[] };
-  let generation = 0;
-  const stub = {
-    forward: async (_request: unknown, options: ForwardOptions): Promise<ForwardResult> => {
-      gateCalls.forward.push(options);
-      if (typeof gate.forward === "function") return gate.forward(options);
-      return {
-        kind: "response",
-        delivery: "buffered",
-        buffered: {
-          status: 200,
-          statusText: "OK",
-          headers: [["x-from", "gate"]],
-          body: new ArrayBuffer(0),
-        },
-      };
-    },
-    lease: async (request: LeaseRequest): Promise<LeaseAnswer> => {
-      gateCalls.lease.push(request);
-      if (typeof gate.lease === "function") return gate.lease(request);
-      return { slots: 4, ttlMs: request.ttlMs, generation: ++generation };
-    },
-  };
-  const env = {
-    NODE_GATE: { idFromName: (name: string) => ({ name }), get: () => stub },
-  } as unknown as Env;
-  const deps: DispatchDeps = {
-    env,
-    runtime: new ServiceRuntime(svc),
-    objects: {
-      lease: async (size) => ({ start: 0, size, ejected: [] }),
-      view: async () => ({ version: 1 }),
-    },
-    now: () => clock.now,
-    sleep: async (ms) => {
-      sleeps.push(ms);
-      clock.now += ms;
-    },
-    random: () => 0.5,
-    leaseContext: {
-      totalNodes: 3,
-      now: () => clock.now,
-      background: () => {},
-      call: (_node, request) => stub.lease(request),
-    },
-  };
-  return { deps, clock, sleeps, gateCalls };
-}
-
-/** An attempt kind whose results come from a script: node id → what happens there. */
-function scripted(
-  svc: ResolvedService,
-  script: Record<string, Partial<Verdict> & { takesMs?: number }>,
-  clock: { now: number },
-) {
-  const tried: string[] = [];
-  const discarded: string[] = [];
-  const kind: AttemptKind<{ node: string } & Partial<Verdict>> = {
-    deadlineMs: svc.retry.deadlineMs,
-    retry: svc.retry,
-    run: (node) => {
-      tried.push(node.id);
-      const step = script[node.id] ?? {};
-      clock.now += step.takesMs ?? 1;
-      return Promise.resolve({ node: node.id, ...step });
-    },
-    judge: (r) => ({
-      counted: r.counted ?? true,
-      retryable: r.retryable ?? false,
-      answer: r.answer ?? true,
-      measured: true,
-      ejectedUntil: r.ejectedUntil,
-    }),
-    discard: async (r) => {
-      discarded.push(r.node);
-    },
-    answer: (r, nodeId, attempts) => Response.json({ answer: r.node, nodeId, attempts }),
-    fail: (end) =>
-      Response.json(
-        {
-          fail: end.stop,
-          attempts: end.attempts,
-          tried: end.attempted,
-          pastDeadline: end.pastDeadline,
-        },
-        { status: 503 },
-      ),
-  };
-  return { kind, tried, discarded };
-}
-
-const failing = { retryable: true, answer: false };
+// The one attempt loop, driven in plain Node (see dispatch-world.ts).
 
 describe("runAttempts", () => {
   it("moves to an untried node after each retryable failure, backing off between attempts", async () => {
@@ -199,8 +73,8 @@ describe("runAttempts", () => {
     const until = clock.now + 60_000;
     const { kind } = scripted(svc, { a: { ...failing, ejectedUntil: until }, b: failing }, clock);
     const run = kind.run;
-    kind.run = (node, remaining, panic) =>
-      node.id === "c" ? undefined : run(node, remaining, panic);
+    kind.run = (node, remaining, panic, cancel) =>
+      node.id === "c" ? undefined : run(node, remaining, panic, cancel);
     const body = await (await runAttempts(kind, [{ kind: "cluster" }], deps)).json();
     expect(body).toMatchObject({ fail: "not-retryable", tried: ["a"] });
     expect(deps.runtime.route([{ kind: "cluster" }], clock.now).schedule).not.toContain("a");
