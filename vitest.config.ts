@@ -25,6 +25,7 @@ export default defineConfig({
               bindings: {
                 ADMIN_TOKEN: "test-admin-token-0123456789abcdef",
                 PEER_SECRET: "test-peer-secret-0123456789abcdef",
+                AFFINITY_SECRET: "test-affinity-secret-0123456789abcdef",
                 DISCOVERY_TOKEN: "Bearer test-discovery-token",
               },
               // Bound where a deployment binds its VPC Network: the egress path runs for real.

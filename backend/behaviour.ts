@@ -43,6 +43,8 @@ export interface Behaviour {
   slowMs: number;
   /** Period of slow requests; 0 means no request is slow. */
   slowEvery: number;
+  /** Every failEvery-th request answers failStatus whatever the mode; 0 means none. */
+  failEvery: number;
   /** Periodic outage, or null for none. */
   flap: Flap | null;
   /** How GET /localnodes is answered on a cluster node; independent of mode, delays and flap. */
@@ -59,6 +61,7 @@ export const DEFAULT_BEHAVIOUR: Readonly<Behaviour> = {
   delayMs: 0,
   slowMs: 0,
   slowEvery: 0,
+  failEvery: 0,
   flap: null,
   discovery: "normal",
 };
@@ -93,6 +96,9 @@ export function parseBehaviourPatch(input: unknown): BehaviourPatch {
   if (input.slowMs !== undefined) patch.slowMs = delay(input.slowMs, "slowMs");
   if (input.slowEvery !== undefined) {
     patch.slowEvery = integerIn(input.slowEvery, "slowEvery", 0, Number.MAX_SAFE_INTEGER);
+  }
+  if (input.failEvery !== undefined) {
+    patch.failEvery = integerIn(input.failEvery, "failEvery", 0, Number.MAX_SAFE_INTEGER);
   }
   if (input.flap !== undefined) patch.flap = parseFlap(input.flap);
   if (input.discovery !== undefined) {

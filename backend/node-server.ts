@@ -57,6 +57,8 @@ export interface NodeStats {
   inHandshake: number;
   /** Highest inHandshake seen. */
   peakHandshakes: number;
+  /** Requests whose client closed the connection before the answer's headers (a hedge's loser). */
+  abandoned: number;
   /** Discovery requests received. */
   localnodesRequests: number;
   /** Discovery requests received per raw query string ("" for none). */
@@ -150,6 +152,7 @@ class NodeServer implements BackendNode {
   #byMethod = new Map<string, number>();
   #byRequestId = new Map<string, number>();
   #inHandshake = 0;
+  #abandoned = 0;
   #peakHandshakes = 0;
   #localnodesRequests = 0;
   #localnodesByQuery = new Map<string, number>();
@@ -224,6 +227,7 @@ class NodeServer implements BackendNode {
       byRequestId: Object.fromEntries(this.#byRequestId),
       inHandshake: this.#inHandshake,
       peakHandshakes: this.#peakHandshakes,
+      abandoned: this.#abandoned,
       localnodesRequests: this.#localnodesRequests,
       localnodesByQuery: Object.fromEntries(this.#localnodesByQuery),
       invocations: this.#invocations,
@@ -237,6 +241,7 @@ class NodeServer implements BackendNode {
     this.#byMethod.clear();
     this.#byRequestId.clear();
     this.#peakHandshakes = this.#inHandshake;
+    this.#abandoned = 0;
     this.#localnodesRequests = 0;
     this.#localnodesByQuery.clear();
     this.#invocations = 0;
@@ -309,7 +314,7 @@ class NodeServer implements BackendNode {
       return;
     }
     const sequence = this.#count(req);
-    const verdict = this.#verdict(behaviour);
+    const verdict = this.#verdict(behaviour, sequence);
     const endHandshake = this.#beginHandshake(res);
     if (refuseOversizedUpload(req, res)) return;
     let bodyBytes = 0;
@@ -354,9 +359,10 @@ class NodeServer implements BackendNode {
     return this.#requests;
   }
 
-  #verdict(behaviour: Behaviour): Verdict {
+  #verdict(behaviour: Behaviour, sequence: number): Verdict {
     if (behaviour.mode === "hang") return "hang";
     if (behaviour.mode === "fail") return "fail";
+    if (behaviour.failEvery > 0 && sequence % behaviour.failEvery === 0) return "fail";
     if (behaviour.flap && isFlapDown(behaviour.flap, this.#flapSince, Date.now())) return "flap";
     return "ok";
   }
@@ -371,7 +377,10 @@ class NodeServer implements BackendNode {
       open = false;
       this.#inHandshake -= 1;
     };
-    res.once("close", end);
+    res.once("close", () => {
+      if (open) this.#abandoned += 1;
+      end();
+    });
     return end;
   }
 

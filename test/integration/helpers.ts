@@ -16,6 +16,8 @@ export interface NodeStats {
   byMethod: Record<string, number>;
   inHandshake: number;
   peakHandshakes: number;
+  /** Requests whose client went away before the answer's headers. */
+  abandoned: number;
   /** Function invocations executed over the node's stream. */
   invocations: number;
   /** Executions per invocation body. */
@@ -56,7 +58,6 @@ export function serviceName(prefix = "svc"): string {
   return `${prefix}-${services}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
-/** A gateway running the real worker with `config` as its ROUNDHOUSE_CONFIG. */
 /**
  * The config with loopback allowed for every service that has no `allow` of its own: the test
  * fleet lives on 127.0.0.0/8, which the address policy refuses unless a service lists it.
@@ -70,6 +71,7 @@ export function onLoopback<T>(config: T): T {
   };
 }
 
+/** A gateway running the real worker with `config` as its ROUNDHOUSE_CONFIG. */
 export function gateway(config: unknown, overrides: Partial<Env> = {}) {
   const raw = typeof config === "string" ? config : JSON.stringify(onLoopback(config));
   return async (path: string, init?: RequestInit): Promise<Response> => {
