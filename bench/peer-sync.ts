@@ -8,7 +8,7 @@ import { type FakePeer, FakePeerSet } from "../backend/fake-peer.ts";
 import type { Stamp } from "../src/sync/hlc.ts";
 import type { RouteEntry } from "../src/sync/route-table.ts";
 import { startGateway } from "./gateway.ts";
-import { fmt, machine, printTable, writeResult } from "./report.ts";
+import { fmt, machine, percentile, printTable, writeResult } from "./report.ts";
 
 const SERVICE = "bench";
 const GATEWAY_ID = "bench-gw";
@@ -28,12 +28,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 function stampsOf(entry: RouteEntry): string {
   const stamp = (s: Stamp | undefined) => (s ? `${s.wallMs}.${s.counter}.${s.origin}` : "-");
   return `${stamp(entry.stamp)}/${stamp(entry.recordStamp)}`;
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return sorted[Math.max(0, index)] ?? Number.NaN;
 }
 
 export async function peerSyncBench(argv: string[]): Promise<void> {

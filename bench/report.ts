@@ -42,3 +42,10 @@ export function printTable(
 export function fmt(value: number, digits = 0): string {
   return Number.isFinite(value) ? value.toFixed(digits) : "-";
 }
+
+/** The p-th percentile (0–100, nearest rank) of values sorted ascending; NaN for none. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
+  return sorted[Math.max(0, index)] ?? Number.NaN;
+}

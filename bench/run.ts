@@ -9,6 +9,7 @@ const SCENARIOS: Record<string, (argv: string[]) => Promise<void>> = {
   failover: failoverBench,
   leases: async (argv) => (await import("./leases.ts")).leasesBench(argv),
   "peers-sync": peerSyncBench,
+  policies: async (argv) => (await import("./policies.ts")).policiesBench(argv),
   profile: async (argv) => (await import("./profile.ts")).profileBench(argv),
   stream: streamBench,
   versus: async (argv) => (await import("./versus.ts")).versusBench(argv),

@@ -90,22 +90,24 @@ export class BoundedHashPlan implements NodePlan {
 
   next(): string | undefined {
     const ring = this.#rings.ringOf(this.#members(this.#tried));
-    const fits = this.#balanceFactor === undefined ? undefined : this.#capacity(ring);
-    let fallback: string | undefined;
-    for (const id of ring.walk(this.#hash)) {
-      if (this.#tried.has(id)) continue;
-      fallback ??= id;
-      if (!fits || fits(id)) return this.#take(id);
+    const untried = (id: string) => !this.#tried.has(id);
+    const factor = this.#balanceFactor;
+    if (factor !== undefined) {
+      let total = 0;
+      for (const id of ring.ids) total += this.#outstanding(id);
+      // A node's share of the mean with this request counted, times the factor. Rounded down, a
+      // node never goes past the factor; when small loads leave no node under that, rounded up,
+      // which the loads always leave room under (the capacities add up to more than the load).
+      const perWeight = (factor * (total + 1)) / ring.totalWeight;
+      for (const round of [Math.floor, Math.ceil]) {
+        for (const id of ring.walk(this.#hash)) {
+          const capacity = round(perWeight * ring.weightOf(id));
+          if (untried(id) && this.#outstanding(id) + 1 <= capacity) return this.#take(id);
+        }
+      }
     }
-    return fallback === undefined ? undefined : this.#take(fallback);
-  }
-
-  /** Whether a node can take one more request within its bound. */
-  #capacity(ring: HashRing): (id: string) => boolean {
-    let total = 0;
-    for (const id of ring.ids) total += this.#outstanding(id);
-    const perWeight = ((this.#balanceFactor as number) * (total + 1)) / ring.totalWeight;
-    return (id) => this.#outstanding(id) + 1 <= Math.ceil(perWeight * ring.weightOf(id));
+    for (const id of ring.walk(this.#hash)) if (untried(id)) return this.#take(id);
+    return undefined;
   }
 
   #take(id: string): string {

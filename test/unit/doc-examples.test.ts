@@ -18,9 +18,13 @@ function configExamples(path: string): { at: string; config: unknown }[] {
 }
 
 describe("configuration examples in the docs", () => {
-  const examples = ["README.md", "docs/config.md", "docs/deploy.md", "docs/discovery.md"].flatMap(
-    configExamples,
-  );
+  const examples = [
+    "README.md",
+    "docs/config.md",
+    "docs/deploy.md",
+    "docs/discovery.md",
+    "docs/policies.md",
+  ].flatMap(configExamples);
 
   it("finds the examples it checks", () => {
     expect(examples.length).toBeGreaterThanOrEqual(6);
