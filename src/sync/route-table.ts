@@ -37,7 +37,11 @@ export type Change =
   /** Takes a node out of rotation until a time. */
   | (ChangeBase & { readonly kind: "eject"; readonly until: number })
   /** Puts an ejected node back into rotation. */
-  | (ChangeBase & { readonly kind: "readmit" });
+  | (ChangeBase & { readonly kind: "readmit" })
+  /** An operator's drain: out of rotation for new dispatches while true. */
+  | (ChangeBase & { readonly kind: "drain"; readonly draining: boolean })
+  /** An operator's weight for the node; null returns it to the configured weight. */
+  | (ChangeBase & { readonly kind: "weigh"; readonly weight: number | null });
 
 /** A change kind. */
 export type ChangeKind = Change["kind"];
@@ -54,6 +58,10 @@ export interface RouteEntry {
   readonly stamp: Stamp;
   /** Stamp of the last upsert or remove, if any arrived. */
   readonly recordStamp: Stamp | undefined;
+  /** An operator drained the node (the last drain write); false when none arrived. */
+  readonly draining: boolean;
+  /** The operator's weight for the node; null when none is set. */
+  readonly weight: number | null;
 }
 
 /** Service names as the configuration allows them, then node ids as the configuration allows them. */
@@ -93,6 +101,10 @@ function canonical(change: Change): string {
     }
     case "eject":
       return JSON.stringify([change.key, "eject", change.until]);
+    case "drain":
+      return JSON.stringify([change.key, "drain", change.draining]);
+    case "weigh":
+      return JSON.stringify([change.key, "weigh", change.weight]);
     default:
       return JSON.stringify([change.key, change.kind]);
   }
@@ -118,22 +130,48 @@ function normalize(change: Change): Change {
     }
     case "eject":
       return { ...base, kind: "eject", until: change.until };
+    case "drain":
+      return { ...base, kind: "drain", draining: change.draining };
+    case "weigh":
+      return { ...base, kind: "weigh", weight: change.weight };
     default:
       return { ...base, kind: change.kind };
   }
 }
 
 type RecordChange = Extract<Change, { kind: "upsert" | "remove" }>;
+type StateChange = Extract<Change, { kind: "upsert" | "remove" | "eject" | "readmit" }>;
+type DrainChange = Extract<Change, { kind: "drain" }>;
+type WeighChange = Extract<Change, { kind: "weigh" }>;
 
 /**
- * Two last-writer-wins registers per key: the record (written by upsert and remove) and the state
- * (written by every kind). Eject and readmit carry no record, so one whole-entry register would
- * lose the route when a node is ejected; with two registers each is a max over a total order,
- * which makes apply commutative, associative and idempotent.
+ * Last-writer-wins registers per key: the record (written by upsert and remove), the state
+ * (written by upsert, remove, eject and readmit), and an operator's drain and weight, each its
+ * own. Eject and readmit carry no record, so one whole-entry register would lose the route when a
+ * node is ejected, and a drain on one peer would undo a weight set on another at the same time;
+ * with a register per concern each is a max over a total order, which makes apply commutative,
+ * associative and idempotent.
  */
 interface Registers {
   record: RecordChange | undefined;
-  state: Change;
+  state: StateChange | undefined;
+  drain: DrainChange | undefined;
+  weight: WeighChange | undefined;
+}
+
+/** The register a change writes besides the state's (record), or instead of it (operator). */
+function registerOf(change: Change): "record" | "state" | "drain" | "weight" {
+  switch (change.kind) {
+    case "upsert":
+    case "remove":
+      return "record";
+    case "drain":
+      return "drain";
+    case "weigh":
+      return "weight";
+    default:
+      return "state";
+  }
 }
 
 /** Options of RouteTable.since. */
@@ -162,19 +200,33 @@ export class RouteTable {
 
   /** Applies one change; true when it altered the table (false for stale or repeated changes). */
   apply(change: Change): boolean {
-    const current = this.#entries.get(change.key);
-    const isRecordChange = change.kind === "upsert" || change.kind === "remove";
-    const winsState = current === undefined || compareChanges(change, current.state) > 0;
-    const winsRecord =
-      isRecordChange &&
-      (current?.record === undefined || compareChanges(change, current.record) > 0);
-    if (!winsState && !winsRecord) return false;
+    const current = this.#entries.get(change.key) ?? {
+      record: undefined,
+      state: undefined,
+      drain: undefined,
+      weight: undefined,
+    };
+    const wins = (held: Change | undefined) =>
+      held === undefined || compareChanges(change, held) > 0;
+    const register = registerOf(change);
+    const next: Registers = { ...current };
     const stored = normalize(change);
-    this.#entries.set(change.key, {
-      record: winsRecord ? (stored as RecordChange) : current?.record,
-      state: winsState || current === undefined ? stored : current.state,
-    });
-    return true;
+    let altered = false;
+    if (register === "record" || register === "state") {
+      if (register === "record" && wins(current.record)) {
+        next.record = stored as RecordChange;
+        altered = true;
+      }
+      if (wins(current.state)) {
+        next.state = stored as StateChange;
+        altered = true;
+      }
+    } else if (wins(current[register])) {
+      (next as unknown as Record<string, Change>)[register] = stored;
+      altered = true;
+    }
+    if (altered) this.#entries.set(change.key, next);
+    return altered;
   }
 
   /** Applies changes in order; returns those that altered the table (to forward or persist). */
@@ -201,15 +253,22 @@ export class RouteTable {
   }
 
   /**
-   * The fewest changes that rebuild a key's entry from nothing: its last upsert or remove, and
-   * its last eject or readmit when that came later.
+   * The fewest changes that rebuild a key's entry from nothing: its last upsert or remove, its
+   * last eject or readmit when that came later, and its operator's last drain and weight, in
+   * stamp order.
    */
   changesFor(key: string): Change[] {
     const registers = this.#entries.get(key);
     if (!registers) return [];
-    const { record, state } = registers;
-    if (record === undefined) return [state];
-    return compareChanges(record, state) === 0 ? [record] : [record, state];
+    const { record, state, drain, weight } = registers;
+    const held = [record, state, drain, weight].filter((c): c is Change => c !== undefined);
+    const unique = held.filter((c, i) => held.findIndex((o) => compareChanges(o, c) === 0) === i);
+    return unique.sort(compareChanges);
+  }
+
+  /** The last write of a key's state (upsert, remove, eject or readmit), if any. */
+  stateChange(key: string): Change | undefined {
+    return this.#entries.get(key)?.state;
   }
 
   /**
@@ -237,18 +296,23 @@ export class RouteTable {
   }
 }
 
-function toEntry(key: string, { record, state }: Registers): RouteEntry {
+function toEntry(key: string, registers: Registers): RouteEntry {
+  const { record, state, drain, weight } = registers;
   const tombstone = record?.kind === "remove";
+  const stamps = [record, state, drain, weight].filter((c): c is Change => c !== undefined);
+  const latest = stamps.sort(compareChanges).at(-1) as Change;
   return {
     key,
     record: record === undefined ? undefined : tombstone ? null : record.record,
-    state: tombstone ? { kind: "removed" } : stateOf(state),
-    stamp: state.stamp,
+    state: tombstone ? { kind: "removed" } : state ? stateOf(state) : { kind: "active" },
+    stamp: latest.stamp,
     recordStamp: record?.stamp,
+    draining: drain?.draining ?? false,
+    weight: weight?.weight ?? null,
   };
 }
 
-function stateOf(change: Change): NodeState {
+function stateOf(change: StateChange): NodeState {
   switch (change.kind) {
     case "eject":
       return { kind: "ejected", until: change.until };

@@ -46,6 +46,8 @@ export const ChangeSchema = z.discriminatedUnion("kind", [
   z.strictObject({ ...base, kind: z.literal("remove") }),
   z.strictObject({ ...base, kind: z.literal("eject"), until: z.int().min(0) }),
   z.strictObject({ ...base, kind: z.literal("readmit") }),
+  z.strictObject({ ...base, kind: z.literal("drain"), draining: z.boolean() }),
+  z.strictObject({ ...base, kind: z.literal("weigh"), weight: z.int().min(1).max(100).nullable() }),
 ]);
 
 /** Body of POST /_gw/peer/changes. */
@@ -179,6 +181,10 @@ export function toWireChange(change: Change): WireChange {
       return { ...head, kind: "upsert", record: wireRecord(change.record) };
     case "eject":
       return { ...head, kind: "eject", until: change.until };
+    case "drain":
+      return { ...head, kind: "drain", draining: change.draining };
+    case "weigh":
+      return { ...head, kind: "weigh", weight: change.weight };
     default:
       return { ...head, kind: change.kind };
   }

@@ -28,12 +28,14 @@ const changeArb: fc.Arbitrary<Change> = fc
     key: keyArb,
     wallMs: fc.integer({ min: T0, max: T0 + 1_000 }),
     origin: fc.constantFrom("a", "b"),
-    kind: fc.constantFrom("upsert", "remove", "eject", "readmit"),
+    kind: fc.constantFrom("upsert", "remove", "eject", "readmit", "drain", "weigh"),
   })
   .map(({ key, wallMs, origin, kind }): Change => {
     const stamp = at(wallMs, 0, origin);
     if (kind === "upsert") return upsert(key, stamp);
     if (kind === "eject") return { key, stamp, kind, until: T0 + 5_000 };
+    if (kind === "drain") return { key, stamp, kind, draining: wallMs % 2 === 0 };
+    if (kind === "weigh") return { key, stamp, kind, weight: wallMs % 3 === 0 ? null : 2 };
     return { key, stamp, kind: kind as "remove" | "readmit" };
   });
 

@@ -41,7 +41,7 @@ function gateway(random: () => number = () => 0) {
           ? { key, stamp, kind, record: { url: "http://n:80", weight: 1 } }
           : kind === "eject"
             ? { key, stamp, kind, until: now + 30_000 }
-            : { key, stamp, kind };
+            : { key, stamp, kind: kind as "remove" | "readmit" };
       table.apply(change);
       return change;
     },

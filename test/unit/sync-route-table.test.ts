@@ -39,17 +39,22 @@ const changeArb: fc.Arbitrary<Change> = fc
       counter: fc.integer({ min: 0, max: 2 }),
       origin: fc.constantFrom("a", "b", "c"),
     }),
-    kind: fc.constantFrom("upsert", "remove", "eject", "readmit"),
+    kind: fc.constantFrom("upsert", "remove", "eject", "readmit", "drain", "weigh"),
     url: fc.constantFrom("http://x:1", "http://y:2"),
     weight: fc.integer({ min: 1, max: 3 }),
     until: fc.integer({ min: T0, max: T0 + 2 }),
+    draining: fc.boolean(),
   })
-  .map(({ key, stamp, kind, url, weight, until }): Change => {
+  .map(({ key, stamp, kind, url, weight, until, draining }): Change => {
     switch (kind) {
       case "upsert":
         return { key, stamp, kind, record: { url, weight } };
       case "eject":
         return { key, stamp, kind, until };
+      case "drain":
+        return { key, stamp, kind, draining };
+      case "weigh":
+        return { key, stamp, kind, weight: weight === 3 ? null : weight };
       default:
         return { key, stamp, kind: kind as "remove" | "readmit" };
     }
@@ -87,8 +92,53 @@ describe("RouteTable.apply", () => {
       state: { kind: "active" },
       stamp: at(T0),
       recordStamp: at(T0),
+      draining: false,
+      weight: null,
     });
     expect(table.size).toBe(1);
+  });
+
+  it("keeps an operator's drain and weight apart from the state and from each other", () => {
+    const drain = (stamp: Stamp, draining: boolean): Change => ({
+      key: K,
+      stamp,
+      kind: "drain",
+      draining,
+    });
+    const weigh = (stamp: Stamp, weight: number | null): Change => ({
+      key: K,
+      stamp,
+      kind: "weigh",
+      weight,
+    });
+    // A drain on peer a and a weight on peer b at the same moment: both stand, on either order.
+    const changes = [
+      upsert(at(T0)),
+      eject(at(T0 + 1), T0 + 30_000),
+      drain(at(T0 + 2, 0, "a"), true),
+      weigh(at(T0 + 2, 0, "b"), 5),
+    ];
+    for (const order of [changes, [...changes].reverse()]) {
+      const table = build(order);
+      expect(table.get(K)).toMatchObject({
+        record: rec(),
+        state: { kind: "ejected", until: T0 + 30_000 },
+        draining: true,
+        weight: 5,
+        stamp: at(T0 + 2, 0, "b"),
+      });
+      expect(table.changesFor(K).map((c) => c.kind)).toEqual(["upsert", "eject", "drain", "weigh"]);
+      expect(table.stateChange(K)?.kind).toBe("eject");
+    }
+    const table = build(changes);
+    expect(table.apply(drain(at(T0 + 1), false))).toBe(false);
+    expect(table.apply(drain(at(T0 + 3), false))).toBe(true);
+    expect(table.apply(weigh(at(T0 + 3), null))).toBe(true);
+    expect(table.get(K)).toMatchObject({
+      draining: false,
+      weight: null,
+      state: { kind: "ejected" },
+    });
   });
 
   it("keeps the record through an ejection and a readmission", () => {

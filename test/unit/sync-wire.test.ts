@@ -36,7 +36,8 @@ const changeArb: fc.Arbitrary<Change> = fc
       counter: fc.integer({ min: 0, max: 1_000 }),
       origin: fc.stringMatching(/^[A-Za-z0-9._:-]{1,64}$/),
     }),
-    kind: fc.constantFrom("upsert", "remove", "eject", "readmit"),
+    kind: fc.constantFrom("upsert", "remove", "eject", "readmit", "drain", "weigh"),
+    draining: fc.boolean(),
     record: fc.record(
       {
         url: fc.constantFrom("http://10.0.0.1:8080", "https://node.example/base"),
@@ -48,9 +49,11 @@ const changeArb: fc.Arbitrary<Change> = fc
     ),
     until: fc.integer({ min: 0, max: 2 ** 48 }),
   })
-  .map(({ key, stamp, kind, record, until }): Change => {
+  .map(({ key, stamp, kind, record, until, draining }): Change => {
     if (kind === "upsert") return { key, stamp, kind, record };
     if (kind === "eject") return { key, stamp, kind, until };
+    if (kind === "drain") return { key, stamp, kind, draining };
+    if (kind === "weigh") return { key, stamp, kind, weight: draining ? null : record.weight };
     return { key, stamp, kind: kind as "remove" | "readmit" };
   });
 
