@@ -13,6 +13,8 @@ export interface MemberNode {
   readonly since: number;
   /** Where its gate object should live (a Durable Object location hint). */
   readonly locationHint?: string;
+  /** An operator is draining it: no new dispatch goes to it, not even in panic. */
+  readonly draining?: boolean;
 }
 
 /** The nodes of one scope level. */
@@ -41,14 +43,19 @@ export function selectNodes(
   ejected: (id: string) => boolean,
   panicThreshold: number,
 ): Selection {
-  for (const level of levels) {
+  // A draining node is out whatever else holds: an operator's word outranks panic.
+  const serving = levels.map((level) => ({
+    ...level,
+    nodes: level.nodes.filter((n) => !n.draining),
+  }));
+  for (const level of serving) {
     const routable = level.nodes.filter((n) => n.healthy && !ejected(n.id));
     if (routable.length === 0) continue;
     const panic = routable.length < panicThreshold * level.nodes.length;
     return { scope: level.scope, nodes: panic ? level.nodes : routable, panic };
   }
   // Nothing routable anywhere: panic over the nearest level that lists anything at all.
-  const listed = levels.find((level) => level.nodes.length > 0);
+  const listed = serving.find((level) => level.nodes.length > 0);
   return { scope: listed?.scope, nodes: listed?.nodes ?? [], panic: listed !== undefined };
 }
 

@@ -127,9 +127,16 @@ export class MembershipCache {
     if (entry.version === 0) await entry.pending;
   }
 
-  /** Drops cached memberships so the next dispatch asks the live-node object again. */
+  /**
+   * Drops cached memberships so the next dispatch asks the live-node object again and waits for
+   * its answer: called after this isolate changed the membership itself (an admin call), whose
+   * caller expects the next request to route by the change.
+   */
   forget(): void {
-    for (const view of this.#views.values()) view.fetchedAt = 0;
+    for (const view of this.#views.values()) {
+      view.fetchedAt = 0;
+      view.version = 0;
+    }
   }
 
   /**

@@ -4,7 +4,7 @@ import type { MemberNode, MembershipLevel } from "../balancer/membership.ts";
 import { inScope, type ScopeLevel, scopeKey } from "../balancer/scope.ts";
 import { addressPolicyOf } from "../config/network-schema.ts";
 import { listedUrls } from "./discovery-round.ts";
-import type { DeclaredNode, LiveNodesConfig } from "./live-nodes-types.ts";
+import type { DeclaredNode, LiveNodesConfig, NodeSetting } from "./live-nodes-types.ts";
 
 /** The part of a LiveNodes object's state that its membership is read from. */
 export interface MembershipState {
@@ -13,6 +13,7 @@ export interface MembershipState {
   readonly discovered: Readonly<Record<string, { readonly urls: readonly string[] }>>;
   readonly probes: Readonly<Record<string, ProbeState>>;
   readonly firstSeen: Readonly<Record<string, number>>;
+  readonly settings: Readonly<Record<string, NodeSetting>>;
 }
 
 /**
@@ -93,10 +94,13 @@ export class LiveMembership {
     const state = this.#state();
     const probe = state.probes[node.id];
     const firstSeen = state.firstSeen[node.id] ?? 0;
+    const setting = state.settings[node.id];
     return {
       ...node,
+      weight: setting?.weight ?? node.weight,
       healthy: probe?.healthy ?? true,
       since: Math.max(firstSeen, probe?.healthy ? probe.since : 0),
+      ...(setting?.draining ? { draining: true } : {}),
     };
   }
 }

@@ -31,10 +31,22 @@ export interface LiveNodesConfig {
   readonly allow: readonly string[];
 }
 
-/** A registration another gateway made or withdrew (peer route sync). */
+/** An operator's setting for one node, kept apart from how the node was declared. */
+export interface NodeSetting {
+  /** Out of rotation for new dispatches; in-flight ones finish. */
+  readonly draining: boolean;
+  /** Weight in place of the declared one; null keeps the declared weight. */
+  readonly weight: number | null;
+}
+
+/** The fields of a setting an operator changes; absent ones stay. */
+export type SettingPatch = Partial<NodeSetting>;
+
+/** A registration or operator setting another gateway made or withdrew (peer route sync). */
 export type SyncedNodeChange =
   | { readonly kind: "upsert"; readonly node: DeclaredNode }
-  | { readonly kind: "remove"; readonly nodeId: string };
+  | { readonly kind: "remove"; readonly nodeId: string }
+  | { readonly kind: "operate"; readonly nodeId: string; readonly setting: NodeSetting };
 
 /** An isolate asking for the nodes of a scope chain. */
 export interface ViewRequest {
@@ -56,6 +68,8 @@ export interface LiveNodesReport {
   readonly registered: readonly DeclaredNode[];
   readonly discovered: Readonly<Record<string, { urls: readonly string[]; at: number }>>;
   readonly probes: Readonly<Record<string, ProbeState>>;
+  /** Operators' drains and weights, by node id. */
+  readonly settings: Readonly<Record<string, NodeSetting>>;
   readonly pace: "active" | "idle";
   readonly lastTrafficAt: number;
   readonly nextAlarmAt: number | null;

@@ -1,41 +1,23 @@
 import { DurableObject } from "cloudflare:workers";
-import type { ProbeState } from "../balancer/health-probe.ts";
 import { type ScopeLevel, scopeKey } from "../balancer/scope.ts";
-import type { ServiceConfig } from "../config/schema.ts";
-import { type NodeFetcher, nodeFetcher } from "../dispatch/egress.ts";
-import { noDiscoveryCounts, secretHeaders } from "./discovery.ts";
-import { type DiscoveredState, discoveryRound, roundLevels } from "./discovery-round.ts";
-import { probeNodes } from "./live-health.ts";
-import { hostOf, LiveMembership } from "./live-membership.ts";
+import { LiveMembership } from "./live-membership.ts";
 import type {
   DeclaredNode,
   LiveNodesConfig,
   LiveNodesReport,
+  NodeSetting,
   RemoveResult,
+  SettingPatch,
   SyncedNodeChange,
   ViewRequest,
   ViewResponse,
 } from "./live-nodes-types.ts";
-import { coordinatorOf, readmitNode } from "./stubs.ts";
-import { recordRouteChange, recordRouteChangeOrLog } from "./sync-record.ts";
-
-interface State extends DiscoveredState {
-  config?: LiveNodesConfig;
-  configJson?: string;
-  registered: DeclaredNode[];
-  probes: Record<string, ProbeState>;
-  firstSeen: Record<string, number>;
-  chains: Record<string, { chain: ScopeLevel[]; usedAt: number }>;
-  version: number;
-  lastTrafficAt: number;
-  lastDiscoveryAt: number;
-  lastHealthAt: number;
-}
+import { checkHealth, discover, type RefreshContext } from "./live-refresh.ts";
+import { type LiveState, withDefaults } from "./live-state.ts";
+import { recordRouteChange } from "./sync-record.ts";
 
 const STATE_KEY = "state";
 const MAX_CHAINS = 16;
-/** Outbound connections one Worker invocation may hold open at once. */
-const _CONNECTIONS = 6;
 /** A service nobody has asked about for this long stops refreshing until traffic returns. */
 const DORMANT_AFTER_MS = 24 * 3_600_000;
 
@@ -47,27 +29,12 @@ const DORMANT_AFTER_MS = 24 * 3_600_000;
  * copy is older than the active refresh interval.
  */
 export class LiveNodes extends DurableObject<Env> {
-  #state: State;
+  #state: LiveState;
   readonly #membership = new LiveMembership(() => this.#state);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    const stored = ctx.storage.kv.get<State>(STATE_KEY);
-    // State stored by an older version lacks the newer fields: defaults fill them in.
-    this.#state = {
-      registered: [],
-      discovered: {},
-      confirmedAt: {},
-      probes: {},
-      firstSeen: {},
-      chains: {},
-      version: 1,
-      lastTrafficAt: 0,
-      lastDiscoveryAt: 0,
-      lastHealthAt: 0,
-      ...stored,
-      counters: { ...noDiscoveryCounts(), ...stored?.counters },
-    };
+    this.#state = withDefaults(ctx.storage.kv.get<LiveState>(STATE_KEY));
   }
 
   /** The chain's levels, discovering them first if this chain has never been asked for. */
@@ -80,7 +47,7 @@ export class LiveNodes extends DurableObject<Env> {
     this.#trimChains();
     const wasIdle = now - this.#state.lastTrafficAt >= this.#idleInterval();
     this.#state.lastTrafficAt = now;
-    if (fresh && this.#state.config?.discovery) await this.#discover([request.chain]);
+    if (fresh && this.#state.config?.discovery) await discover(this.#refresh(), [request.chain]);
     await this.#wake(wasIdle);
     this.#save();
     const version = this.#state.version;
@@ -127,11 +94,33 @@ export class LiveNodes extends DurableObject<Env> {
   }
 
   /**
-   * Applies a registration made or withdrawn on a peer gateway, without adopting a configuration
-   * (the caller has none to give). A configured node's id is the configuration's: never replaced.
-   * True when the registered nodes changed.
+   * An operator's drain or weight for a node of any source, recorded for the peers before it is
+   * kept (as a registration is): undefined when the node is unknown, else its setting now.
+   */
+  async operate(
+    config: LiveNodesConfig,
+    nodeId: string,
+    patch: SettingPatch,
+  ): Promise<NodeSetting | undefined> {
+    this.#adopt(config);
+    const known = () => this.#membership.allNodes().some((n) => n.id === nodeId);
+    if (!known()) return undefined;
+    const record = (change: Parameters<typeof recordRouteChange>[4]) =>
+      recordRouteChange(this.env, config.gatewayId, config.service, nodeId, change);
+    if (patch.draining !== undefined) await record({ kind: "drain", draining: patch.draining });
+    if (patch.weight !== undefined) await record({ kind: "weigh", weight: patch.weight });
+    const current = this.#setting(nodeId);
+    this.#setSetting(nodeId, { ...current, ...patch });
+    return this.#setting(nodeId);
+  }
+
+  /**
+   * Applies a registration made or withdrawn on a peer gateway, or an operator's setting made
+   * there, without adopting a configuration (the caller has none to give). A configured node's id
+   * is the configuration's: never replaced. True when membership changed.
    */
   applySynced(change: SyncedNodeChange): boolean {
+    if (change.kind === "operate") return this.#setSetting(change.nodeId, change.setting);
     const at = this.#state.registered.findIndex(
       (n) => n.id === (change.kind === "upsert" ? change.node.id : change.nodeId),
     );
@@ -164,6 +153,7 @@ export class LiveNodes extends DurableObject<Env> {
       registered: this.#state.registered,
       discovered: this.#state.discovered,
       probes: this.#state.probes,
+      settings: this.#state.settings,
       pace: Date.now() - this.#state.lastTrafficAt < this.#idleInterval() ? "active" : "idle",
       lastTrafficAt: this.#state.lastTrafficAt,
       nextAlarmAt: await this.ctx.storage.getAlarm(),
@@ -181,10 +171,13 @@ export class LiveNodes extends DurableObject<Env> {
         config.discovery &&
         now - this.#state.lastDiscoveryAt >= this.#discoveryInterval(now) - 5
       ) {
-        await this.#discover(Object.values(this.#state.chains).map((c) => c.chain));
+        await discover(
+          this.#refresh(),
+          Object.values(this.#state.chains).map((c) => c.chain),
+        );
       }
       if (config.health && now - this.#state.lastHealthAt >= config.health.intervalMs - 5) {
-        await this.#checkHealth(config.health);
+        await checkHealth(this.#refresh(), config.health);
       }
     } catch (error) {
       // A failed round keeps the last good state; the next alarm tries again.
@@ -204,6 +197,31 @@ export class LiveNodes extends DurableObject<Env> {
     this.#state.configJson = json;
     for (const node of config.nodes) this.#state.firstSeen[node.id] ??= joined;
     this.#changed();
+  }
+
+  #setting(nodeId: string): NodeSetting {
+    return this.#state.settings[nodeId] ?? { draining: false, weight: null };
+  }
+
+  /** Keeps a setting; true when it changed. A node that stops draining starts slow again. */
+  #setSetting(nodeId: string, setting: NodeSetting): boolean {
+    const current = this.#setting(nodeId);
+    if (current.draining === setting.draining && current.weight === setting.weight) return false;
+    if (current.draining && !setting.draining) this.#state.firstSeen[nodeId] = Date.now();
+    const plain = !setting.draining && setting.weight === null;
+    if (plain) delete this.#state.settings[nodeId];
+    else this.#state.settings[nodeId] = { draining: setting.draining, weight: setting.weight };
+    this.#changed();
+    return true;
+  }
+
+  #refresh(): RefreshContext {
+    return {
+      env: this.env,
+      state: this.#state,
+      membership: this.#membership,
+      changed: () => this.#changed(),
+    };
   }
 
   #changed(): void {
@@ -249,98 +267,5 @@ export class LiveNodes extends DurableObject<Env> {
     entries.sort((a, b) => a[1].usedAt - b[1].usedAt);
     for (const [key] of entries.slice(0, entries.length - MAX_CHAINS))
       delete this.#state.chains[key];
-  }
-
-  /**
-   * One discovery round over every level of every chain in use and, at the cluster level, every
-   * datacenter the configuration names. A node that left the lists and now returns is readmitted.
-   */
-  async #discover(chains: readonly (readonly ScopeLevel[])[]): Promise<void> {
-    const config = this.#state.config;
-    const discovery = config?.discovery;
-    if (!config || !discovery) return;
-    const now = Date.now();
-    this.#state.lastDiscoveryAt = now;
-    this.#state.counters.rounds++;
-    let via: NodeFetcher;
-    let headers: Record<string, string>;
-    try {
-      via = nodeFetcher(this.env, config.egress);
-      headers = secretHeaders(this.env, discovery.headers);
-    } catch (error) {
-      this.#state.counters.failures++;
-      this.#state.counters.lastFailure = String(error);
-      return;
-    }
-    const result = await discoveryRound(this.#state, {
-      settings: discovery,
-      levels: roundLevels(chains, discovery.datacenters),
-      policy: this.#membership.policy(),
-      via,
-      headers,
-      healthy: (origin) => this.#state.probes[new URL(origin).host]?.healthy !== false,
-      now,
-    });
-    const joined = result.first ? 0 : now;
-    for (const url of result.added) {
-      const id = hostOf(url);
-      if ((this.#state.firstSeen[id] ?? -1) >= 0 && !result.first) {
-        this.#state.firstSeen[id] = now;
-        await this.#readmit(id);
-      } else this.#state.firstSeen[id] ??= joined;
-    }
-    if (result.moved) this.#changed();
-  }
-
-  /**
-   * A node that left the lists and came back was restarted or repaired: an ejection earned before
-   * it left says nothing about it now. Lifting it (as Envoy does on a passing health check) lets
-   * traffic, ramped by slow start, return at once instead of after the ejection runs out.
-   */
-  async #readmit(nodeId: string): Promise<void> {
-    const service = this.#state.config?.service;
-    if (!service) return;
-    try {
-      await readmitNode(this.env, service, nodeId);
-      await recordRouteChangeOrLog(this.env, this.#state.config?.gatewayId, service, nodeId, {
-        kind: "readmit",
-      });
-    } catch (error) {
-      console.warn(`live nodes ${service}: could not readmit ${nodeId}: ${String(error)}`);
-    }
-  }
-
-  async #checkHealth(health: NonNullable<ServiceConfig["health"]>): Promise<void> {
-    const config = this.#state.config;
-    if (!config) return;
-    this.#state.lastHealthAt = Date.now();
-    const targets = this.#membership.allNodes();
-    let via: NodeFetcher;
-    try {
-      via = nodeFetcher(this.env, config.egress);
-    } catch (error) {
-      // Without its binding no probe can pass or fail; the last known health stands.
-      console.warn(`live nodes ${config.service}: ${String(error)}`);
-      return;
-    }
-    const { flipped, passing } = await probeNodes(this.#state.probes, targets, health, via);
-    if (flipped) this.#changed();
-    await this.#unejectPassing(passing);
-  }
-
-  /**
-   * An ejected node whose active check passes is readmitted at once (Envoy's default): a node that
-   * fails some requests but answers its checks, such as one that flaps, would otherwise sit out a
-   * whole ejection with capacity lost; retries cover the requests it still fails.
-   */
-  async #unejectPassing(passing: ReadonlySet<string>): Promise<void> {
-    const service = this.#state.config?.service;
-    if (!service || passing.size === 0) return;
-    try {
-      const ejected = await coordinatorOf(this.env, service).ejectedNodes();
-      for (const { nodeId } of ejected) if (passing.has(nodeId)) await this.#readmit(nodeId);
-    } catch (error) {
-      console.warn(`live nodes ${service}: could not check ejections: ${String(error)}`);
-    }
   }
 }

@@ -3,22 +3,19 @@ import type { SyncConfig } from "../config/load.ts";
 import { bucketChanges, computeDigest, DEFAULT_BUCKET_COUNT, type Digest } from "../sync/digest.ts";
 import { type ChangePage, pageAfter, shardLimits, shardOf, sliceAfter } from "../sync/fanout.ts";
 import { ClockDriftError, HybridClock, type Stamp } from "../sync/hlc.ts";
-import { type Change, parseRouteKey, type RouteEntry, RouteTable } from "../sync/route-table.ts";
+import { type Change, type RouteEntry, RouteTable } from "../sync/route-table.ts";
 import { type ReplayCheck, ReplayGuard } from "../sync/signature.ts";
 import { eachLimited } from "../util/each-limited.ts";
 import type { ShardConfig } from "./peer-shard.ts";
-import { coordinatorOf, liveNodesOf, peerShardOf, readmitNode } from "./stubs.ts";
+import { applyRouteEffect } from "./route-effects.ts";
+import { peerShardOf } from "./stubs.ts";
 
-/** A change as its maker describes it; RouteSync stamps it. */
-export type LocalChange =
-  | {
-      readonly kind: "upsert";
-      readonly key: string;
-      readonly record: Extract<Change, { kind: "upsert" }>["record"];
-    }
-  | { readonly kind: "remove"; readonly key: string }
-  | { readonly kind: "eject"; readonly key: string; readonly until: number }
-  | { readonly kind: "readmit"; readonly key: string };
+/** A change as its maker describes it, of any kind; RouteSync stamps it. */
+export type LocalChange = Change extends infer C
+  ? C extends Change
+    ? Omit<C, "stamp">
+    : never
+  : never;
 
 /** How a batch from a peer was taken. */
 export type RemoteApplyResult =
@@ -44,9 +41,6 @@ const ROUTE_PREFIX = "r:";
 const EFFECT_RETRY_MS = 1_000;
 /** Shards woken at once (each wake is one short call). */
 const WAKE_CONCURRENCY = 6;
-
-/** Ejection cap for a service a stored configuration predates. */
-const DEFAULT_EJECTION_MAX_MS = 300_000;
 
 /**
  * One per gateway deployment (named `sync:<gatewayId>`): the replicated route table and its hybrid
@@ -319,31 +313,7 @@ export class RouteSync extends DurableObject<Env> {
       this.ctx.storage.kv.put(EFFECTS_KEY, [...this.#pendingEffects]);
     }
   }
-
-  /**
-   * Makes routing agree with the table's entry for a key: its record register decides whether the
-   * node is registered (LiveNodes), its latest state write whether it is ejected or readmitted.
-   * Read from the current entry rather than from the change, so effects cannot apply out of order.
-   */
   async #applyEffect(key: string): Promise<void> {
-    const parsed = parseRouteKey(key);
-    const entry = this.#table.get(key);
-    if (!parsed || !entry || !this.#config?.services.includes(parsed.service)) return;
-    const { service, nodeId } = parsed;
-    const live = liveNodesOf(this.env, service);
-    if (entry.record === null) {
-      await live.applySynced({ kind: "remove", nodeId });
-    } else if (entry.record !== undefined) {
-      await live.applySynced({ kind: "upsert", node: { id: nodeId, ...entry.record } });
-    }
-    const last = this.#table.changesFor(key).at(-1);
-    const coordinator = coordinatorOf(this.env, service);
-    if (last?.kind === "eject" && last.until > Date.now()) {
-      // A peer's ejection lasts no longer than this gateway would eject the node itself.
-      const cap = this.#config.ejectionMaxMs?.[service] ?? DEFAULT_EJECTION_MAX_MS;
-      await coordinator.applySyncedEjection(nodeId, Math.min(last.until, Date.now() + cap));
-    } else if (last?.kind === "readmit") {
-      await readmitNode(this.env, service, nodeId);
-    }
+    if (this.#config) await applyRouteEffect(this.env, this.#table, this.#config, key);
   }
 }

@@ -3,11 +3,11 @@ import type { LocalChange } from "./route-sync.ts";
 import { routeSyncOf } from "./stubs.ts";
 
 /** A route change as its maker knows it: the service and node instead of the table key. */
-export type NodeChange =
-  | { readonly kind: "upsert"; readonly record: Extract<LocalChange, { kind: "upsert" }>["record"] }
-  | { readonly kind: "remove" }
-  | { readonly kind: "eject"; readonly until: number }
-  | { readonly kind: "readmit" };
+export type NodeChange = LocalChange extends infer C
+  ? C extends LocalChange
+    ? Omit<C, "key">
+    : never
+  : never;
 
 /**
  * Records a route change with the gateway's RouteSync object for its peers: one call to a local

@@ -27,6 +27,27 @@ export const RegisterNodeBody = z
   })
   .openapi("RegisterNode");
 
+/** Body of a node's runtime change (`PATCH …/nodes/{nodeId}`). */
+export const NodePatchBody = z
+  .strictObject({
+    weight: z
+      .int()
+      .min(1)
+      .max(100)
+      .nullable()
+      .openapi({ description: "weight in place of the declared one; null returns to it" }),
+  })
+  .openapi("NodePatch");
+
+/** An operator's setting of a node, as the drain and weight routes answer it. */
+export const NodeSettingView = z
+  .object({
+    nodeId: z.string(),
+    draining: z.boolean(),
+    weight: z.number().nullable().openapi({ description: "the operator's weight; null: declared" }),
+  })
+  .openapi("NodeSetting");
+
 /** A node as the admin API shows it. */
 export const NodeView = z
   .object({
@@ -34,7 +55,8 @@ export const NodeView = z
     url: z.string(),
     dc: z.string().optional(),
     rack: z.string().optional(),
-    weight: z.number(),
+    weight: z.number().openapi({ description: "the weight in effect, an operator's if set" }),
+    draining: z.boolean(),
     source: z.enum(["config", "registered", "discovered"]),
     levels: z.array(z.string()).openapi({ description: "scope levels that list the node" }),
     healthy: z.boolean(),

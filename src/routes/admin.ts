@@ -1,20 +1,15 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
-import { checkNodeUrl } from "../balancer/address-policy.ts";
 import type { ScopeLevel } from "../balancer/scope.ts";
-import type { ResolvedService } from "../config/load.ts";
-import { addressPolicyOf } from "../config/network-schema.ts";
-import { runtimeFor } from "../dispatch/service-runtime.ts";
-import { liveNodesOf, peerShardOf } from "../durable/stubs.ts";
+import { peerShardOf } from "../durable/stubs.ts";
 import { errorResponse } from "../http/errors.ts";
 import { fail, invalidRequest, problem } from "../http/problem.ts";
 import { adminAuth } from "./admin-auth.ts";
+import { errors, lookup } from "./admin-common.ts";
+import { nodeRoutes } from "./admin-nodes.ts";
 import {
   LocalNodesQuery,
-  NodeParams,
   NodeView,
-  Problem,
-  RegisterNodeBody,
   ServiceDetail,
   ServiceParam,
   ServiceSummary,
@@ -23,10 +18,6 @@ import {
 import type { GatewayEnv } from "./context.ts";
 import { address, detail, membership, summary } from "./service-views.ts";
 import { ensureSyncConfigured, routeSyncStub } from "./sync-runtime.ts";
-
-const problemContent = { "application/problem+json": { schema: Problem } };
-const errors = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((s) => [s, { description: "problem", content: problemContent }]));
 
 /** Largest admin request body. */
 const ADMIN_BODY_BYTES = 64 * 1024;
@@ -67,104 +58,7 @@ adminRoutes.use(
   }),
 );
 
-/** A change the live-node object could not record for the peers: 503, with nothing changed. */
-function syncUnavailable(error: unknown): never {
-  const why = `the change could not be queued for the peer gateways, so it was not made: ${error}`;
-  fail(
-    problem({ status: 503, type: "sync-unavailable", title: "Change not recorded", detail: why }),
-  );
-}
-
-/** The service named in the path; 404 problem when there is none. */
-function lookup(config: ReadonlyMap<string, ResolvedService>, name: string): ResolvedService {
-  const service = config.get(name);
-  if (service) return service;
-  fail(
-    problem({
-      status: 404,
-      type: "unknown-service",
-      title: "Unknown service",
-      detail: `no service named "${name}"`,
-    }),
-  );
-}
-
-adminRoutes.openapi(
-  createRoute({
-    method: "post",
-    path: "/admin/services/{service}/nodes",
-    summary: "Register a node",
-    security: [{ bearer: [] }],
-    request: {
-      params: ServiceParam,
-      body: { required: true, content: { "application/json": { schema: RegisterNodeBody } } },
-    },
-    responses: {
-      201: {
-        description: "registered",
-        content: { "application/json": { schema: RegisterNodeBody } },
-      },
-      ...errors(400, 401, 404, 409),
-    },
-  }),
-  async (c) => {
-    const service = lookup(c.get("config"), c.req.valid("param").service);
-    const body = c.req.valid("json");
-    const verdict = checkNodeUrl(body.url, addressPolicyOf(service));
-    if (!verdict.ok) fail(invalidRequest([{ path: "url", message: verdict.reason }]));
-    const node = {
-      ...body,
-      id: body.id ?? new URL(body.url).host,
-      url: body.url.replace(/\/$/, ""),
-    };
-    const live = liveNodesOf(c.env, service.name);
-    // The live-node object records the change for the peers (one call to a local object, no
-    // peer waited for) before it keeps it, so a 201 means the peers will hear of it.
-    const registered = await live
-      .register(runtimeFor(service).liveConfig, node)
-      .catch(syncUnavailable);
-    if (!registered) {
-      const why = `service "${service.name}" already has node "${node.id}"`;
-      fail(problem({ status: 409, type: "conflict", title: "Node exists", detail: why }));
-    }
-    return c.json(node, 201);
-  },
-);
-
-adminRoutes.openapi(
-  createRoute({
-    method: "delete",
-    path: "/admin/services/{service}/nodes/{nodeId}",
-    summary: "Remove a registered node",
-    security: [{ bearer: [] }],
-    request: { params: NodeParams },
-    responses: { 204: { description: "removed" }, ...errors(401, 404, 409) },
-  }),
-  async (c) => {
-    const { service: name, nodeId } = c.req.valid("param");
-    const service = lookup(c.get("config"), name);
-    const live = liveNodesOf(c.env, service.name);
-    const runtime = runtimeFor(service);
-    const result = await live.remove(runtime.liveConfig, nodeId).catch(syncUnavailable);
-    if (result === "removed") runtime.membership.forget();
-    if (result === "not-found")
-      fail(
-        problem({
-          status: 404,
-          type: "not-found",
-          title: "No such node",
-          detail: `no node "${nodeId}"`,
-        }),
-      );
-    if (result === "not-registered") {
-      const why = `node "${nodeId}" comes from the configuration or discovery, not the admin API`;
-      fail(
-        problem({ status: 409, type: "conflict", title: "Node is not registered", detail: why }),
-      );
-    }
-    return c.body(null, 204);
-  },
-);
+nodeRoutes(adminRoutes);
 
 adminRoutes.openapi(
   createRoute({

@@ -76,9 +76,10 @@ export async function detail(env: Env, service: ResolvedService, sync?: SyncConf
     gates.set(id, await gate.stats());
   });
   const peers = await peerStatus(env, sync, service.name);
-  const serving = nodes.findIndex((level) => level.some((n) => n.healthy && !ejected.has(n.id)));
-  const servingLevel = nodes[serving] ?? [];
-  const routable = servingLevel.filter((n) => n.healthy && !ejected.has(n.id)).length;
+  const takes = (n: MemberNode) => n.healthy && !n.draining && !ejected.has(n.id);
+  const serving = nodes.findIndex((level) => level.some(takes));
+  const servingLevel = (nodes[serving] ?? []).filter((n) => !n.draining);
+  const routable = servingLevel.filter(takes).length;
   return {
     ...summary(service),
     version: report.version,
@@ -101,6 +102,7 @@ export async function detail(env: Env, service: ResolvedService, sync?: SyncConf
         dc: node.dc,
         rack: node.rack,
         weight: node.weight,
+        draining: node.draining ?? false,
         source: configured.has(node.id)
           ? "config"
           : registered.has(node.id)

@@ -18,7 +18,11 @@ function rpcSurface(cls: { prototype: object }): string[] {
 describe("Durable Object RPC surfaces", () => {
   it.each([
     ["NodeGate", NodeGate, ["benchStream", "forward", "invoke", "lease", "readmit", "stats"]],
-    ["LiveNodes", LiveNodes, ["alarm", "applySynced", "register", "remove", "report", "view"]],
+    [
+      "LiveNodes",
+      LiveNodes,
+      ["alarm", "applySynced", "operate", "register", "remove", "report", "view"],
+    ],
     [
       "RotationCoordinator",
       RotationCoordinator,

@@ -84,7 +84,11 @@ describe("cookie affinity", () => {
         },
       ],
     });
-    return { name, fetch: (path: string, init?: RequestInit) => fetch(`/s/${name}${path}`, init) };
+    return {
+      name,
+      fetch: (path: string, init?: RequestInit) =>
+        fetch(path.startsWith("/_gw/") ? path : `/s/${name}${path}`, init),
+    };
   };
   const cookieOf = (response: Response) => response.headers.get("set-cookie")?.split(";")[0];
 
@@ -142,6 +146,26 @@ describe("cookie affinity", () => {
     for (let i = 0; i < 4; i++) {
       const again = await send(svc.fetch, { headers: { cookie } });
       expect(nodeOf(again)).toBe(nodeOf(moved));
+    }
+  });
+
+  it("moves the client when its node is drained, and back only by a new cookie", async () => {
+    const nodes = await addNodes(3);
+    const svc = affine(nodes);
+    const first = await send(svc.fetch);
+    const pinnedTo = nodeOf(first) as string;
+    const drain = await svc.fetch(`/_gw/admin/services/${svc.name}/nodes/${pinnedTo}/drain`, {
+      method: "POST",
+      headers: { authorization: "Bearer test-admin-token-0123456789abcdef" },
+    });
+    expect(drain.status).toBe(200);
+    const moved = await send(svc.fetch, { headers: { cookie: cookieOf(first) as string } });
+    expect(moved.status).toBe(200);
+    expect(nodeOf(moved)).not.toBe(pinnedTo);
+    const cookie = cookieOf(moved) as string;
+    expect(cookie).toMatch(/^rh=/);
+    for (let i = 0; i < 4; i++) {
+      expect(nodeOf(await send(svc.fetch, { headers: { cookie } }))).toBe(nodeOf(moved));
     }
   });
 
