@@ -66,6 +66,7 @@ export async function startGatewayIsolates(
         ROUNDHOUSE_CONFIG: JSON.stringify(config),
         ADMIN_TOKEN: "isolates-admin-token-0123456789abcdef",
         PEER_SECRET: "isolates-peer-secret-0123456789abcdef",
+        METRICS_TOKEN: "isolates-metrics-token-0123456789abcdef",
       },
       durableObjects: Object.fromEntries(
         Object.entries(OBJECTS).map(([binding, className]) => [

@@ -8,6 +8,7 @@ import type { GatewayEnv } from "./routes/context.ts";
 import { diagnosticsRoutes } from "./routes/diagnostics.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { invokeRoutes } from "./routes/invoke.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
 import { peerRoutes } from "./routes/peer.ts";
 import { proxyRoutes } from "./routes/proxy.ts";
 import { startSyncInBackground } from "./routes/sync-runtime.ts";
@@ -40,6 +41,8 @@ app.use("*", async (c, next) => {
 app.route("/_gw/peer", peerRoutes);
 
 app.route("/_gw/admin/diagnostics", diagnosticsRoutes);
+// Before the admin routes, whose token check covers everything else under /_gw.
+app.route("/_gw/metrics", metricsRoutes);
 app.route("/_gw", adminRoutes);
 app.route("/s", proxyRoutes);
 app.route("/v1/invoke", invokeRoutes);

@@ -3,7 +3,7 @@ import type { ConfigIssue, ResolvedService } from "./load.ts";
 /** Shortest ADMIN_TOKEN or PEER_SECRET accepted: 256 bits, what HMAC-SHA256 keys are sized for. */
 export const MIN_SECRET_BYTES = 32;
 
-const SECRETS = ["ADMIN_TOKEN", "PEER_SECRET"] as const;
+const SECRETS = ["ADMIN_TOKEN", "PEER_SECRET", "METRICS_TOKEN"] as const;
 
 /**
  * Secrets that are set but too short to resist guessing, and secrets a service's configuration

@@ -2,6 +2,7 @@ import type { NodePlan } from "../balancer/least-outstanding.ts";
 import type { MemberNode } from "../balancer/membership.ts";
 import { backoffMs, type RetryPolicy } from "../balancer/retry-policy.ts";
 import type { ScopeLevel } from "../balancer/scope.ts";
+import type { AttemptOutcomeLabel } from "../metrics/dispatch-metrics.ts";
 import { counters } from "./counters.ts";
 import type { DispatchDeps } from "./deps.ts";
 import { type PlanHints, planFor } from "./plan.ts";
@@ -17,6 +18,8 @@ export interface Verdict {
   /** The attempt's handshake time is a latency sample. */
   readonly measured: boolean;
   readonly ejectedUntil?: number | undefined;
+  /** How it ended, for the metrics; undefined for a hedge's loser cut short here. */
+  readonly outcome: AttemptOutcomeLabel | undefined;
 }
 
 /** Why and how a dispatch ended without an answer to pass on. */
@@ -88,9 +91,15 @@ export async function runAttempts<R>(
   const leave = deps.runtime.retryBudget.enterRequest();
   try {
     const plan = await planFor(chain, deps, kind);
-    return await new AttemptRun(kind, chain, deps, plan).run();
+    const response = await new AttemptRun(kind, chain, deps, plan).run();
+    deps.runtime.metrics.answered(
+      response.headers.get("x-roundhouse-node") ?? undefined,
+      response.status,
+    );
+    return response;
   } finally {
     leave();
+    deps.shipMetrics?.();
   }
 }
 
@@ -160,6 +169,7 @@ class AttemptRun<R> {
         if (release) next = this.#plan.next();
         else {
           counters.retriesRefused++;
+          this.#deps.runtime.metrics.retryRefused();
           this.#stop = "budget";
         }
       }
@@ -209,14 +219,19 @@ class AttemptRun<R> {
       this.#stop = "not-retryable";
       return false;
     }
+    // An attempt after one that reached a node, or beside one still out, is a retry.
+    const retry = this.#attempts > 0 || this.#flights.size > 0;
     this.#attempted.push(node.id);
     this.#launchedAt = sentAt;
     const flight: Flight<R> = { node, cancel, settled: undefined as never };
     flight.settled = pending.then((result) => {
       const verdict = this.#kind.judge(result);
       const measured = verdict.measured && !cancel.signal.aborted;
-      end(measured ? deps.now() - sentAt : undefined, deps.now());
+      const took = deps.now() - sentAt;
+      end(measured ? took : undefined, deps.now());
       release?.();
+      if (verdict.outcome) runtime.metrics.attempt(node.id, verdict.outcome, retry);
+      if (verdict.outcome === "response") runtime.metrics.handshake(node.id, took);
       return { flight, result, verdict };
     });
     this.#flights.add(flight);
@@ -244,10 +259,14 @@ class AttemptRun<R> {
   #hedge(): void {
     if (!this.#mayHedge()) return;
     const release = this.#deps.runtime.retryBudget.tryRetry();
-    if (!release) counters.retriesRefused++;
+    if (!release) {
+      counters.retriesRefused++;
+      this.#deps.runtime.metrics.retryRefused();
+    }
     const next = release && this.#plan.next();
     if (release && next !== undefined && this.#launch(next, release)) {
       counters.hedges++;
+      this.#deps.runtime.metrics.hedge(next);
       return;
     }
     // Refused by the budget, or the body cannot be sent again: no more hedges, the others run on.

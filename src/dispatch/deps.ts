@@ -14,6 +14,8 @@ export interface DispatchDeps {
   readonly random: () => number;
   /** What the lease client needs of this dispatch: its gate calls, clock and waitUntil. */
   readonly leaseContext: LeaseContext;
+  /** Ships the runtime's gathered metrics to the coordinator in the background, when due. */
+  readonly shipMetrics?: () => void;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -58,5 +60,9 @@ export function dispatchDeps(
       background: waitUntil,
       call: (node, request) => gateOf(env, service, node).lease(request),
     },
+    shipMetrics: () =>
+      runtime.metricsShipping.afterDispatch(Date.now(), waitUntil, (counts) =>
+        coordinatorOf(env, service.name).reportMetrics(counts),
+      ),
   };
 }

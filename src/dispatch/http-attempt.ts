@@ -3,6 +3,7 @@ import { isSafeToRepeat, type RequestTraits, shouldRetry } from "../balancer/ret
 import type { ScopeLevel } from "../balancer/scope.ts";
 import { gateOf } from "../durable/stubs.ts";
 import { problem } from "../http/problem.ts";
+import type { AttemptOutcomeLabel } from "../metrics/dispatch-metrics.ts";
 import { type AttemptKind, type DispatchEnd, runAttempts } from "./attempt-loop.ts";
 import { type ForwardResult, statusOf } from "./attempt-result.ts";
 import type { AttemptBody, OutgoingBody } from "./body.ts";
@@ -63,6 +64,7 @@ function httpAttempts(request: UpstreamRequest, deps: DispatchDeps): AttemptKind
         answer: result.kind === "response",
         measured: result.kind === "response" || result.kind === "timeout",
         ejectedUntil: result.ejectedUntil,
+        outcome: outcomeLabel(result),
       };
     },
     async discard(result) {
@@ -74,6 +76,19 @@ function httpAttempts(request: UpstreamRequest, deps: DispatchDeps): AttemptKind
       finish(result as ForwardResult & { kind: "response" }, nodeId, attempts, request.requestId),
     fail: (end) => failure(end, request.requestId),
   };
+}
+
+function outcomeLabel(result: ForwardResult): AttemptOutcomeLabel | undefined {
+  switch (result.kind) {
+    case "response":
+      return "response";
+    case "network-error":
+      return "network_error";
+    case "timeout":
+      return "timeout";
+    default:
+      return result.reason === "cancelled" ? undefined : "not_sent";
+  }
 }
 
 /** One attempt as either path sends it. */

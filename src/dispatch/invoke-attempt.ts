@@ -66,6 +66,14 @@ export function dispatchInvocation(invocation: Invocation, deps: DispatchDeps): 
         answer: !again,
         measured: outcome.kind === "result",
         ejectedUntil: "ejectedUntil" in outcome ? outcome.ejectedUntil : undefined,
+        outcome:
+          outcome.kind === "not-sent" || outcome.kind === "busy"
+            ? "not_sent"
+            : outcome.kind === "timeout"
+              ? "timeout"
+              : outcome.kind === "not-acked" || outcome.kind === "lost-after-ack"
+                ? "network_error"
+                : "response",
       };
     },
     discard: async () => {},

@@ -8,9 +8,11 @@ import type { PreferredScope, ScopeLevel } from "../balancer/scope.ts";
 import type { ResolvedService } from "../config/load.ts";
 import type { LiveNodesConfig, ViewResponse } from "../durable/live-nodes-types.ts";
 import type { LeaseGrant } from "../durable/rotation-coordinator.ts";
+import { MetricsRecorder } from "../metrics/dispatch-metrics.ts";
 import { counters } from "./counters.ts";
 import { LeaseClient } from "./lease-client.ts";
 import { MembershipCache, type Route } from "./membership-cache.ts";
+import { MetricsShipping } from "./metrics-shipping.ts";
 
 /** How isolates reach a service's Durable Objects; injected so tests can fail them. */
 export interface ServiceObjects {
@@ -37,6 +39,9 @@ export class ServiceRuntime {
   readonly latency: LatencyTracker;
   /** This isolate's retry budget for the service (docs/policies.md says why per isolate). */
   readonly retryBudget: RetryBudget;
+  /** What this isolate's dispatches observed, until shipped to the coordinator. */
+  readonly metrics = new MetricsRecorder();
+  readonly metricsShipping = new MetricsShipping(this.metrics);
   /** Rings of the routable nodes, for `policy: "consistent_hash"`. */
   readonly rings: RingCache;
   /** Recent handshake times, for a hedge delay taken as their percentile. */
@@ -147,7 +152,10 @@ export class ServiceRuntime {
       const taken = this.latency.end(nodeId, latencyMs, now, this.knownCount, (id) =>
         this.membership.isEjected(id, now),
       );
-      for (const { nodeId: id, until } of taken) this.membership.markSlow(id, until);
+      for (const { nodeId: id, until } of taken) {
+        this.membership.markSlow(id, until);
+        this.metrics.latencyEjection(id);
+      }
     };
   }
 

@@ -7,16 +7,20 @@ import { probe } from "./discovery.ts";
 /** Outbound connections one Worker invocation may hold open at once. */
 const CONNECTIONS = 6;
 
+/** Probe results counted per node, for the metrics: passes, failures, and turns to unhealthy. */
+export type HealthTally = Record<string, { pass: number; fail: number; downs: number }>;
+
 /**
  * Probes every node once, at most six at a time, and records each result in `probes` (dropping
- * the records of nodes no longer probed). Returns whether any node changed state and which nodes
- * passed while healthy.
+ * the records of nodes no longer probed) and in `tally`. Returns whether any node changed state
+ * and which nodes passed while healthy.
  */
 export async function probeNodes(
   probes: Record<string, ProbeState>,
   nodes: readonly { readonly id: string; readonly url: string }[],
   health: NonNullable<ServiceConfig["health"]>,
   via: NodeFetcher,
+  tally: HealthTally,
 ): Promise<{ flipped: boolean; passing: Set<string> }> {
   const now = Date.now();
   const targets = new Map(nodes.map((node) => [node.id, node.url]));
@@ -27,6 +31,11 @@ export async function probeNodes(
     const before = probes[id] ?? unprobed(now);
     const after = recordProbe(before, passed, health, Date.now());
     probes[id] = after;
+    const counts = tally[id] ?? { pass: 0, fail: 0, downs: 0 };
+    if (passed) counts.pass++;
+    else counts.fail++;
+    if (before.healthy && !after.healthy) counts.downs++;
+    tally[id] = counts;
     if (after.healthy !== before.healthy) flipped = true;
     if (passed && after.healthy) passing.add(id);
   });

@@ -70,6 +70,8 @@ export interface LiveNodesReport {
   readonly probes: Readonly<Record<string, ProbeState>>;
   /** Operators' drains and weights, by node id. */
   readonly settings: Readonly<Record<string, NodeSetting>>;
+  /** Probe passes, failures and turns to unhealthy, by node id. */
+  readonly healthTally: Readonly<Record<string, { pass: number; fail: number; downs: number }>>;
   readonly pace: "active" | "idle";
   readonly lastTrafficAt: number;
   readonly nextAlarmAt: number | null;

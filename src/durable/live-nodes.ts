@@ -154,6 +154,7 @@ export class LiveNodes extends DurableObject<Env> {
       discovered: this.#state.discovered,
       probes: this.#state.probes,
       settings: this.#state.settings,
+      healthTally: this.#state.healthTally,
       pace: Date.now() - this.#state.lastTrafficAt < this.#idleInterval() ? "active" : "idle",
       lastTrafficAt: this.#state.lastTrafficAt,
       nextAlarmAt: await this.ctx.storage.getAlarm(),

@@ -98,7 +98,9 @@ export async function checkHealth(
     console.warn(`live nodes ${config.service}: ${String(error)}`);
     return;
   }
-  const { flipped, passing } = await probeNodes(ctx.state.probes, targets, health, via);
+  const { state } = ctx;
+  const tally = state.healthTally;
+  const { flipped, passing } = await probeNodes(state.probes, targets, health, via, tally);
   if (flipped) ctx.changed();
   await unejectPassing(ctx, passing);
 }

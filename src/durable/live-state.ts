@@ -2,6 +2,7 @@ import type { ProbeState } from "../balancer/health-probe.ts";
 import type { ScopeLevel } from "../balancer/scope.ts";
 import { noDiscoveryCounts } from "./discovery.ts";
 import type { DiscoveredState } from "./discovery-round.ts";
+import type { HealthTally } from "./live-health.ts";
 import type { DeclaredNode, LiveNodesConfig, NodeSetting } from "./live-nodes-types.ts";
 
 /** What a LiveNodes object persists: its whole state, one storage value. */
@@ -13,6 +14,8 @@ export interface LiveState extends DiscoveredState {
   firstSeen: Record<string, number>;
   /** Operators' drains and weights, by node id, whatever the node's source. */
   settings: Record<string, NodeSetting>;
+  /** Probe results counted since the object was created, for the metrics. */
+  healthTally: HealthTally;
   chains: Record<string, { chain: ScopeLevel[]; usedAt: number }>;
   version: number;
   lastTrafficAt: number;
@@ -29,6 +32,7 @@ export function withDefaults(stored: LiveState | undefined): LiveState {
     probes: {},
     firstSeen: {},
     settings: {},
+    healthTally: {},
     chains: {},
     version: 1,
     lastTrafficAt: 0,

@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { ejectionAllowance } from "../balancer/ejection.ts";
 import type { RotationLease } from "../balancer/rotation.ts";
+import { type DispatchMetrics, emptyMetrics, mergeMetrics } from "../metrics/dispatch-metrics.ts";
 
 /** A lease plus what the isolate must know to route with it. */
 export interface LeaseGrant extends RotationLease {
@@ -28,6 +29,16 @@ export interface CoordinatorStats {
 
 const EJECTIONS_KEY = "ejections";
 
+/** What the coordinator totals for a service's metrics. */
+export interface ServiceMetrics {
+  /** Every isolate's dispatch counts. */
+  readonly dispatch: DispatchMetrics;
+  /** Ejections for consecutive failures granted, by node. */
+  readonly ejectionsGranted: Record<string, number>;
+}
+
+const METRICS_KEY = "metrics";
+
 /**
  * One per service. It owns the service's rotation sequence and its ejection ledger. Isolates lease
  * blocks of positions from it, so it sees one call per block rather than one per request; gates
@@ -39,11 +50,27 @@ export class RotationCoordinator extends DurableObject<Env> {
   #leases = 0;
   #positionsLeased = 0;
   readonly #ejections: Map<string, number>;
+  readonly #metrics: ServiceMetrics;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const saved = ctx.storage.kv.get<Array<[string, number]>>(EJECTIONS_KEY) ?? [];
     this.#ejections = new Map(saved);
+    this.#metrics = ctx.storage.kv.get<ServiceMetrics>(METRICS_KEY) ?? {
+      dispatch: emptyMetrics(),
+      ejectionsGranted: {},
+    };
+  }
+
+  /** Adds an isolate's shipment of dispatch counts to the service's totals. */
+  reportMetrics(counts: DispatchMetrics): void {
+    mergeMetrics(this.#metrics.dispatch, counts);
+    this.ctx.storage.kv.put(METRICS_KEY, this.#metrics);
+  }
+
+  /** The service's totals from every isolate, with the ejections granted here and those in force. */
+  metrics(): ServiceMetrics & { ejected: Array<{ nodeId: string; until: number }> } {
+    return { ...this.#metrics, ejected: this.#currentEjections(Date.now()) };
   }
 
   /** Grants the next `size` positions of the rotation. */
@@ -64,6 +91,9 @@ export class RotationCoordinator extends DurableObject<Env> {
     if (!alreadyOut && current.length >= allowance) return false;
     this.#ejections.set(request.nodeId, request.until);
     this.#save();
+    const granted = this.#metrics.ejectionsGranted;
+    granted[request.nodeId] = (granted[request.nodeId] ?? 0) + 1;
+    this.ctx.storage.kv.put(METRICS_KEY, this.#metrics);
     return true;
   }
 

@@ -52,8 +52,8 @@ async function peerStatus(
   return views.sort((a, b) => (a.peer < b.peer ? -1 : a.peer > b.peer ? 1 : 0));
 }
 
-/** Everything the services API shows about one service. */
-export async function detail(env: Env, service: ResolvedService, sync?: SyncConfig) {
+/** What a service's objects hold right now: membership, ejections, gates and peers. */
+export async function gather(env: Env, service: ResolvedService, sync?: SyncConfig) {
   const chain = scopeChain(
     { dc: service.scope.dc, rack: service.scope.rack },
     service.scope.fallback,
@@ -67,8 +67,6 @@ export async function detail(env: Env, service: ResolvedService, sync?: SyncConf
       byId.set(node.id, entry);
     }
   });
-  const registered = new Set(report.registered.map((n) => n.id));
-  const configured = new Set(service.nodes.map((n) => n.id));
   const gates = new Map<string, GateStats>();
   await eachLimited([...byId.keys()], 6, async (id) => {
     const global = service.lockScope === "global";
@@ -80,13 +78,26 @@ export async function detail(env: Env, service: ResolvedService, sync?: SyncConf
   const serving = nodes.findIndex((level) => level.some(takes));
   const servingLevel = (nodes[serving] ?? []).filter((n) => !n.draining);
   const routable = servingLevel.filter(takes).length;
+  const panic = serving < 0 || routable < service.panicThreshold * servingLevel.length;
+  return { chain, report, ejected, byId, gates, peers, serving, routable, panic };
+}
+
+/** Everything the services API shows about one service. */
+export async function detail(env: Env, service: ResolvedService, sync?: SyncConfig) {
+  const { chain, report, ejected, byId, gates, peers, serving, panic } = await gather(
+    env,
+    service,
+    sync,
+  );
+  const registered = new Set(report.registered.map((n) => n.id));
+  const configured = new Set(service.nodes.map((n) => n.id));
   return {
     ...summary(service),
     version: report.version,
     scope: {
       chain: chain.map(scopeKey),
       serving: serving >= 0 ? scopeKey(chain[serving] as ScopeLevel) : null,
-      panic: serving < 0 || routable < service.panicThreshold * servingLevel.length,
+      panic,
     },
     discoveryState: {
       pace: report.pace,

@@ -26,7 +26,16 @@ describe("Durable Object RPC surfaces", () => {
     [
       "RotationCoordinator",
       RotationCoordinator,
-      ["applySyncedEjection", "ejectedNodes", "lease", "readmit", "requestEjection", "stats"],
+      [
+        "applySyncedEjection",
+        "ejectedNodes",
+        "lease",
+        "metrics",
+        "readmit",
+        "reportMetrics",
+        "requestEjection",
+        "stats",
+      ],
     ],
     [
       "RouteSync",

@@ -161,7 +161,13 @@ function hangingKind(
       started.push(node.id);
       return outcome();
     },
-    judge: (r) => ({ counted: true, retryable: !r.ok, answer: r.ok, measured: true }),
+    judge: (r) => ({
+      counted: true,
+      retryable: !r.ok,
+      answer: r.ok,
+      measured: true,
+      outcome: r.ok ? "response" : "network_error",
+    }),
     discard: async () => {},
     answer: (r) => Response.json({ answer: r.node }),
     fail: (end) => Response.json({ fail: end.stop }, { status: 503 }),

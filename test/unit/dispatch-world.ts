@@ -109,6 +109,7 @@ export function scripted(
       answer: r.answer ?? true,
       measured: true,
       ejectedUntil: r.ejectedUntil,
+      outcome: (r.answer ?? true) ? "response" : "network_error",
     }),
     discard: async (r) => {
       discarded.push(r.node);
