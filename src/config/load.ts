@@ -1,3 +1,4 @@
+import type { LoggingSettings } from "./logging-schema.ts";
 import {
   ConfigSchema,
   defaultNodeId,
@@ -19,6 +20,8 @@ export interface ResolvedService extends Omit<ServiceConfig, "nodes" | "invoke">
   readonly byId: ReadonlyMap<string, ResolvedNode>;
   /** This gateway's id when peer route sync is on: route changes are then recorded for the peers. */
   readonly gatewayId?: string;
+  /** The gateway's log settings, which its isolates' lines follow. */
+  readonly logging: LoggingSettings;
 }
 
 /** Peer route sync, present only when peers are configured. */
@@ -47,6 +50,8 @@ export type LoadedConfig =
       readonly services: ReadonlyMap<string, ResolvedService>;
       /** Peer route sync; undefined when no peers are configured. */
       readonly sync?: SyncConfig;
+      /** Log level and request sampling. */
+      readonly logging: LoggingSettings;
     }
   | { readonly ok: false; readonly issues: readonly ConfigIssue[] };
 
@@ -101,10 +106,12 @@ export function parseConfig(raw: unknown): LoadedConfig {
       invoke:
         service.egress.kind === "internet" ? (service.invoke ?? InvokeSchema.parse({})) : undefined,
       byId: new Map(nodes.map((n) => [n.id, n])),
+      logging: parsed.data.logging,
       ...(sync === undefined ? {} : { gatewayId: sync.gatewayId }),
     });
   }
-  return sync ? { ok: true, services, sync } : { ok: true, services };
+  const { logging } = parsed.data;
+  return sync ? { ok: true, services, sync, logging } : { ok: true, services, logging };
 }
 
 function formatPath(path: readonly PropertyKey[]): string {
@@ -115,14 +122,22 @@ function formatPath(path: readonly PropertyKey[]): string {
   return out || "(root)";
 }
 
-let cachedRaw: unknown;
-let cached: LoadedConfig | undefined;
+const cache = new Map<unknown, LoadedConfig>();
+/** Configurations kept parsed at once: one per deployment, a few more where tests run several. */
+const CACHE_SIZE = 8;
 
-/** Parses once per isolate and per distinct raw value, so the hot path pays for a comparison only. */
+/**
+ * Parses once per isolate and per distinct raw value, so the hot path pays for a lookup only.
+ * Several are kept: an isolate that also runs Durable Objects reads the same value from them, and
+ * one that alternated between two configurations must not start over (and lose every runtime
+ * built on the last parse) at each switch.
+ */
 export function loadConfig(raw: unknown): LoadedConfig {
-  if (cached === undefined || raw !== cachedRaw) {
-    cached = parseConfig(raw);
-    cachedRaw = raw;
+  let loaded = cache.get(raw);
+  if (loaded === undefined) {
+    loaded = parseConfig(raw);
+    if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value);
+    cache.set(raw, loaded);
   }
-  return cached;
+  return loaded;
 }

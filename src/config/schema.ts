@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ORIGIN_PATTERN } from "../sync/hlc.ts";
+import { LoggingSchema } from "./logging-schema.ts";
 import { AllowSchema, checkServiceNetwork, EgressSchema, NodeUrlSchema } from "./network-schema.ts";
 import { AffinitySchema, HashSchema, HedgeSchema, RetryBudgetSchema } from "./policy-schema.ts";
 import { checkPeers, PeerSchema, SyncSchema } from "./sync-schema.ts";
@@ -319,6 +320,8 @@ export const ConfigSchema = z
     peers: z.array(PeerSchema).max(1_000).default([]),
     /** How route changes fan out to peers. */
     sync: SyncSchema.prefault({}),
+    /** Log level and request sampling. */
+    logging: LoggingSchema.prefault({}),
   })
   .superRefine((config, ctx) => {
     const seen = new Set<string>();

@@ -8,6 +8,7 @@ import type { PreferredScope, ScopeLevel } from "../balancer/scope.ts";
 import type { ResolvedService } from "../config/load.ts";
 import type { LiveNodesConfig, ViewResponse } from "../durable/live-nodes-types.ts";
 import type { LeaseGrant } from "../durable/rotation-coordinator.ts";
+import { Log } from "../logging/log.ts";
 import { MetricsRecorder } from "../metrics/dispatch-metrics.ts";
 import { counters } from "./counters.ts";
 import { LeaseClient } from "./lease-client.ts";
@@ -47,6 +48,7 @@ export class ServiceRuntime {
   /** Recent handshake times, for a hedge delay taken as their percentile. */
   readonly #handshakes = new HandshakeWindow();
   readonly #positions = new LeasedPositions();
+  readonly #log: Log;
   readonly #namedDatacenters: ReadonlySet<string>;
   #pendingLease: Promise<void> | undefined;
 
@@ -74,6 +76,7 @@ export class ServiceRuntime {
       ...(service.gatewayId === undefined ? {} : { gatewayId: service.gatewayId }),
     };
     this.retryBudget = new RetryBudget(service.retry.budget);
+    this.#log = new Log(service.logging);
     this.rings = new RingCache(service.hash.pointsPerWeight);
     this.latency = new LatencyTracker(service.latencyEjection, service.ejection.maxEjectedShare);
     this.membership = new MembershipCache(service, this.liveConfig, {
@@ -155,6 +158,14 @@ export class ServiceRuntime {
       for (const { nodeId: id, until } of taken) {
         this.membership.markSlow(id, until);
         this.metrics.latencyEjection(id);
+        this.#log.change({
+          event: "ejection",
+          service: this.service.name,
+          node: id,
+          reason: "latency",
+          until: new Date(until).toISOString(),
+          isolateOnly: true,
+        });
       }
     };
   }

@@ -7,6 +7,7 @@ import {
   recordFailure,
   recordSuccess,
 } from "../balancer/ejection.ts";
+import { logOf } from "../logging/log-of.ts";
 import { coordinatorOf } from "./stubs.ts";
 import { recordRouteChangeOrLog } from "./sync-record.ts";
 
@@ -72,6 +73,14 @@ export class GateHealth {
     // Refused: the service cannot spare the node; keep the streak so the next failure asks again.
     this.#store(context.nodeId, granted ? ejected : next);
     if (!granted) return undefined;
+    logOf(this.#env).change({
+      event: "ejection",
+      service: context.service,
+      node: context.nodeId,
+      reason: "consecutive_failures",
+      failures: next.streak,
+      until: new Date(ejected.ejectedUntil).toISOString(),
+    });
     await recordRouteChangeOrLog(this.#env, context.gatewayId, context.service, context.nodeId, {
       kind: "eject",
       until: ejected.ejectedUntil,

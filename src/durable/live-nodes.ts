@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { type ScopeLevel, scopeKey } from "../balancer/scope.ts";
+import { logOf } from "../logging/log-of.ts";
 import { LiveMembership } from "./live-membership.ts";
 import type {
   DeclaredNode,
@@ -110,7 +111,7 @@ export class LiveNodes extends DurableObject<Env> {
     if (patch.draining !== undefined) await record({ kind: "drain", draining: patch.draining });
     if (patch.weight !== undefined) await record({ kind: "weigh", weight: patch.weight });
     const current = this.#setting(nodeId);
-    this.#setSetting(nodeId, { ...current, ...patch });
+    this.#setSetting(nodeId, { ...current, ...patch }, "an operator");
     return this.#setting(nodeId);
   }
 
@@ -120,7 +121,7 @@ export class LiveNodes extends DurableObject<Env> {
    * is the configuration's: never replaced. True when membership changed.
    */
   applySynced(change: SyncedNodeChange): boolean {
-    if (change.kind === "operate") return this.#setSetting(change.nodeId, change.setting);
+    if (change.kind === "operate") return this.#setSetting(change.nodeId, change.setting, "a peer");
     const at = this.#state.registered.findIndex(
       (n) => n.id === (change.kind === "upsert" ? change.node.id : change.nodeId),
     );
@@ -205,9 +206,24 @@ export class LiveNodes extends DurableObject<Env> {
   }
 
   /** Keeps a setting; true when it changed. A node that stops draining starts slow again. */
-  #setSetting(nodeId: string, setting: NodeSetting): boolean {
+  #setSetting(nodeId: string, setting: NodeSetting, by: string): boolean {
     const current = this.#setting(nodeId);
     if (current.draining === setting.draining && current.weight === setting.weight) return false;
+    const service = this.#state.config?.service;
+    const log = logOf(this.env);
+    if (current.draining !== setting.draining) {
+      const reason = `${setting.draining ? "drained" : "returned"} by ${by}`;
+      log.change({ event: "drain", service, node: nodeId, reason, draining: setting.draining });
+    }
+    if (current.weight !== setting.weight) {
+      log.change({
+        event: "weight",
+        service,
+        node: nodeId,
+        reason: `set by ${by}`,
+        weight: setting.weight,
+      });
+    }
     if (current.draining && !setting.draining) this.#state.firstSeen[nodeId] = Date.now();
     const plain = !setting.draining && setting.weight === null;
     if (plain) delete this.#state.settings[nodeId];

@@ -1,6 +1,7 @@
 import type { ScopeLevel } from "../balancer/scope.ts";
 import type { ServiceConfig } from "../config/schema.ts";
 import { type NodeFetcher, nodeFetcher } from "../dispatch/egress.ts";
+import { logOf } from "../logging/log-of.ts";
 import { secretHeaders } from "./discovery.ts";
 import { discoveryRound, roundLevels } from "./discovery-round.ts";
 import { probeNodes } from "./live-health.ts";
@@ -57,10 +58,18 @@ export async function discover(
     const id = hostOf(url);
     if ((state.firstSeen[id] ?? -1) >= 0 && !result.first) {
       state.firstSeen[id] = now;
-      await readmit(ctx, id);
+      await readmit(ctx, id, "rediscovered");
     } else state.firstSeen[id] ??= joined;
   }
-  if (result.moved) ctx.changed();
+  if (result.moved) {
+    ctx.changed();
+    logOf(ctx.env).change({
+      event: "discovery-change",
+      service: config.service,
+      reason: "a discovery answer changed the lists",
+      added: result.added.length,
+    });
+  }
 }
 
 /**
@@ -68,11 +77,16 @@ export async function discover(
  * it left says nothing about it now. Lifting it (as Envoy does on a passing health check) lets
  * traffic, ramped by slow start, return at once instead of after the ejection runs out.
  */
-async function readmit(ctx: RefreshContext, nodeId: string): Promise<void> {
+async function readmit(
+  ctx: RefreshContext,
+  nodeId: string,
+  reason: "rediscovered" | "health_check_passed",
+): Promise<void> {
   const service = ctx.state.config?.service;
   if (!service) return;
   try {
     await readmitNode(ctx.env, service, nodeId);
+    logOf(ctx.env).change({ event: "readmission", service, node: nodeId, reason });
     await recordRouteChangeOrLog(ctx.env, ctx.state.config?.gatewayId, service, nodeId, {
       kind: "readmit",
     });
@@ -100,7 +114,18 @@ export async function checkHealth(
   }
   const { state } = ctx;
   const tally = state.healthTally;
+  const before = new Map(Object.entries(state.probes).map(([id, p]) => [id, p.healthy]));
   const { flipped, passing } = await probeNodes(state.probes, targets, health, via, tally);
+  for (const [id, probe] of Object.entries(state.probes)) {
+    if ((before.get(id) ?? true) === probe.healthy) continue;
+    logOf(ctx.env).change({
+      event: "health-change",
+      service: config.service,
+      node: id,
+      reason: probe.healthy ? "health checks pass" : "health checks fail",
+      healthy: probe.healthy,
+    });
+  }
   if (flipped) ctx.changed();
   await unejectPassing(ctx, passing);
 }
@@ -115,7 +140,8 @@ async function unejectPassing(ctx: RefreshContext, passing: ReadonlySet<string>)
   if (!service || passing.size === 0) return;
   try {
     const ejected = await coordinatorOf(ctx.env, service).ejectedNodes();
-    for (const { nodeId } of ejected) if (passing.has(nodeId)) await readmit(ctx, nodeId);
+    for (const { nodeId } of ejected)
+      if (passing.has(nodeId)) await readmit(ctx, nodeId, "health_check_passed");
   } catch (error) {
     console.warn(`live nodes ${service}: could not check ejections: ${String(error)}`);
   }

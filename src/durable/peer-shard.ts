@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { PeerConfig, SyncSettings } from "../config/sync-schema.ts";
 import { backoffPolicyOf } from "../config/sync-schema.ts";
+import { logOf } from "../logging/log-of.ts";
 import { diffDigests } from "../sync/digest.ts";
 import { sliceAfter } from "../sync/fanout.ts";
 import { encodeStamp, type Stamp } from "../sync/hlc.ts";
@@ -249,6 +250,7 @@ export class PeerShard extends DurableObject<Env> {
       if (!result.ok) {
         this.#queue.fail(peer.name, result.message, Date.now());
         this.#counters.failedRounds++;
+        logOf(this.env).change({ event: "peer-failure", peer: peer.name, reason: result.message });
         this.#saveQueue();
         return;
       }

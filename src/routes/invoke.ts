@@ -8,9 +8,11 @@ import { problem } from "../http/problem.ts";
 import { contentTypeProblem } from "../transport/frame.ts";
 import type { GatewayEnv } from "./context.ts";
 import { hashKeyOf } from "./hash-key.ts";
+import { logRequest } from "./request-log.ts";
 
 /** `POST /v1/invoke/{service}`: runs a function invocation on one node over its stream. */
 export const invokeRoutes = new Hono<GatewayEnv>().post("/:service", async (c) => {
+  const startedAt = Date.now();
   const name = c.req.param("service");
   const service = c.get("config").get(name);
   if (!service)
@@ -53,16 +55,19 @@ export const invokeRoutes = new Hono<GatewayEnv>().post("/:service", async (c) =
   }
   const cf = c.req.raw.cf as { continent?: string; colo?: string } | undefined;
   const chain = scopeChain(preferredScope(service.scope, cf, undefined), service.scope.fallback);
-  return dispatchInvocation(
+  const requestId = requestIdFor(c.req.raw.headers);
+  const response = await dispatchInvocation(
     {
       payload: { body, contentType },
       chain,
       hashKey: hashKeyOf(c, service, undefined),
-      requestId: requestIdFor(c.req.raw.headers),
+      requestId,
       settings,
     },
     dispatchDeps(c.env, service, (work) => c.executionCtx.waitUntil(work)),
   );
+  await logRequest(c, "invocation", service, requestId, startedAt, response);
+  return response;
 });
 
 function tooLarge(limit: number): Response {

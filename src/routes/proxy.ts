@@ -15,6 +15,7 @@ import { fail, problem } from "../http/problem.ts";
 import { affinityNode, keepAffinity } from "./affinity.ts";
 import type { GatewayEnv } from "./context.ts";
 import { hashKeyOf } from "./hash-key.ts";
+import { logRequest } from "./request-log.ts";
 
 /**
  * The request's own scope, if the service lets requests choose one, narrowed to the places the
@@ -41,6 +42,7 @@ function requestedScope(
 
 /** `ANY /s/{service}/{path…}`: forwards the request to one node of the service. */
 export const proxyRoutes = new Hono<GatewayEnv>().all("/:service/*", async (c) => {
+  const startedAt = Date.now();
   const name = c.req.param("service");
   const service = c.get("config").get(name);
   if (!service) {
@@ -96,5 +98,6 @@ export const proxyRoutes = new Hono<GatewayEnv>().all("/:service/*", async (c) =
     },
     dispatchDeps(c.env, service, (work) => c.executionCtx.waitUntil(work)),
   );
+  await logRequest(c, "request", service, requestId, startedAt, response);
   return keepAffinity(c, service, pinned, response);
 });

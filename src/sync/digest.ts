@@ -39,13 +39,11 @@ export async function computeDigest(
 ): Promise<Digest> {
   checkBucketCount(bucketCount);
   const lines: string[][] = Array.from({ length: bucketCount }, () => []);
-  for (const entry of table.entries()) {
-    const record = entry.recordStamp ? encodeStamp(entry.recordStamp) : "-";
-    lines[bucketOf(entry.key, bucketCount)]?.push(
-      `${entry.key}@${encodeStamp(entry.stamp)}@${record}`,
-    );
+  for (const key of [...table.keys()].sort()) {
+    // Every register's last write, so entries that differ in any register differ here.
+    const held = table.changesFor(key).map((c) => `${c.kind}@${encodeStamp(c.stamp)}`);
+    lines[bucketOf(key, bucketCount)]?.push(`${key}|${held.join("|")}`);
   }
-  // entries() is sorted by key, so each bucket's lines already are.
   const buckets = await Promise.all(lines.map((bucket) => sha256Hex(bucket.join("\n"))));
   return { buckets, top: await sha256Hex(buckets.join("")) };
 }
