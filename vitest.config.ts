@@ -8,6 +8,15 @@ export default defineConfig({
   test: {
     projects: [
       { test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node" } },
+      // The dashboard in headless Chromium, against a gateway in Miniflare.
+      {
+        test: {
+          name: "browser",
+          include: ["test/browser/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 60_000,
+        },
+      },
       // Several gateway isolates in one Miniflare instance, driven from Node.
       {
         test: {

@@ -5,6 +5,7 @@ import { errorResponse } from "./http/errors.ts";
 import { problem } from "./http/problem.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import type { GatewayEnv } from "./routes/context.ts";
+import { dashboardRoutes } from "./routes/dashboard.tsx";
 import { diagnosticsRoutes } from "./routes/diagnostics.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { invokeRoutes } from "./routes/invoke.ts";
@@ -43,6 +44,7 @@ app.route("/_gw/peer", peerRoutes);
 app.route("/_gw/admin/diagnostics", diagnosticsRoutes);
 // Before the admin routes, whose token check covers everything else under /_gw.
 app.route("/_gw/metrics", metricsRoutes);
+app.route("/_gw/dashboard", dashboardRoutes);
 app.route("/_gw", adminRoutes);
 app.route("/s", proxyRoutes);
 app.route("/v1/invoke", invokeRoutes);

@@ -20,6 +20,8 @@ export interface Verdict {
   readonly ejectedUntil?: number | undefined;
   /** How it ended, for the metrics; undefined for a hedge's loser cut short here. */
   readonly outcome: AttemptOutcomeLabel | undefined;
+  /** It counts against the node: a network error, a timeout or a 5xx answer. */
+  readonly failed?: boolean;
 }
 
 /** Why and how a dispatch ended without an answer to pass on. */
@@ -230,7 +232,9 @@ class AttemptRun<R> {
       const took = deps.now() - sentAt;
       end(measured ? took : undefined, deps.now());
       release?.();
-      if (verdict.outcome) runtime.metrics.attempt(node.id, verdict.outcome, retry);
+      if (verdict.outcome) {
+        runtime.metrics.attempt(node.id, verdict.outcome, retry, verdict.failed === true);
+      }
       if (verdict.outcome === "response") runtime.metrics.handshake(node.id, took);
       return { flight, result, verdict };
     });

@@ -65,6 +65,10 @@ function httpAttempts(request: UpstreamRequest, deps: DispatchDeps): AttemptKind
         measured: result.kind === "response" || result.kind === "timeout",
         ejectedUntil: result.ejectedUntil,
         outcome: outcomeLabel(result),
+        failed:
+          result.kind === "network-error" ||
+          result.kind === "timeout" ||
+          (result.kind === "response" && isFailureStatus(statusOf(result))),
       };
     },
     async discard(result) {

@@ -74,6 +74,7 @@ export function dispatchInvocation(invocation: Invocation, deps: DispatchDeps): 
               : outcome.kind === "not-acked" || outcome.kind === "lost-after-ack"
                 ? "network_error"
                 : "response",
+        failed: ["not-acked", "lost-after-ack", "timeout"].includes(outcome.kind),
       };
     },
     discard: async () => {},

@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { ejectionAllowance } from "../balancer/ejection.ts";
 import type { RotationLease } from "../balancer/rotation.ts";
 import { type DispatchMetrics, emptyMetrics, mergeMetrics } from "../metrics/dispatch-metrics.ts";
+import { addToHistory, type HistoryStep } from "../metrics/history.ts";
 
 /** A lease plus what the isolate must know to route with it. */
 export interface LeaseGrant extends RotationLease {
@@ -35,6 +36,8 @@ export interface ServiceMetrics {
   readonly dispatch: DispatchMetrics;
   /** Ejections for consecutive failures granted, by node. */
   readonly ejectionsGranted: Record<string, number>;
+  /** The last five minutes of requests and handshake times, in ten-second steps. */
+  readonly history: HistoryStep[];
 }
 
 const METRICS_KEY = "metrics";
@@ -56,15 +59,18 @@ export class RotationCoordinator extends DurableObject<Env> {
     super(ctx, env);
     const saved = ctx.storage.kv.get<Array<[string, number]>>(EJECTIONS_KEY) ?? [];
     this.#ejections = new Map(saved);
-    this.#metrics = ctx.storage.kv.get<ServiceMetrics>(METRICS_KEY) ?? {
+    this.#metrics = {
       dispatch: emptyMetrics(),
       ejectionsGranted: {},
+      history: [],
+      ...ctx.storage.kv.get<ServiceMetrics>(METRICS_KEY),
     };
   }
 
   /** Adds an isolate's shipment of dispatch counts to the service's totals. */
   reportMetrics(counts: DispatchMetrics): void {
     mergeMetrics(this.#metrics.dispatch, counts);
+    addToHistory(this.#metrics.history, counts, Date.now());
     this.ctx.storage.kv.put(METRICS_KEY, this.#metrics);
   }
 

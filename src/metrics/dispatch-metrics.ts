@@ -27,6 +27,8 @@ export interface DispatchMetrics {
   attempts: Counts;
   /** Attempts that were retries (hedges included), by node. */
   retries: Record<string, number>;
+  /** Attempts that counted against their node (network error, timeout, 5xx), by node. */
+  failures: Record<string, number>;
   /** Hedges sent, by node. */
   hedges: Record<string, number>;
   /** Latency-outlier ejections an isolate made, by node. */
@@ -42,6 +44,7 @@ export function emptyMetrics(): DispatchMetrics {
     requests: {},
     attempts: {},
     retries: {},
+    failures: {},
     hedges: {},
     latencyEjections: {},
     handshakes: {},
@@ -53,7 +56,7 @@ export function emptyMetrics(): DispatchMetrics {
 export function mergeMetrics(into: DispatchMetrics, from: DispatchMetrics): void {
   mergeCounts(into.requests, from.requests);
   mergeCounts(into.attempts, from.attempts);
-  for (const key of ["retries", "hedges", "latencyEjections"] as const) {
+  for (const key of ["retries", "failures", "hedges", "latencyEjections"] as const) {
     for (const [node, n] of Object.entries(from[key])) into[key][node] = (into[key][node] ?? 0) + n;
   }
   for (const [node, h] of Object.entries(from.handshakes)) {
@@ -102,9 +105,10 @@ export class MetricsRecorder {
   #pending = emptyMetrics();
   #empty = true;
 
-  attempt(nodeId: string, outcome: AttemptOutcomeLabel, retry: boolean): void {
+  attempt(nodeId: string, outcome: AttemptOutcomeLabel, retry: boolean, failed = false): void {
     bump(this.#pending.attempts, nodeId, outcome);
     if (retry) this.#pending.retries[nodeId] = (this.#pending.retries[nodeId] ?? 0) + 1;
+    if (failed) this.#pending.failures[nodeId] = (this.#pending.failures[nodeId] ?? 0) + 1;
     this.#empty = false;
   }
 

@@ -27,6 +27,21 @@ class Families {
   }
 }
 
+/** Ships this isolate's own pending counts, so that they are in the totals it answers with. */
+export async function shipOwnCounts(
+  env: Env,
+  services: readonly ResolvedService[],
+  now: number,
+): Promise<void> {
+  await Promise.all(
+    services.map((service) =>
+      runtimeFor(service).metricsShipping.ship(now, (counts) =>
+        coordinatorOf(env, service.name).reportMetrics(counts),
+      ),
+    ),
+  );
+}
+
 /**
  * Every service's metrics, from where all isolates' traffic meets: the coordinator's totals of
  * what every isolate shipped and the ejections it granted, each node's gate, the live-node
@@ -42,14 +57,7 @@ export async function collect(
   out.add("buildInfo", { version: VERSION }, 1);
   const now = Date.now();
   const list = [...services];
-  // This isolate's own counts first, so they are in the totals it answers with.
-  await Promise.all(
-    list.map((service) =>
-      runtimeFor(service).metricsShipping.ship(now, (counts) =>
-        coordinatorOf(env, service.name).reportMetrics(counts),
-      ),
-    ),
-  );
+  await shipOwnCounts(env, list, now);
   for (const service of list) {
     const [state, totals] = await Promise.all([
       gather(env, service, sync),

@@ -74,12 +74,16 @@ export function onLoopback<T>(config: T): T {
 }
 
 /** A gateway running the real worker with `config` as its ROUNDHOUSE_CONFIG. */
-export function gateway(config: unknown, overrides: Partial<Env> = {}) {
+export function gateway(
+  config: unknown,
+  overrides: Partial<Env> = {},
+  origin = "http://gateway.test",
+) {
   const raw = typeof config === "string" ? config : JSON.stringify(onLoopback(config));
   return async (path: string, init?: RequestInit): Promise<Response> => {
     const ctx = createExecutionContext();
     const response = await worker.fetch(
-      new Request(`http://gateway.test${path}`, init),
+      new Request(`${origin}${path}`, init),
       { ...env, ...overrides, ROUNDHOUSE_CONFIG: raw },
       ctx,
     );
