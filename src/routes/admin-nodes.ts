@@ -100,41 +100,27 @@ export function nodeRoutes(app: OpenAPIHono<GatewayEnv>): void {
     },
   );
 
-  app.openapi(
-    createRoute({
-      method: "post",
-      path: "/admin/services/{service}/nodes/{nodeId}/drain",
-      summary: "Drain a node: no new dispatches, in-flight ones finish",
-      security: [{ bearer: [] }],
-      request: { params: NodeParams },
-      responses: {
-        200: {
-          description: "draining",
-          content: { "application/json": { schema: NodeSettingView } },
+  // Draining and returning are one route each way on the same path.
+  const drainRoutes = [
+    ["post", true, "Drain a node: no new dispatches, in-flight ones finish"],
+    ["delete", false, "Return a drained node to rotation, through slow start"],
+  ] as const;
+  for (const [method, draining, summary] of drainRoutes) {
+    app.openapi(
+      createRoute({
+        method,
+        path: "/admin/services/{service}/nodes/{nodeId}/drain",
+        summary,
+        security: [{ bearer: [] }],
+        request: { params: NodeParams },
+        responses: {
+          200: { description: "set", content: { "application/json": { schema: NodeSettingView } } },
+          ...errors(401, 404, 503),
         },
-        ...errors(401, 404, 503),
-      },
-    }),
-    async (c) => c.json(await operate(c, { draining: true }), 200),
-  );
-
-  app.openapi(
-    createRoute({
-      method: "delete",
-      path: "/admin/services/{service}/nodes/{nodeId}/drain",
-      summary: "Return a drained node to rotation, through slow start",
-      security: [{ bearer: [] }],
-      request: { params: NodeParams },
-      responses: {
-        200: {
-          description: "serving",
-          content: { "application/json": { schema: NodeSettingView } },
-        },
-        ...errors(401, 404, 503),
-      },
-    }),
-    async (c) => c.json(await operate(c, { draining: false }), 200),
-  );
+      }),
+      async (c) => c.json(await operate(c, { draining }), 200),
+    );
+  }
 
   app.openapi(
     createRoute({
