@@ -19,10 +19,14 @@ const request = (method = "GET", hasIdempotencyKey = false) => ({
   chain: cluster,
 });
 
-/** A fetch stub: node a holds its answer until aborted (or, with `hangMs`, for that long). */
-function slowA(hangMs?: number) {
+/**
+ * A fetch stub: node a holds its answer until aborted or until the test calls `release`; the
+ * other nodes answer at once.
+ */
+function slowA() {
   const aborted: string[] = [];
   const fetched: string[] = [];
+  let release: () => void = () => {};
   vi.stubGlobal("fetch", (url: string, init: RequestInit) => {
     const node = new URL(url).hostname.split(".")[0] as string;
     fetched.push(node);
@@ -32,10 +36,15 @@ function slowA(hangMs?: number) {
         aborted.push(node);
         reject(new Error("aborted"));
       });
-      if (hangMs !== undefined) setTimeout(() => resolve(new Response("from a")), hangMs);
+      release = () => resolve(new Response("from a"));
     });
   });
-  return { aborted, fetched };
+  return { aborted, fetched, release: () => release() };
+}
+
+/** Lets every pending promise callback run (the fake world's sleeps and calls are all promises). */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 50; i++) await Promise.resolve();
 }
 
 describe("hedging", () => {
@@ -60,10 +69,14 @@ describe("hedging", () => {
   it("never hedges a request that is not safe to repeat", async () => {
     const svc = service({ retry: { hedge: { afterMs: 1 } } });
     const { deps } = world(svc);
-    const { fetched } = slowA(5);
-    const response = await dispatch(request("POST"), deps);
-    expect(await response.text()).toBe("from a");
+    const { fetched, release } = slowA();
+    const pending = dispatch(request("POST"), deps);
+    await vi.waitFor(() => expect(fetched).toEqual(["a"]));
+    // Every hedge delay has passed for the fake clock; still no second copy.
+    await settle();
     expect(fetched).toEqual(["a"]);
+    release();
+    expect(await (await pending).text()).toBe("from a");
   });
 
   it("hedges a POST that carries an Idempotency-Key", async () => {
@@ -78,14 +91,21 @@ describe("hedging", () => {
     const svc = service({ retry: { maxAttempts: 2, hedge: { afterMs: 1 } } });
     const { deps } = world(svc);
     const started: string[] = [];
-    const never = new Promise<never>(() => {});
-    const kind = hangingKind(svc, started, () => never);
-    const outcome = Promise.race([
-      runAttempts(kind, cluster, deps),
-      new Promise((resolve) => setTimeout(() => resolve("still waiting"), 20)),
-    ]);
-    expect(await outcome).toBe("still waiting");
+    let answerSecond: () => void = () => {};
+    const kind = hangingKind(svc, started, () =>
+      started.length === 1
+        ? new Promise<never>(() => {})
+        : new Promise((resolve) => {
+            answerSecond = () => resolve({ node: "second", ok: true });
+          }),
+    );
+    const pending = runAttempts(kind, cluster, deps);
+    await vi.waitFor(() => expect(started).toEqual(["a", "b"]));
+    // Both copies are out and every hedge delay has passed: the cap holds, no third is sent.
+    await settle();
     expect(started).toEqual(["a", "b"]);
+    answerSecond();
+    expect(await (await pending).json()).toEqual({ answer: "second" });
   });
 
   it("lets the budget refuse a hedge, and the first attempt then answers alone", async () => {
@@ -93,22 +113,35 @@ describe("hedging", () => {
       retry: { hedge: { afterMs: 1 }, budget: { percent: 0, minRetries: 0 } },
     });
     const { deps } = world(svc);
-    const { fetched } = slowA(5);
+    const { fetched, release } = slowA();
     const refusedBefore = counters.retriesRefused;
-    expect(await (await dispatch(request(), deps)).text()).toBe("from a");
+    const pending = dispatch(request(), deps);
+    await vi.waitFor(() => expect(counters.retriesRefused - refusedBefore).toBe(1));
+    release();
+    expect(await (await pending).text()).toBe("from a");
     expect(fetched).toEqual(["a"]);
-    expect(counters.retriesRefused - refusedBefore).toBe(1);
   });
 
   it("keeps waiting for the slow attempt when the hedge fails first", async () => {
-    const svc = service({ retry: { hedge: { afterMs: 1 }, backoffBaseMs: 0, backoffMaxMs: 0 } });
+    const svc = service({
+      retry: { maxAttempts: 2, hedge: { afterMs: 1 }, backoffBaseMs: 0, backoffMaxMs: 0 },
+    });
     const { deps } = world(svc);
-    vi.stubGlobal("fetch", (url: string) =>
-      url.startsWith("http://a.")
-        ? new Promise<Response>((resolve) => setTimeout(() => resolve(new Response("slow a")), 5))
-        : Promise.resolve(new Response("busy", { status: 503 })),
-    );
-    const response = await dispatch(request(), deps);
+    let answerA: () => void = () => {};
+    const fetched: string[] = [];
+    vi.stubGlobal("fetch", (url: string) => {
+      fetched.push(url);
+      return url.startsWith("http://a.")
+        ? new Promise<Response>((resolve) => {
+            answerA = () => resolve(new Response("slow a"));
+          })
+        : Promise.resolve(new Response("busy", { status: 503 }));
+    });
+    const pending = dispatch(request(), deps);
+    await vi.waitFor(() => expect(fetched).toHaveLength(2));
+    await settle();
+    answerA();
+    const response = await pending;
     expect(response.status).toBe(200);
     expect(await response.text()).toBe("slow a");
   });
