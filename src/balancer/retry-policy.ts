@@ -1,3 +1,5 @@
+import { backoffDelay } from "./backoff.ts";
+
 /** How one attempt at a node ended, as far as the retry decision needs to know. */
 export type AttemptOutcome =
   /** The node answered with response headers. */
@@ -62,6 +64,8 @@ export function shouldRetry(
  * capped, with full jitter so that clients that failed together do not retry together.
  */
 export function backoffMs(retry: number, policy: RetryPolicy, random: () => number): number {
-  const ceiling = Math.min(policy.backoffMaxMs, policy.backoffBaseMs * 2 ** Math.max(0, retry - 1));
-  return Math.floor(random() * ceiling);
+  const backoff = { baseMs: policy.backoffBaseMs, capMs: policy.backoffMaxMs, jitter: FULL };
+  return backoffDelay(backoff, retry - 1, random);
 }
+
+const FULL = { kind: "full" } as const;

@@ -1,3 +1,4 @@
+import { backoffDelay } from "../balancer/backoff.ts";
 import { compareStamps, decodeStamp, encodeStamp, maxStamp, type Stamp } from "./hlc.ts";
 import type { Change } from "./route-table.ts";
 
@@ -231,7 +232,7 @@ export class PeerQueue {
 
   #delay(failures: number): number {
     const { baseMs, maxMs, jitter } = this.#backoff;
-    const full = Math.min(maxMs, baseMs * 2 ** Math.min(failures - 1, 40));
-    return Math.round(full * (1 - jitter * this.#random()));
+    const backoff = { baseMs, capMs: maxMs, jitter: { kind: "shave", share: jitter } } as const;
+    return backoffDelay(backoff, failures - 1, this.#random);
   }
 }

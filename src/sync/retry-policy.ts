@@ -1,3 +1,4 @@
+import { backoffDelay } from "../balancer/backoff.ts";
 /** How one request to a peer ended. */
 export type PeerOutcome =
   /** The connection failed or broke before a response. */
@@ -50,14 +51,14 @@ export const DEFAULT_BACKOFF_POLICY: BackoffPolicy = {
 };
 
 /** Sleep before retry `step` (0 for the first), with `random()` in [0, 1) choosing the jitter. */
-export function backoffDelay(policy: BackoffPolicy, step: number, random: () => number): number {
-  const nominal = policy.baseMs * policy.factor ** step;
-  return Math.floor(nominal * (1 + policy.jitter * (2 * random() - 1)));
+export function pushRetryDelay(policy: BackoffPolicy, step: number, random: () => number): number {
+  const { baseMs, factor, jitter } = policy;
+  return backoffDelay({ baseMs, factor, jitter: { kind: "spread", share: jitter } }, step, random);
 }
 
 /** The sleeps before each retry, in order. */
 export function backoffDelays(policy: BackoffPolicy, random: () => number = Math.random): number[] {
-  return Array.from({ length: policy.steps }, (_, step) => backoffDelay(policy, step, random));
+  return Array.from({ length: policy.steps }, (_, step) => pushRetryDelay(policy, step, random));
 }
 
 /** The most all sleeps can add up to, every jitter at its maximum. */
@@ -116,7 +117,7 @@ export function nextRetryDelay(
   random: () => number = Math.random,
 ): number | undefined {
   if (!isTransient(outcome) || retriesDone >= policy.steps) return undefined;
-  const delay = backoffDelay(policy, retriesDone, random);
+  const delay = pushRetryDelay(policy, retriesDone, random);
   return elapsedMs + delay < policy.peerDeadlineMs ? delay : undefined;
 }
 

@@ -1,3 +1,5 @@
+import { backoffDelay } from "../balancer/backoff.ts";
+
 /** Reconnect delay policy. */
 export interface BackoffOptions {
   /** Delay before the first retry, in ms. */
@@ -10,13 +12,15 @@ export interface BackoffOptions {
  * Delay before reconnect attempt `attempt` (0-based): exponential, capped, with jitter in
  * [half, full] so that many gates losing one node do not reconnect in lockstep.
  */
-export function backoffDelay(
+export function reconnectDelay(
   attempt: number,
   options: BackoffOptions,
   random = Math.random,
 ): number {
-  const initial = options.initialMs ?? 50;
-  const max = options.maxMs ?? 5_000;
-  const full = Math.min(max, initial * 2 ** Math.min(attempt, 30));
-  return Math.round(full / 2 + (random() * full) / 2);
+  const backoff = {
+    baseMs: options.initialMs ?? 50,
+    capMs: options.maxMs ?? 5_000,
+    jitter: { kind: "half" } as const,
+  };
+  return backoffDelay(backoff, attempt, random);
 }

@@ -1,5 +1,5 @@
 /** Public surface of the gateway-to-node stream transport. */
-export { type BackoffOptions, backoffDelay } from "./backoff.ts";
+export { type BackoffOptions, reconnectDelay } from "./backoff.ts";
 export {
   AbortedError,
   BusyError,

@@ -1,4 +1,4 @@
-import { type BackoffOptions, backoffDelay } from "./backoff.ts";
+import { type BackoffOptions, reconnectDelay } from "./backoff.ts";
 import { Call, type ExpiryCause, type InvokeResult } from "./call.ts";
 import { AbortedError, BusyError, DeadlineError, NotAckedError } from "./errors.ts";
 import { Fifo } from "./fifo.ts";
@@ -361,7 +361,7 @@ export class NodeStream {
   }
 
   #scheduleReconnect(): void {
-    const delay = backoffDelay(this.#attempt++, this.#backoff);
+    const delay = reconnectDelay(this.#attempt++, this.#backoff);
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
       if (!this.#closed && this.#current === null) this.#openLink();

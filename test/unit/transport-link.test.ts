@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { backoffDelay } from "../../src/transport/backoff.ts";
+import { reconnectDelay } from "../../src/transport/backoff.ts";
 import {
   AbortedError,
   DeadlineError,
@@ -436,7 +436,7 @@ describe("connect", () => {
 
   it("backs off between failed attempts", () => {
     const delays = [0, 1, 2, 3, 10].map((attempt) =>
-      [0, 0.5, 1].map((r) => backoffDelay(attempt, { initialMs: 50, maxMs: 1_000 }, () => r)),
+      [0, 0.5, 1].map((r) => reconnectDelay(attempt, { initialMs: 50, maxMs: 1_000 }, () => r)),
     );
     expect(delays).toEqual([
       [25, 38, 50],
