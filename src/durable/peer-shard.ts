@@ -1,82 +1,25 @@
 import { DurableObject } from "cloudflare:workers";
-import type { PeerConfig, SyncSettings } from "../config/sync-schema.ts";
+import type { PeerConfig } from "../config/sync-schema.ts";
 import { backoffPolicyOf } from "../config/sync-schema.ts";
 import { logOf } from "../logging/log-of.ts";
 import { diffDigests } from "../sync/digest.ts";
 import { sliceAfter } from "../sync/fanout.ts";
 import { encodeStamp, type Stamp } from "../sync/hlc.ts";
+import { OwnChanges } from "../sync/own-changes.ts";
 import { PeerQueue, type PeerSnapshot, type PeerStatus } from "../sync/peer-queue.ts";
-import {
-  type BackoffPolicy,
-  nextRetryDelay,
-  type PeerOutcome,
-  requestTimeoutMs,
-} from "../sync/retry-policy.ts";
-import { type Change, compareChanges, parseRouteKey, RouteTable } from "../sync/route-table.ts";
-import { changesBody, parseDigest, parseRoutesSince } from "../sync/wire.ts";
+import { parseRouteKey } from "../sync/route-table.ts";
+import { changesBody } from "../sync/wire.ts";
 import { eachLimited } from "../util/each-limited.ts";
-import { type PeerAnswer, PeerClient } from "./peer-client.ts";
+import { PeerClient } from "./peer-client.ts";
+import { PeerExchange } from "./peer-exchange.ts";
+import type { PeerView, ShardConfig, ShardStats } from "./peer-shard-types.ts";
 import { routeSyncOf } from "./stubs.ts";
-
-/** What RouteSync hands a shard: its peers and how to reach them. */
-export interface ShardConfig {
-  readonly gatewayId: string;
-  readonly index: number;
-  /** Requests this shard may have in flight at once (at most 6, a Worker invocation's limit). */
-  readonly limit: number;
-  readonly peers: readonly PeerConfig[];
-  readonly settings: SyncSettings;
-}
-
-/** Counters for tests and the bench. */
-export interface ShardStats {
-  /** Peers this shard serves, and the requests it may have in flight at once. */
-  readonly peers: number;
-  readonly limit: number;
-  /** Requests sent to peers (pushes, digests, pulls), retries included. */
-  readonly requests: number;
-  /** Requests that were retries within a round. */
-  readonly retries: number;
-  /** Batches a peer acknowledged. */
-  readonly acks: number;
-  /** Rounds that left a peer dirty. */
-  readonly failedRounds: number;
-  /** Requests in flight now, and the most ever at once. */
-  readonly inFlight: number;
-  readonly peakInFlight: number;
-  /** Reconcile rounds with a peer, and those whose digests differed. */
-  readonly reconciles: number;
-  readonly reconcileDiffs: number;
-  readonly alarms: number;
-}
-
-/** One peer as the services API shows it. */
-export interface PeerView {
-  readonly peer: string;
-  readonly shard: number;
-  /** Changes (of the service asked about, or all) the peer has not acknowledged. */
-  readonly pending: number;
-  /** Keys of those changes, at most 20. */
-  readonly pendingKeys: string[];
-  readonly cursor: string | null;
-  readonly lastSyncedAt: number | null;
-  readonly lastReconciledAt: number | null;
-  readonly failures: number;
-  readonly lastError: { readonly message: string; readonly at: number } | null;
-  readonly nextAttemptAt: number;
-}
-
-type Attempt = { ok: true; answer: PeerAnswer } | { ok: false; message: string };
 
 const CONFIG_KEY = "config";
 const QUEUE_KEY = "queue";
 const RECONCILE_KEY = "reconcile";
 /** Changes asked of RouteSync per call when refreshing the mirror. */
 const MIRROR_PAGE = 512;
-/** Pull pages per reconcile with one peer, at most (each page up to 256 changes). */
-const MAX_PULL_PAGES = 64;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * One of a gateway's fan-out objects (`sync:<gatewayId>:shard-<i>`), holding the queues of the
@@ -90,10 +33,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  */
 export class PeerShard extends DurableObject<Env> {
   #config: ShardConfig | undefined;
-  readonly #mirror = new RouteTable();
-  #mirrorCursor: Stamp | undefined;
-  /** The mirror's own changes in stamp order, kept up to date as it changes (the queue's source). */
-  #mirrorSorted: Change[] = [];
+  /** The gateway's own changes, as far as read from RouteSync: the peer queues' source. */
+  readonly #own = new OwnChanges(() => this.#config?.gatewayId);
   /** The queue changed since it was last written to storage. */
   #queueDirty = false;
   #queue: PeerQueue;
@@ -101,6 +42,7 @@ export class PeerShard extends DurableObject<Env> {
   /** Woken while the alarm ran, or more was pending than one round takes: run again at once. */
   #again = false;
   readonly #client: PeerClient;
+  readonly #exchange: PeerExchange;
   /** Peers a push round is under way to. */
   readonly #pushing = new Set<string>();
   #counters = {
@@ -117,6 +59,7 @@ export class PeerShard extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#client = new PeerClient(env, this.#counters);
+    this.#exchange = new PeerExchange(this.#client, this.#counters);
     const kv = ctx.storage.kv;
     this.#config = kv.get<ShardConfig>(CONFIG_KEY);
     this.#queue = PeerQueue.fromJSON(
@@ -158,8 +101,8 @@ export class PeerShard extends DurableObject<Env> {
     const now = Date.now();
     return config.peers.map((peer) => {
       const s: PeerStatus = this.#queue.status(peer.name, now);
-      const pending = this.#mirror
-        .since(s.cursor, { origin: config.gatewayId })
+      const pending = this.#own
+        .since(s.cursor)
         .filter((c) => service === undefined || parseRouteKey(c.key)?.service === service);
       return {
         peer: peer.name,
@@ -246,7 +189,14 @@ export class PeerShard extends DurableObject<Env> {
       const last = batch.at(-1);
       if (!last) return;
       const body = JSON.stringify(changesBody(config.gatewayId, batch));
-      const result = await this.#send(peer, "POST", "/_gw/peer/changes", body, policy, start);
+      const result = await this.#exchange.send(
+        peer,
+        "POST",
+        "/_gw/peer/changes",
+        body,
+        policy,
+        start,
+      );
       if (!result.ok) {
         this.#queue.fail(peer.name, result.message, Date.now());
         this.#counters.failedRounds++;
@@ -274,103 +224,31 @@ export class PeerShard extends DurableObject<Env> {
     const policy = backoffPolicyOf(config.settings);
     const table = this.#tableStub(config);
     try {
-      let theirs = await this.#fetchDigest(peer, policy);
+      let theirs = await this.#exchange.fetchDigest(peer, policy);
       if (this.#queue.hasPending(peer.name)) {
         // The peer answers again while its queue backs off (it may wait minutes): catch it up
         // through the queue now, which also ends the backoff, and compare digests after that.
         await this.#push(config, peer);
         this.#flushQueue();
         if (this.#queue.hasPending(peer.name)) throw new Error("still behind after a push round");
-        theirs = await this.#fetchDigest(peer, policy);
+        theirs = await this.#exchange.fetchDigest(peer, policy);
       }
       const mine = await table.digest();
       this.#counters.reconciles++;
       const diff = diffDigests(mine, theirs);
       if (diff.length > 0) {
         this.#counters.reconcileDiffs++;
-        await this.#pushBuckets(config, peer, policy, await table.bucketChanges(diff));
-        await this.#pullBuckets(config, peer, policy, diff);
+        const { gatewayId, settings } = config;
+        const ours = await table.bucketChanges(diff);
+        await this.#exchange.pushBuckets(gatewayId, settings.batchSize, peer, policy, ours);
+        await this.#exchange.pullBuckets(peer, policy, diff, (changes) =>
+          table.applyRemote(changes),
+        );
       }
       this.#reconcile.last[peer.name] = Date.now();
       this.ctx.storage.kv.put(RECONCILE_KEY, this.#reconcile);
     } catch (error) {
       console.warn(`peer shard ${config.index}: reconcile with ${peer.name}: ${String(error)}`);
-    }
-  }
-
-  async #fetchDigest(peer: PeerConfig, policy: BackoffPolicy) {
-    const got = await this.#send(peer, "GET", "/_gw/peer/digest", "", policy, Date.now());
-    if (!got.ok) throw new Error(`digest: ${got.message}`);
-    const parsed = parseDigest(got.answer.text);
-    if (!parsed.ok) throw new Error(`digest: malformed answer (${parsed.issues[0]?.message})`);
-    return parsed.value;
-  }
-
-  async #pushBuckets(
-    config: ShardConfig,
-    peer: PeerConfig,
-    policy: BackoffPolicy,
-    changes: readonly Change[],
-  ): Promise<void> {
-    const size = config.settings.batchSize;
-    for (let i = 0; i < changes.length; i += size) {
-      const body = JSON.stringify(changesBody(config.gatewayId, changes.slice(i, i + size)));
-      const sent = await this.#send(peer, "POST", "/_gw/peer/changes", body, policy, Date.now());
-      if (!sent.ok) throw new Error(`push: ${sent.message}`);
-    }
-  }
-
-  async #pullBuckets(
-    config: ShardConfig,
-    peer: PeerConfig,
-    policy: BackoffPolicy,
-    buckets: readonly number[],
-  ): Promise<void> {
-    const table = this.#tableStub(config);
-    let since: string | undefined;
-    for (let page = 0; page < MAX_PULL_PAGES; page++) {
-      const query = `?buckets=${buckets.join(",")}${since ? `&since=${since}` : ""}`;
-      const got = await this.#send(peer, "GET", `/_gw/peer/routes${query}`, "", policy, Date.now());
-      if (!got.ok) throw new Error(`pull: ${got.message}`);
-      const parsed = parseRoutesSince(got.answer.text);
-      if (!parsed.ok) throw new Error(`pull: malformed answer (${parsed.issues[0]?.message})`);
-      const last = parsed.value.changes.at(-1);
-      if (parsed.value.changes.length > 0) {
-        const result = await table.applyRemote(parsed.value.changes);
-        if (result.status !== "applied") throw new Error(`pull: ${result.status}`);
-      }
-      if (!parsed.value.more || !last) return;
-      since = encodeStamp(last.stamp);
-    }
-  }
-
-  /**
-   * One request to a peer, retried per the policy while the outcome is transient and the peer's
-   * deadline (from `start`) allows. Each attempt is signed afresh (a new nonce and timestamp).
-   */
-  async #send(
-    peer: PeerConfig,
-    method: "GET" | "POST",
-    pathAndQuery: string,
-    body: string,
-    policy: BackoffPolicy,
-    start: number,
-  ): Promise<Attempt> {
-    for (let retries = 0; ; retries++) {
-      const timeoutMs = requestTimeoutMs(policy, Date.now() - start);
-      if (timeoutMs <= 0) return { ok: false, message: "peer deadline passed" };
-      const { outcome, answer } = await this.#client.request(
-        peer,
-        method,
-        pathAndQuery,
-        body,
-        timeoutMs,
-      );
-      if (answer) return { ok: true, answer };
-      const delay = nextRetryDelay(outcome, retries, Date.now() - start, policy);
-      if (delay === undefined) return { ok: false, message: describe(outcome) };
-      this.#counters.retries++;
-      await sleep(delay);
     }
   }
 
@@ -380,34 +258,10 @@ export class PeerShard extends DurableObject<Env> {
     if (!config) return;
     const table = this.#tableStub(config);
     for (;;) {
-      const page = await table.ownSince(this.#mirrorCursor, MIRROR_PAGE);
-      const changed = new Set<string>();
-      for (const change of page.changes) if (this.#mirror.apply(change)) changed.add(change.key);
-      this.#resort(changed, config.gatewayId);
-      const last = page.changes.at(-1);
-      if (last) this.#mirrorCursor = last.stamp;
+      const page = await table.ownSince(this.#own.cursor, MIRROR_PAGE);
+      this.#own.apply(page.changes);
       if (!page.more) return;
     }
-  }
-
-  /** Replaces the sorted entries of changed keys by their current own changes, in stamp order. */
-  #resort(keys: ReadonlySet<string>, origin: string): void {
-    if (keys.size === 0) return;
-    const sorted = this.#mirrorSorted.filter((c) => !keys.has(c.key));
-    for (const key of keys) {
-      for (const change of this.#mirror.changesFor(key)) {
-        if (change.stamp.origin !== origin) continue;
-        let lo = 0;
-        let hi = sorted.length;
-        while (lo < hi) {
-          const mid = (lo + hi) >>> 1;
-          if (compareChanges(sorted[mid] as Change, change) < 0) lo = mid + 1;
-          else hi = mid;
-        }
-        sorted.splice(lo, 0, change);
-      }
-    }
-    this.#mirrorSorted = sorted;
   }
 
   #tableStub(config: ShardConfig) {
@@ -419,9 +273,8 @@ export class PeerShard extends DurableObject<Env> {
     return {
       // Only this gateway's own changes: others' reach each peer from their origin.
       source: (after: Stamp | undefined, limit: number) => {
-        const origin = this.#config?.gatewayId;
-        if (origin === undefined) return [];
-        return sliceAfter(this.#mirrorSorted, after, limit).changes;
+        if (this.#config?.gatewayId === undefined) return [];
+        return sliceAfter(this.#own.sorted, after, limit).changes;
       },
       backoff: {
         baseMs: settings?.peerBackoffMs ?? 1_000,
@@ -448,17 +301,4 @@ function backoffChanged(before: ShardConfig | undefined, after: ShardConfig): bo
     before?.settings.peerBackoffMs !== after.settings.peerBackoffMs ||
     before.settings.peerBackoffMaxMs !== after.settings.peerBackoffMaxMs
   );
-}
-
-function describe(outcome: PeerOutcome): string {
-  switch (outcome.kind) {
-    case "status":
-      return `answered ${outcome.status}`;
-    case "timeout":
-      return "timed out";
-    case "bad-answer":
-      return outcome.detail;
-    default:
-      return "network error";
-  }
 }

@@ -6,7 +6,7 @@ import { ClockDriftError, HybridClock, type Stamp } from "../sync/hlc.ts";
 import { type Change, type RouteEntry, RouteTable } from "../sync/route-table.ts";
 import { type ReplayCheck, ReplayGuard } from "../sync/signature.ts";
 import { eachLimited } from "../util/each-limited.ts";
-import type { ShardConfig } from "./peer-shard.ts";
+import type { ShardConfig } from "./peer-shard-types.ts";
 import { applyRouteEffect } from "./route-effects.ts";
 import { peerShardOf } from "./stubs.ts";
 

@@ -3,7 +3,7 @@ import { type ScopeLevel, scopeChain, scopeKey } from "../balancer/scope.ts";
 import type { ResolvedService, SyncConfig } from "../config/load.ts";
 import { runtimeFor } from "../dispatch/service-runtime.ts";
 import type { GateStats } from "../durable/node-gate.ts";
-import type { PeerView } from "../durable/peer-shard.ts";
+import type { PeerView } from "../durable/peer-shard-types.ts";
 import { coordinatorOf, gateStub, liveNodesOf, peerShardOf } from "../durable/stubs.ts";
 import { shardOf } from "../sync/fanout.ts";
 import { eachLimited } from "../util/each-limited.ts";

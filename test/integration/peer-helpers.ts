@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { inject } from "vitest";
-import type { PeerView, ShardStats } from "../../src/durable/peer-shard.ts";
+import type { PeerView, ShardStats } from "../../src/durable/peer-shard-types.ts";
 import { peerShardName } from "../../src/durable/stubs.ts";
 import { ANSWER_SIGNATURE_HEADER, sign } from "../../src/sync/signature.ts";
 import { gateway } from "./helpers.ts";
