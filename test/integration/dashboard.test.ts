@@ -58,9 +58,17 @@ describe("GET /_gw/dashboard", () => {
     const page = await (await fetch("/_gw/dashboard", { headers: { cookie } })).text();
     for (const node of nodes) expect(page).toContain(`data-node="${node.id}"`);
     expect(page).toContain(`data-node="${nodes[0]!.id}" data-state="ejected"`);
+    const drain = await fetch(`/_gw/admin/services/${name}/nodes/${nodes[2]!.id}/drain`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(drain.status).toBe(200);
     const fragment = await fetch("/_gw/dashboard/fragment", { headers: { cookie } });
     expect(fragment.status).toBe(200);
-    expect(await fragment.text()).toContain(`data-service="${name}"`);
+    const rows = await fragment.text();
+    expect(rows).toContain(`data-service="${name}"`);
+    expect(rows).toContain(`data-node="${nodes[2]!.id}" data-state="draining"`);
+    expect(rows).toContain(`data-node="${nodes[1]!.id}" data-state="healthy"`);
   });
 
   it("refuses the fragment without a session, and a forged or tampered one", async () => {
