@@ -5,7 +5,7 @@ import { requestIdFor } from "../dispatch/headers.ts";
 import { dispatchInvocation } from "../dispatch/invoke-attempt.ts";
 import { readLimited } from "../http/limited-body.ts";
 import { problem } from "../http/problem.ts";
-import { contentTypeProblem } from "../transport/frame.ts";
+import { contentTypeProblem } from "../transport/typed-body.ts";
 import type { GatewayEnv } from "./context.ts";
 import { hashKeyOf } from "./hash-key.ts";
 import { logRequest } from "./request-log.ts";

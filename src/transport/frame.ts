@@ -1,3 +1,4 @@
+import { FrameError } from "./frame-error.ts";
 import {
   DEFAULT_MAX_PAYLOAD,
   ERROR_CODES,
@@ -5,10 +6,10 @@ import {
   type FrameKind,
   HEADER_BYTES,
   KIND_CODES,
-  MAX_CONTENT_TYPE,
   MAX_ID,
   PROTOCOL_VERSION,
 } from "./protocol.ts";
+import { checkContentType, typedBody } from "./typed-body.ts";
 
 /** Asks the node to run its function on a body. */
 export interface InvokeFrame {
@@ -89,28 +90,7 @@ export type Frame =
   | PongFrame
   | GoawayFrame;
 
-/** Which rule a malformed frame broke. */
-export type FrameErrorCode =
-  | "truncated"
-  | "version"
-  | "kind"
-  | "flags"
-  | "id"
-  | "length"
-  | "oversized"
-  | "payload";
-
-/** A frame that cannot be encoded or decoded; any decode failure is a protocol error. */
-export class FrameError extends Error {
-  override name = "FrameError";
-  /** Which rule was broken. */
-  readonly code: FrameErrorCode;
-
-  constructor(code: FrameErrorCode, message: string) {
-    super(message);
-    this.code = code;
-  }
-}
+export { FrameError, type FrameErrorCode } from "./frame-error.ts";
 
 const KIND_BY_CODE: ReadonlyMap<number, FrameKind> = new Map(
   Object.entries(KIND_CODES).map(([name, code]) => [code, name as FrameKind]),
@@ -314,43 +294,6 @@ function withTypedBody(
   for (let i = 0; i < contentType.length; i++) out[at++] = contentType.charCodeAt(i);
   out.set(body, at);
   return out;
-}
-
-function typedBody(payload: Uint8Array, from: number): [string, Uint8Array] {
-  if (payload.byteLength < from + 1) {
-    throw new FrameError("payload", "payload lacks a content-type length");
-  }
-  const length = payload[from] as number;
-  const start = from + 1;
-  if (payload.byteLength < start + length) {
-    throw new FrameError("payload", "content-type runs past the payload");
-  }
-  let contentType = "";
-  for (let i = start; i < start + length; i++) {
-    const byte = payload[i] as number;
-    if (byte < 0x20 || byte > 0x7e) {
-      throw new FrameError("payload", "content-type is not printable ASCII");
-    }
-    contentType += String.fromCharCode(byte);
-  }
-  return [contentType, payload.subarray(start + length)];
-}
-
-function checkContentType(contentType: string): void {
-  const problem = contentTypeProblem(contentType);
-  if (problem) throw new FrameError("payload", problem);
-}
-
-/** Why a content-type cannot travel in a frame (at most 255 bytes of printable ASCII), if so. */
-export function contentTypeProblem(contentType: string): string | undefined {
-  if (contentType.length > MAX_CONTENT_TYPE) {
-    return `content-type longer than ${MAX_CONTENT_TYPE} bytes`;
-  }
-  for (let i = 0; i < contentType.length; i++) {
-    const code = contentType.charCodeAt(i);
-    if (code < 0x20 || code > 0x7e) return "content-type is not printable ASCII";
-  }
-  return undefined;
 }
 
 function text(bytes: Uint8Array): string {
