@@ -4,80 +4,27 @@ import { AbortedError, BusyError, DeadlineError, NotAckedError } from "./errors.
 import { Fifo } from "./fifo.ts";
 import { encodeFrame } from "./frame.ts";
 import { type CloseCause, Link, type LinkHost, type LinkSettings } from "./link.ts";
-import { type Metrics, newMetrics } from "./metrics.ts";
+import { newMetrics } from "./metrics.ts";
+import type {
+  InvokeOptions,
+  InvokePayload,
+  NodeStreamOptions,
+  StreamLogEntry,
+  StreamStats,
+} from "./node-stream-types.ts";
 import { CLOSE_CODES, DEFAULT_MAX_PAYLOAD } from "./protocol.ts";
 import type { Connect } from "./socket.ts";
 import type { LinkState } from "./stream-state.ts";
 
 export type { InvokeResult } from "./call.ts";
 
-/** One line of the stream's diagnostic log. */
-export interface StreamLogEntry {
-  /** warn for anything that closed a stream abnormally; info for the rest. */
-  level: "info" | "warn";
-  /** What happened. */
-  message: string;
-  /** Socket generation it happened on. */
-  generation: number;
-}
-
-/** Options of a {@link NodeStream}. */
-export interface NodeStreamOptions {
-  /** Opens a socket to the node, e.g. with connectWebSocket or connectWorkersSocket. */
-  connect: Connect;
-  /** Invocations that may wait unsent before callers have to wait for room; default 1024. */
-  queueCapacity?: number;
-  /** Invocations that may be on the wire un-acked; default 256. */
-  window?: number;
-  /** Largest payload sent or accepted; default 1 MiB, must match the node's. */
-  maxPayload?: number;
-  /** Ms between pings; default 5000. */
-  pingIntervalMs?: number;
-  /** Ms without any frame after which the stream is dead; default 15000. */
-  heartbeatTimeoutMs?: number;
-  /** Ms a connect attempt may take; default 5000. */
-  connectTimeoutMs?: number;
-  /** Reconnect delays; default 50 ms doubling up to 5 s, with jitter. */
-  backoff?: BackoffOptions;
-  /** Diagnostic sink; by default warnings go to console.warn. */
-  log?: (entry: StreamLogEntry) => void;
-}
-
-/** The body handed to the node's function. */
-export interface InvokePayload {
-  /** Request body; copied into the frame, so the caller may reuse it afterwards. */
-  body: Uint8Array;
-  /** Printable-ASCII media type; "" (the default) when unknown. */
-  contentType?: string;
-}
-
-/** Per-invocation options. */
-export interface InvokeOptions {
-  /** Ms from now until the invocation fails, whatever phase it is in. */
-  deadlineMs: number;
-  /** Aborting fails the invocation with AbortedError. */
-  signal?: AbortSignal;
-  /** Runs when the node acks: the handshake is over and the invocation may run. */
-  onAck?: () => void;
-}
-
-/** A snapshot of a stream's counters and gauges. */
-export interface StreamStats extends Metrics {
-  /** State of the socket that takes new invocations ("connecting" while backing off). */
-  state: LinkState;
-  /** Socket generations started so far. */
-  generation: number;
-  /** Invocations queued and not yet written. */
-  queueDepth: number;
-  /** Callers waiting for room in the full queue. */
-  waiting: number;
-  /** Invocations written whose result is still owed (old generations included). */
-  inFlight: number;
-  /** Invocations written and not yet acked. */
-  unacked: number;
-  /** Old sockets that received goaway and are finishing their acked invocations. */
-  draining: number;
-}
+export type {
+  InvokeOptions,
+  InvokePayload,
+  NodeStreamOptions,
+  StreamLogEntry,
+  StreamStats,
+} from "./node-stream-types.ts";
 
 const LONGEST_TIMER_MS = 2 ** 31 - 1;
 
