@@ -1,5 +1,7 @@
 import type { Call } from "./call.ts";
-import { FunctionError, LostAfterAckError, NotAckedError } from "./errors.ts";
+import { describe, failClosedCalls } from "./closed-calls.ts";
+import { ConnectAttempt } from "./connect-attempt.ts";
+import { FunctionError, NotAckedError } from "./errors.ts";
 import {
   type AckFrame,
   type ErrorFrame,
@@ -10,54 +12,14 @@ import {
   type ResultFrame,
   readFrame,
 } from "./frame.ts";
-import { type Metrics, recordAckLatency } from "./metrics.ts";
+import { Heartbeat } from "./heartbeat.ts";
+import { type CloseCause, closeCause, type LinkHost } from "./link-types.ts";
+import { recordAckLatency } from "./metrics.ts";
 import { BATCH_TARGET_BYTES, Outbox } from "./outbox.ts";
 import { CLOSE_CODES, ERROR_CODES, HEADER_BYTES } from "./protocol.ts";
 import type { Connect, StreamSocket } from "./socket.ts";
+import { safeClose } from "./socket-close.ts";
 import { canMove, isLive, type LinkState } from "./stream-state.ts";
-
-/** Why a link closed. */
-export interface CloseCause {
-  /** WebSocket close code: sent by us, or received from the node. */
-  code: number;
-  /** Human-readable reason, for logs and for the errors of failed invocations. */
-  reason: string;
-  /** Whether the gateway side ended it (and so closes the socket itself). */
-  local: boolean;
-  /** Whether the socket never opened. */
-  connectFailed: boolean;
-}
-
-/** Timing and size limits a link works with. */
-export interface LinkSettings {
-  /** Largest payload accepted from the node. */
-  maxPayload: number;
-  /** Ms between pings. */
-  pingIntervalMs: number;
-  /** Ms without any frame from the node after which the stream is dead. */
-  heartbeatTimeoutMs: number;
-  /** Ms a connect attempt may take. */
-  connectTimeoutMs: number;
-}
-
-/** What a link reports to the NodeStream that owns it. */
-export interface LinkHost {
-  readonly metrics: Metrics;
-  readonly settings: LinkSettings;
-  log(level: "info" | "warn", message: string, link: Link): void;
-  /** The link can take invocations. */
-  linkOpened(link: Link): void;
-  /** An un-acked slot of the window was freed. */
-  windowFreed(link: Link): void;
-  /** The node sent goaway: new work must go elsewhere. */
-  linkDraining(link: Link): void;
-  /** The link is finished; its invocations have been failed already. */
-  linkClosed(link: Link, cause: CloseCause): void;
-}
-
-/** Reasons a WebSocket close may carry at most 123 bytes of UTF-8. */
-const MAX_CLOSE_REASON = 123;
-const utf8 = new TextEncoder();
 
 /**
  * One socket generation of a node stream: its sender, receiver and heartbeat are bound to
@@ -75,13 +37,8 @@ export class Link {
   #unacked = 0;
   #abandoned = 0;
   readonly #outbox: Outbox;
-  #heartbeat: ReturnType<typeof setInterval> | undefined;
-  #heard = false;
-  #silentMs = 0;
-  #pingId = 0;
-  readonly #connectAbort = new AbortController();
-  #connectTimer: ReturnType<typeof setTimeout> | undefined;
-  #connectPending = false;
+  readonly #pulse = new Heartbeat();
+  readonly #connect = new ConnectAttempt();
 
   constructor(host: LinkHost, generation: number) {
     this.#host = host;
@@ -108,31 +65,25 @@ export class Link {
 
   /** Starts the connect attempt; the link opens or closes when it ends. */
   connect(connect: Connect): void {
-    const signal = this.#connectAbort.signal;
-    const { connectTimeoutMs } = this.#host.settings;
-    this.#connectPending = true;
-    this.#connectTimer = setTimeout(() => {
-      this.#connectAbort.abort(new Error(`connect timed out after ${connectTimeoutMs} ms`));
-    }, connectTimeoutMs);
-    signal.addEventListener("abort", () => this.#connectFailed(signal.reason), { once: true });
-    let attempt: Promise<StreamSocket>;
-    try {
-      attempt = connect(signal);
-    } catch (error) {
-      attempt = Promise.reject(error);
-    }
-    attempt.then(
-      (socket) => {
-        if (!this.#endConnect() || this.#state !== "connecting") {
-          // The attempt was given up (timeout, or the stream closed): do not leak the socket.
+    this.#connect.start(connect, this.#host.settings.connectTimeoutMs, {
+      opened: (socket) => {
+        if (this.#state !== "connecting") {
           safeClose(socket, CLOSE_CODES.normal, "connect abandoned");
           return;
         }
         this.#socket = socket;
         this.#moveTo("open");
       },
-      (error: unknown) => this.#connectFailed(error),
-    );
+      failed: (error) =>
+        this.#moveTo(
+          "closed",
+          closeCause(CLOSE_CODES.normal, `connect failed: ${describe(error)}`, {
+            connectFailed: true,
+          }),
+        ),
+      // The attempt was given up (timeout, or the stream closed): do not leak the socket.
+      late: (socket) => safeClose(socket, CLOSE_CODES.normal, "connect abandoned"),
+    });
   }
 
   /** Queues an invocation for the next flush; the NodeStream calls this only while open. */
@@ -166,7 +117,7 @@ export class Link {
 
   /** Closes the link from the gateway side. */
   close(code: number, reason: string): void {
-    this.#moveTo("closed", { code, reason, local: true, connectFailed: false });
+    this.#moveTo("closed", closeCause(code, reason));
   }
 
   /** The single place where the state changes, with the side effects of entering a state. */
@@ -183,14 +134,7 @@ export class Link {
         this.#closeIfDrained();
         return;
       case "closed":
-        this.#enterClosed(
-          cause ?? {
-            code: CLOSE_CODES.normal,
-            reason: "closed",
-            local: true,
-            connectFailed: false,
-          },
-        );
+        this.#enterClosed(cause ?? closeCause(CLOSE_CODES.normal, "closed"));
         return;
       case "connecting":
         return;
@@ -202,30 +146,22 @@ export class Link {
     this.#unsubscribe = socket.listen({
       message: (data) => this.#receive(data),
       close: (code, reason) => {
-        this.#moveTo("closed", {
-          code,
-          reason: reason || `closed by the node (${code})`,
-          local: false,
-          connectFailed: false,
-        });
+        this.#moveTo(
+          "closed",
+          closeCause(code, reason || `closed by the node (${code})`, { local: false }),
+        );
       },
       error: () => {
-        this.#moveTo("closed", {
-          code: CLOSE_CODES.normal,
-          reason: "socket error",
-          local: true,
-          connectFailed: false,
-        });
+        this.#moveTo("closed", closeCause(CLOSE_CODES.normal, "socket error"));
       },
     });
-    const { pingIntervalMs } = this.#host.settings;
-    this.#heartbeat = setInterval(() => this.#beat(pingIntervalMs), pingIntervalMs);
+    this.#pulse.start(this.#host.settings.pingIntervalMs, (ms) => this.#beat(ms));
     this.#host.linkOpened(this);
   }
 
   #enterClosed(cause: CloseCause): void {
-    if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
-    if (this.#endConnect()) this.#connectAbort.abort(new Error(cause.reason));
+    this.#pulse.stop();
+    this.#connect.cancel(cause.reason);
     this.#unsubscribe?.();
     this.#unsubscribe = null;
     this.#outbox.clear();
@@ -236,33 +172,8 @@ export class Link {
     this.#calls.clear();
     this.#unacked = 0;
     this.#abandoned = 0;
-    const { metrics } = this.#host;
-    for (const call of calls) {
-      if (call.acked) {
-        if (call.reject(new LostAfterAckError(cause.reason))) metrics.lostAfterAck++;
-      } else if (call.reject(new NotAckedError(cause.reason))) {
-        metrics.notAcked++;
-      }
-    }
+    failClosedCalls(calls, cause.reason, this.#host.metrics);
     this.#host.linkClosed(this, cause);
-  }
-
-  /** Marks the connect attempt over; false if it already was. */
-  #endConnect(): boolean {
-    if (!this.#connectPending) return false;
-    this.#connectPending = false;
-    if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer);
-    return true;
-  }
-
-  #connectFailed(error: unknown): void {
-    if (!this.#endConnect()) return;
-    this.#moveTo("closed", {
-      code: CLOSE_CODES.normal,
-      reason: `connect failed: ${describe(error)}`,
-      local: true,
-      connectFailed: true,
-    });
   }
 
   /**
@@ -271,7 +182,7 @@ export class Link {
    */
   #receive(data: Uint8Array | string): void {
     if (!isLive(this.#state)) return;
-    this.#heard = true;
+    this.#pulse.heard();
     if (typeof data === "string") {
       this.#protocolError(CLOSE_CODES.unsupportedData, "text message on a binary stream");
       return;
@@ -314,7 +225,10 @@ export class Link {
       case "error": {
         const call = this.#calls.get(frame.id);
         if (call) this.#settle(call, frame);
-        else this.#unknownId(frame);
+        else {
+          metrics.unknownIds++;
+          this.#host.log("info", `ignored ${frame.kind} for unknown id ${frame.id}`, this);
+        }
         return;
       }
       case "ping":
@@ -384,42 +298,25 @@ export class Link {
     if (call.settled) this.#abandoned--;
   }
 
-  #unknownId(frame: Frame): void {
-    this.#host.metrics.unknownIds++;
-    this.#host.log("info", `ignored ${frame.kind} for unknown id ${frame.id}`, this);
-  }
-
   /** Heartbeat tick: the stream is dead after heartbeatTimeoutMs without any frame. */
   #beat(intervalMs: number): void {
     if (!isLive(this.#state)) return;
-    this.#silentMs = this.#heard ? 0 : this.#silentMs + intervalMs;
-    this.#heard = false;
     const { metrics, settings } = this.#host;
-    if (this.#silentMs >= settings.heartbeatTimeoutMs) {
+    const beat = this.#pulse.tick(intervalMs, settings.heartbeatTimeoutMs);
+    if ("silentMs" in beat) {
       metrics.heartbeatTimeouts++;
-      this.#host.log("warn", `no frame from the node for ${this.#silentMs} ms`, this);
-      this.#moveTo("closed", {
-        code: CLOSE_CODES.heartbeatTimeout,
-        reason: "heartbeat timeout",
-        local: true,
-        connectFailed: false,
-      });
+      this.#host.log("warn", `no frame from the node for ${beat.silentMs} ms`, this);
+      this.#moveTo("closed", closeCause(CLOSE_CODES.heartbeatTimeout, "heartbeat timeout"));
       return;
     }
-    this.#pingId = (this.#pingId + 1) % 2 ** 32;
-    this.#enqueue(encodeFrame({ kind: "ping", id: this.#pingId, timestamp: Date.now() }));
+    this.#enqueue(encodeFrame({ kind: "ping", id: beat.pingId, timestamp: Date.now() }));
     this.flush();
     metrics.pingsSent++;
   }
 
   #closeIfDrained(): void {
     if (this.#state === "draining" && this.#calls.size === this.#abandoned) {
-      this.#moveTo("closed", {
-        code: CLOSE_CODES.normal,
-        reason: "drained",
-        local: true,
-        connectFailed: false,
-      });
+      this.#moveTo("closed", closeCause(CLOSE_CODES.normal, "drained"));
     }
   }
 
@@ -443,31 +340,11 @@ export class Link {
   #protocolError(code: number, reason: string): void {
     this.#host.metrics.protocolErrors++;
     this.#host.log("warn", `closing stream: ${reason}`, this);
-    this.#moveTo("closed", { code, reason, local: true, connectFailed: false });
+    this.#moveTo("closed", closeCause(code, reason));
   }
 
   #fail(reason: string): void {
     this.#host.log("warn", `closing stream: ${reason}`, this);
-    this.#moveTo("closed", {
-      code: CLOSE_CODES.internalError,
-      reason,
-      local: true,
-      connectFailed: false,
-    });
+    this.#moveTo("closed", closeCause(CLOSE_CODES.internalError, reason));
   }
-}
-
-/** Closes without throwing: the socket may already be closing, or the reason too long. */
-function safeClose(socket: StreamSocket, code: number, reason: string): void {
-  let short = reason.slice(0, MAX_CLOSE_REASON);
-  while (utf8.encode(short).byteLength > MAX_CLOSE_REASON) short = short.slice(0, -1);
-  try {
-    socket.close(code, short);
-  } catch {
-    // Nothing more can be done for a socket that refuses to close; it is dropped either way.
-  }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -3,7 +3,8 @@ import { Call, type ExpiryCause, type InvokeResult } from "./call.ts";
 import { AbortedError, BusyError, DeadlineError, NotAckedError } from "./errors.ts";
 import { Fifo } from "./fifo.ts";
 import { encodeFrame } from "./frame.ts";
-import { type CloseCause, Link, type LinkHost, type LinkSettings } from "./link.ts";
+import { Link } from "./link.ts";
+import type { CloseCause, LinkHost, LinkSettings } from "./link-types.ts";
 import { newMetrics } from "./metrics.ts";
 import type {
   InvokeOptions,
