@@ -3,9 +3,14 @@ import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
+// Wrangler's notes on reading wrangler.toml (which secrets came from .dev.vars, or are missing
+// where the tests bind their own) would repeat once per test file.
+process.env.WRANGLER_LOG ??= "error";
 
 export default defineConfig({
   test: {
+    // A passing run shows the summary; a failing test's console output is still shown.
+    silent: "passed-only",
     projects: [
       { test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node" } },
       // The dashboard in headless Chromium, against a gateway in Miniflare.
@@ -30,6 +35,9 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
+            // workerd's own logs of every refused or reset connection (the fault tests make
+            // hundreds) would bury the summary; the tests' own console output still shows.
+            verbose: false,
             miniflare: {
               bindings: {
                 ADMIN_TOKEN: "test-admin-token-0123456789abcdef",
