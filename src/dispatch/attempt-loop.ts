@@ -3,7 +3,6 @@ import type { MemberNode } from "../balancer/membership.ts";
 import { backoffMs, type RetryPolicy } from "../balancer/retry-policy.ts";
 import type { ScopeLevel } from "../balancer/scope.ts";
 import type { AttemptOutcomeLabel } from "../metrics/dispatch-metrics.ts";
-import { counters } from "./counters.ts";
 import type { DispatchDeps } from "./deps.ts";
 import { type PlanHints, planFor } from "./plan.ts";
 
@@ -89,7 +88,7 @@ export async function runAttempts<R>(
   chain: readonly ScopeLevel[],
   deps: DispatchDeps,
 ): Promise<Response> {
-  counters.dispatches++;
+  deps.runtime.counters.dispatches++;
   const leave = deps.runtime.retryBudget.enterRequest();
   try {
     const plan = await planFor(chain, deps, kind);
@@ -170,7 +169,7 @@ class AttemptRun<R> {
         release = this.#attempts > 0 ? this.#deps.runtime.retryBudget.tryRetry() : () => {};
         if (release) next = this.#plan.next();
         else {
-          counters.retriesRefused++;
+          this.#deps.runtime.counters.retriesRefused++;
           this.#deps.runtime.metrics.retryRefused();
           this.#stop = "budget";
         }
@@ -264,12 +263,12 @@ class AttemptRun<R> {
     if (!this.#mayHedge()) return;
     const release = this.#deps.runtime.retryBudget.tryRetry();
     if (!release) {
-      counters.retriesRefused++;
+      this.#deps.runtime.counters.retriesRefused++;
       this.#deps.runtime.metrics.retryRefused();
     }
     const next = release && this.#plan.next();
     if (release && next !== undefined && this.#launch(next, release)) {
-      counters.hedges++;
+      this.#deps.runtime.counters.hedges++;
       this.#deps.runtime.metrics.hedge(next);
       return;
     }

@@ -7,7 +7,6 @@ import type { AttemptOutcomeLabel } from "../metrics/dispatch-metrics.ts";
 import { type AttemptKind, type DispatchEnd, runAttempts } from "./attempt-loop.ts";
 import { type ForwardResult, statusOf } from "./attempt-result.ts";
 import type { AttemptBody, OutgoingBody } from "./body.ts";
-import { counters } from "./counters.ts";
 import type { DispatchDeps } from "./deps.ts";
 import { nodeFetcher } from "./egress.ts";
 import { type HeaderPair, withProvenance } from "./headers.ts";
@@ -152,7 +151,7 @@ async function sendAttempt(
     if (!(await leases.take(node, attempt.holdMs, context))) {
       return await throughGate(attempt, deps);
     }
-    counters.directAttempts++;
+    deps.runtime.counters.directAttempts++;
     const sentAt = deps.now();
     const via = nodeFetcher(deps.env, runtime.service.egress);
     const sent = await fetchNode(via, attempt.upstream, {
@@ -179,7 +178,7 @@ async function throughGate(attempt: Attempt, deps: DispatchDeps): Promise<Forwar
   const { runtime } = deps;
   const service = runtime.service;
   try {
-    counters.gateCalls++;
+    deps.runtime.counters.gateCalls++;
     return await gateOf(deps.env, service, attempt.node).forward(attempt.upstream, {
       service: service.name,
       nodeId: attempt.node.id,

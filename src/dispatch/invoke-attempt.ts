@@ -5,7 +5,6 @@ import type { InvokePayload } from "../durable/node-gate.ts";
 import { gateOf } from "../durable/stubs.ts";
 import { type ProblemType, problem } from "../http/problem.ts";
 import { type AttemptKind, type DispatchEnd, runAttempts } from "./attempt-loop.ts";
-import { counters } from "./counters.ts";
 import type { DispatchDeps } from "./deps.ts";
 
 /** One invocation as the route hands it over. */
@@ -33,7 +32,7 @@ export function dispatchInvocation(invocation: Invocation, deps: DispatchDeps): 
     retry: service.retry,
     hashKey: invocation.hashKey,
     run(node, remaining, panic) {
-      counters.gateCalls++;
+      deps.runtime.counters.gateCalls++;
       return gateOf(env, service, node)
         .invoke(invocation.payload, {
           service: service.name,

@@ -2,7 +2,7 @@ import { type LeaseAnswer, LeaseSlots } from "../balancer/lease-slots.ts";
 import type { MemberNode } from "../balancer/membership.ts";
 import type { ResolvedService } from "../config/load.ts";
 import type { LeaseRequest } from "../durable/node-gate.ts";
-import { counters } from "./counters.ts";
+import type { Counters } from "./counters.ts";
 
 /** How the lease client reaches a node's gate; injected so tests can count and fail the calls. */
 export type LeaseCall = (node: MemberNode, request: LeaseRequest) => Promise<LeaseAnswer>;
@@ -32,9 +32,11 @@ export class LeaseClient {
   readonly holder: string;
   readonly #service: ResolvedService;
   readonly #slots = new Map<string, LeaseSlots>();
+  readonly #counters: Counters;
 
-  constructor(service: ResolvedService) {
+  constructor(service: ResolvedService, counters: Counters) {
     this.#service = service;
+    this.#counters = counters;
     isolateId ??= crypto.randomUUID();
     this.holder = `${isolateId}:${++runtimes}`;
   }
@@ -76,7 +78,7 @@ export class LeaseClient {
     const slots = this.slotsOf(node.id);
     const sentAt = context.now();
     try {
-      counters.gateLeaseCalls++;
+      this.#counters.gateLeaseCalls++;
       const want = slots.want(this.#service.gate.limit);
       const request = this.#request(node, context.totalNodes, slots.beginReport(), true, want);
       const answer = await context.call(node, request);
@@ -84,7 +86,7 @@ export class LeaseClient {
       if (answer.ejectedUntil !== undefined) slots.drop();
       return answer.ejectedUntil;
     } catch (error) {
-      counters.gateLeaseFailures++;
+      this.#counters.gateLeaseFailures++;
       console.warn(`failure report to ${node.id}'s gate lost: ${String(error)}`);
       return undefined;
     }
@@ -96,7 +98,7 @@ export class LeaseClient {
     const { want, report } = slots.beginCall(sentAt, this.#service.gate.limit);
     let answer: LeaseAnswer | undefined;
     try {
-      counters.gateLeaseCalls++;
+      this.#counters.gateLeaseCalls++;
       answer = await context.call(
         node,
         this.#request(node, context.totalNodes, report, false, want),
@@ -104,7 +106,7 @@ export class LeaseClient {
     } catch (error) {
       // Without an answer the isolate goes on with what it holds until it ends; the dispatches
       // that find no slot go through the gate.
-      counters.gateLeaseFailures++;
+      this.#counters.gateLeaseFailures++;
       console.warn(`lease of ${node.id} failed: ${String(error)}`);
     }
     slots.endCall(answer, sentAt);

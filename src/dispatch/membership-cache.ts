@@ -11,7 +11,7 @@ import { inScope, type ScopeLevel, scopeKey } from "../balancer/scope.ts";
 import { slowStartShare } from "../balancer/slow-start.ts";
 import type { ResolvedService } from "../config/load.ts";
 import type { LiveNodesConfig, ViewResponse } from "../durable/live-nodes-types.ts";
-import { counters } from "./counters.ts";
+import type { Counters } from "./counters.ts";
 
 /** Scope chains one isolate keeps a membership of, at most. */
 const MAX_VIEWS = 64;
@@ -45,6 +45,7 @@ export type ViewCall = (
  */
 export class MembershipCache {
   readonly #service: ResolvedService;
+  readonly #counters: Counters;
   readonly #liveConfig: LiveNodesConfig;
   // Until when a node is out as a latency outlier; the latency tracker decides that.
   readonly #slowUntil: (nodeId: string) => number;
@@ -61,8 +62,10 @@ export class MembershipCache {
     service: ResolvedService,
     liveConfig: LiveNodesConfig,
     slow: { until: (nodeId: string) => number; ends: () => Iterable<number> },
+    counters: Counters,
   ) {
     this.#service = service;
+    this.#counters = counters;
     this.#liveConfig = liveConfig;
     this.#slowUntil = slow.until;
     this.#slowEnds = slow.ends;
@@ -232,7 +235,7 @@ export class MembershipCache {
     entry: CachedView,
     now: number,
   ): Promise<void> {
-    counters.liveNodeCalls++;
+    this.#counters.liveNodeCalls++;
     try {
       const answer = await view(this.#liveConfig, chain, entry.version);
       entry.fetchedAt = now;
@@ -244,7 +247,7 @@ export class MembershipCache {
       entry.version = answer.version;
     } catch (error) {
       // Keep routing on what we have (the configured nodes, at worst) and ask again next time.
-      counters.liveNodeFailures++;
+      this.#counters.liveNodeFailures++;
       console.warn(`live nodes of ${this.#service.name} unavailable: ${String(error)}`);
       entry.fetchedAt = now;
     }

@@ -10,7 +10,7 @@ import type { LiveNodesConfig, ViewResponse } from "../durable/live-nodes-types.
 import type { LeaseGrant } from "../durable/rotation-coordinator.ts";
 import { Log } from "../logging/log.ts";
 import { MetricsRecorder } from "../metrics/dispatch-metrics.ts";
-import { counters } from "./counters.ts";
+import { newCounters } from "./counters.ts";
 import { LeaseClient } from "./lease-client.ts";
 import { MembershipCache, type Route } from "./membership-cache.ts";
 import { MetricsShipping } from "./metrics-shipping.ts";
@@ -40,6 +40,8 @@ export class ServiceRuntime {
   readonly latency: LatencyTracker;
   /** This isolate's retry budget for the service (docs/policies.md says why per isolate). */
   readonly retryBudget: RetryBudget;
+  /** This runtime's round trips to its objects, hedges and refused retries (`/_gw/stats`). */
+  readonly counters = newCounters();
   /** What this isolate's dispatches observed, until shipped to the coordinator. */
   readonly metrics = new MetricsRecorder();
   readonly metricsShipping = new MetricsShipping(this.metrics);
@@ -54,7 +56,7 @@ export class ServiceRuntime {
 
   constructor(service: ResolvedService) {
     this.service = service;
-    this.leases = new LeaseClient(service);
+    this.leases = new LeaseClient(service, this.counters);
     this.#namedDatacenters = new Set(namedDatacenters(service));
     this.liveConfig = {
       service: service.name,
@@ -79,10 +81,12 @@ export class ServiceRuntime {
     this.#log = new Log(service.logging);
     this.rings = new RingCache(service.hash.pointsPerWeight);
     this.latency = new LatencyTracker(service.latencyEjection, service.ejection.maxEjectedShare);
-    this.membership = new MembershipCache(service, this.liveConfig, {
-      until: (id) => this.latency.slowUntil(id),
-      ends: () => this.latency.slowEnds(),
-    });
+    this.membership = new MembershipCache(
+      service,
+      this.liveConfig,
+      { until: (id) => this.latency.slowUntil(id), ends: () => this.latency.slowEnds() },
+      this.counters,
+    );
   }
 
   /** The next rotation position, leasing a new block from the coordinator when this one is spent. */
@@ -171,7 +175,7 @@ export class ServiceRuntime {
   }
 
   async #refill(objects: ServiceObjects, random: () => number, now: () => number): Promise<void> {
-    counters.coordinatorCalls++;
+    this.counters.coordinatorCalls++;
     const size = this.service.rotation.leaseSize;
     try {
       const grant = await objects.lease(size);
@@ -180,7 +184,7 @@ export class ServiceRuntime {
     } catch (error) {
       // Without its coordinator the isolate keeps serving: a block at a random offset still
       // rotates strictly within the isolate and only loosens the global interleaving.
-      counters.leaseFailures++;
+      this.counters.leaseFailures++;
       console.warn(`rotation lease for ${this.service.name} failed: ${String(error)}`);
       this.#positions.refill({ start: Math.floor(random() * 2 ** 40), size });
     }

@@ -1,8 +1,9 @@
 import { Hono } from "hono";
 import { loadConfig } from "../config/load.ts";
 import { secretIssues } from "../config/secrets.ts";
-import { counters } from "../dispatch/counters.ts";
+import { sumCounters } from "../dispatch/counters.ts";
 import { missingBinding } from "../dispatch/egress.ts";
+import { runtimeFor } from "../dispatch/service-runtime.ts";
 
 /**
  * `GET /_gw/health`: whether the configuration is usable and every service can reach its nodes
@@ -23,5 +24,9 @@ export const healthRoutes = new Hono<{ Bindings: Env }>()
     }
     return c.json({ status: "ok", services });
   })
-  // Round-trip counters of this isolate, read by the dispatch benchmark and the tests.
-  .get("/stats", (c) => c.json(counters));
+  // Round-trip counters of this isolate over its services, read by the benchmarks and tests.
+  .get("/stats", (c) => {
+    const config = loadConfig(c.env.ROUNDHOUSE_CONFIG);
+    const services = config.ok ? [...config.services.values()] : [];
+    return c.json(sumCounters(services.map((service) => runtimeFor(service).counters)));
+  });

@@ -1,6 +1,5 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { counters } from "../../src/dispatch/counters.ts";
 import { addNodes, serviceGateway } from "./helpers.ts";
 
 /** A namespace whose objects all fail the way an overloaded or reset Durable Object does. */
@@ -22,7 +21,7 @@ describe("Durable Object faults", () => {
   it("keeps rotating through the nodes when the rotation coordinator is unreachable", async () => {
     const nodes = await addNodes(3);
     const svc = serviceGateway(nodes, {}, { ROTATION: failingNamespace(env.ROTATION) });
-    const before = counters.leaseFailures;
+    const before = (await svc.stats()).leaseFailures;
     const seen: string[] = [];
     for (let i = 0; i < 6; i++) {
       const response = await svc.fetch("/");
@@ -30,7 +29,7 @@ describe("Durable Object faults", () => {
       await response.body?.cancel();
       seen.push(response.headers.get("x-roundhouse-node") ?? "");
     }
-    expect(counters.leaseFailures).toBeGreaterThan(before);
+    expect((await svc.stats()).leaseFailures).toBeGreaterThan(before);
     expect(new Set(seen.slice(0, 3)).size).toBe(3);
   });
 

@@ -1,6 +1,7 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { inject } from "vitest";
+import type { Counters } from "../../src/dispatch/counters.ts";
 import worker from "../../src/index.ts";
 
 /** A reference node in the test fleet. */
@@ -103,7 +104,12 @@ export function serviceGateway(
     { services: [{ name, nodes: nodes.map((n) => ({ id: n.id, url: n.url })), ...overrides }] },
     envOverrides,
   );
-  return { name, fetch: (path: string, init?: RequestInit) => fetchVia(`/s/${name}${path}`, init) };
+  return {
+    name,
+    fetch: (path: string, init?: RequestInit) => fetchVia(`/s/${name}${path}`, init),
+    /** This isolate's round-trip counters for the service (`/_gw/stats`). */
+    stats: async () => (await (await fetchVia("/_gw/stats")).json()) as Counters,
+  };
 }
 
 /**

@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { type AttemptKind, runAttempts } from "../../src/dispatch/attempt-loop.ts";
-import { counters } from "../../src/dispatch/counters.ts";
 import { dispatch } from "../../src/dispatch/http-attempt.ts";
 import { service, world } from "./dispatch-world.ts";
 
@@ -55,13 +54,13 @@ describe("hedging", () => {
     const svc = service({ retry: { maxAttempts: 2, hedge: { afterMs: 20 } } });
     const { deps, gateCalls } = world(svc);
     const { aborted, fetched } = slowA();
-    const hedgesBefore = counters.hedges;
+    const hedgesBefore = deps.runtime.counters.hedges;
     const response = await dispatch(request(), deps);
     expect(await response.text()).toBe("from b");
     expect(response.headers.get("x-roundhouse-attempts")).toBe("2");
     expect(fetched).toEqual(["a", "b"]);
     await vi.waitFor(() => expect(aborted).toEqual(["a"]));
-    expect(counters.hedges - hedgesBefore).toBe(1);
+    expect(deps.runtime.counters.hedges - hedgesBefore).toBe(1);
     // The cancelled loser is no failure of its node's.
     expect(gateCalls.lease.filter((r) => r.failure)).toEqual([]);
   });
@@ -114,9 +113,9 @@ describe("hedging", () => {
     });
     const { deps } = world(svc);
     const { fetched, release } = slowA();
-    const refusedBefore = counters.retriesRefused;
+    const refusedBefore = deps.runtime.counters.retriesRefused;
     const pending = dispatch(request(), deps);
-    await vi.waitFor(() => expect(counters.retriesRefused - refusedBefore).toBe(1));
+    await vi.waitFor(() => expect(deps.runtime.counters.retriesRefused - refusedBefore).toBe(1));
     release();
     expect(await (await pending).text()).toBe("from a");
     expect(fetched).toEqual(["a"]);
@@ -166,7 +165,7 @@ describe("retry budget in the attempt loop", () => {
         ? Promise.resolve({ node: "first", ok: false })
         : retriesHeld.then(() => ({ node: "retry", ok: true }));
     });
-    const refusedBefore = counters.retriesRefused;
+    const refusedBefore = deps.runtime.counters.retriesRefused;
     const dispatches = Array.from({ length: 5 }, () => runAttempts(kind, cluster, deps));
     await vi.waitFor(() => expect(calls).toBe(7));
     releaseRetries();
@@ -175,7 +174,7 @@ describe("retry budget in the attempt loop", () => {
     );
     expect(bodies.filter((b) => b.answer === "retry")).toHaveLength(2);
     expect(bodies.filter((b) => b.fail === "budget")).toHaveLength(3);
-    expect(counters.retriesRefused - refusedBefore).toBe(3);
+    expect(deps.runtime.counters.retriesRefused - refusedBefore).toBe(3);
     expect(deps.runtime.retryBudget.inFlight).toEqual({ requests: 0, retries: 0 });
   });
 });

@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { runAttempts } from "../../src/dispatch/attempt-loop.ts";
-import { counters } from "../../src/dispatch/counters.ts";
 import { dispatch } from "../../src/dispatch/http-attempt.ts";
 import type { LeaseRequest } from "../../src/durable/node-gate.ts";
 import { failing, scripted, service, world } from "./dispatch-world.ts";
@@ -102,7 +101,7 @@ describe("dispatch of a proxied request", () => {
       urls.push(url);
       return new Response("hi", { headers: { connection: "close", "x-node": "1" } });
     });
-    const before = counters.directAttempts;
+    const before = deps.runtime.counters.directAttempts;
     for (let i = 0; i < 6; i++) {
       const response = await dispatch(request(), deps);
       expect(response.status).toBe(200);
@@ -110,7 +109,7 @@ describe("dispatch of a proxied request", () => {
       expect(response.headers.get("connection")).toBeNull();
       expect(await response.text()).toBe("hi");
     }
-    expect(counters.directAttempts - before).toBe(6);
+    expect(deps.runtime.counters.directAttempts - before).toBe(6);
     expect(gateCalls.forward).toEqual([]);
     // One first lease per node; rotation visits a, b, c, a, b, c.
     expect(gateCalls.lease.map((r) => r.nodeId)).toEqual(["a", "b", "c"]);
