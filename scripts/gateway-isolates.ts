@@ -15,6 +15,7 @@ const OBJECTS = {
   LIVE_NODES: "LiveNodes",
   ROUTE_SYNC: "RouteSync",
   PEER_SHARD: "PeerShard",
+  STREAM_BENCH: "StreamBench",
 } as const;
 
 /** Running gateway isolates. */

@@ -1,5 +1,6 @@
 import { app } from "./app.ts";
 
+export { StreamBench } from "./durable/bench/stream-bench.ts";
 export { LiveNodes } from "./durable/live-nodes.ts";
 export { NodeGate } from "./durable/node-gate.ts";
 export { PeerShard } from "./durable/peer-shard.ts";

@@ -12,7 +12,6 @@ import { DEFAULT_STREAM_PATH } from "../transport/protocol.ts";
 import { connectWorkersSocket } from "../transport/workers-socket.ts";
 import { GateHealth, type HealthContext } from "./gate-health.ts";
 import { type InvokeOutcome, outcomeOfInvoke } from "./gate-invoke.ts";
-import { measureStream, type StreamBenchRequest, type StreamBenchResult } from "./stream-bench.ts";
 
 /** What a dispatch tells the gate about one attempt. */
 export interface ForwardOptions extends HealthContext {
@@ -239,11 +238,6 @@ export class NodeGate extends DurableObject<Env> {
     }
     if (outcome.kind === "result" || outcome.kind === "function-error") this.#succeeded(options);
     return outcome;
-  }
-
-  /** Benchmark only (`npm run bench -- stream`): stream throughput measured in a gate object. */
-  benchStream(request: StreamBenchRequest): Promise<StreamBenchResult> {
-    return measureStream(request);
   }
 
   /** Lifts a node's ejection and failure streak at once. */

@@ -86,9 +86,9 @@ export async function readmitNode(env: Env, service: string, nodeId: string): Pr
   }
 }
 
-/** The gate the stream benchmark measures in, apart from the node's real gate. */
-export function benchGateStub(env: Env, service: string, nodeId: string) {
-  return env.NODE_GATE.get(env.NODE_GATE.idFromName(`bench/${service}/${nodeId}`));
+/** The benchmark-only object the stream benchmark measures in, one per node it targets. */
+export function streamBenchOf(env: Env, service: string, nodeId: string) {
+  return env.STREAM_BENCH.get(env.STREAM_BENCH.idFromName(`${service}/${nodeId}`));
 }
 
 // Deriving an id from a name hashes it on every call; the ids of the gates an isolate dispatches

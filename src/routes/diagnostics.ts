@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { benchGateStub } from "../durable/stubs.ts";
+import { streamBenchOf } from "../durable/stubs.ts";
 import { invalidRequest, problem } from "../http/problem.ts";
 import { adminAuth } from "./admin-auth.ts";
 import type { GatewayEnv } from "./context.ts";
@@ -38,7 +38,7 @@ export const diagnosticsRoutes = new Hono<GatewayEnv>()
         title: "No such node",
         detail: `no configured node "${nodeId}" in "${name}"`,
       });
-    // A gate of its own, so the measurement neither queues behind nor disturbs real traffic.
-    const gate = benchGateStub(c.env, name, nodeId);
-    return c.json(await gate.benchStream({ nodeUrl: node.url, ...run }));
+    // An object of its own, so the measurement neither queues behind nor disturbs real traffic.
+    const bench = streamBenchOf(c.env, name, nodeId);
+    return c.json(await bench.measure({ nodeUrl: node.url, ...run }));
   });

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { StreamBench } from "../../src/durable/bench/stream-bench.ts";
 import { LiveNodes } from "../../src/durable/live-nodes.ts";
 import { NodeGate } from "../../src/durable/node-gate.ts";
 import { PeerShard } from "../../src/durable/peer-shard.ts";
@@ -17,7 +18,8 @@ function rpcSurface(cls: { prototype: object }): string[] {
 // object's helpers are #private: what a stub can call is exactly what its callers use.
 describe("Durable Object RPC surfaces", () => {
   it.each([
-    ["NodeGate", NodeGate, ["benchStream", "forward", "invoke", "lease", "readmit", "stats"]],
+    ["NodeGate", NodeGate, ["forward", "invoke", "lease", "readmit", "stats"]],
+    ["StreamBench", StreamBench, ["measure"]],
     [
       "LiveNodes",
       LiveNodes,
