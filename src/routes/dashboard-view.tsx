@@ -8,7 +8,7 @@ h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:0}
 .muted{color:#5b6475}.card{background:#fff;border:1px solid #d9dde5;border-radius:8px;padding:16px;margin:16px 0}
 .head{display:flex;gap:24px;align-items:baseline;flex-wrap:wrap}
 table{border-collapse:collapse;width:100%;margin-top:12px}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eceff3}
-th{font-weight:600;color:#5b6475}.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+th{font-weight:600;color:#5b6475}.num{text-align:right;font-variant-numeric:tabular-nums}td.num{white-space:nowrap}
 .state{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600}
 .healthy{background:#dff3e4;color:#17643a}.ejected{background:#fde2e1;color:#9b1c1c}
 .unhealthy{background:#fdecd2;color:#8a4b08}.draining{background:#e4e7fb;color:#2c3a9b}

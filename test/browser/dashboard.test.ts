@@ -60,7 +60,7 @@ afterAll(async () => {
 
 describe.skipIf(!available)("the dashboard in Chromium", () => {
   it("signs in, lists the nodes, and shows a failing node ejected within one refresh", async () => {
-    const page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
+    const page = await browser.newPage({ viewport: { width: 1200, height: 720 } });
     const base = gateways.urls[0] as string;
     await page.goto(`${base}/_gw/dashboard`);
     await page.fill('input[name="token"]', TOKEN);
