@@ -12,14 +12,16 @@ export {
 } from "./errors.ts";
 export { decodeFrame, encodeFrame, type Frame, FrameError, type FrameErrorCode } from "./frame.ts";
 export {
-  type InvokeOptions,
-  type InvokePayload,
   type InvokeResult,
   NodeStream,
-  type NodeStreamOptions,
-  type StreamLogEntry,
-  type StreamStats,
 } from "./node-stream.ts";
+export type {
+  InvokeOptions,
+  InvokePayload,
+  NodeStreamOptions,
+  StreamLogEntry,
+  StreamStats,
+} from "./node-stream-types.ts";
 export * from "./protocol.ts";
 export type { Connect, SocketListener, StreamSocket } from "./socket.ts";
 export type { LinkState } from "./stream-state.ts";

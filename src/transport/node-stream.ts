@@ -19,14 +19,6 @@ import type { LinkState } from "./stream-state.ts";
 
 export type { InvokeResult } from "./call.ts";
 
-export type {
-  InvokeOptions,
-  InvokePayload,
-  NodeStreamOptions,
-  StreamLogEntry,
-  StreamStats,
-} from "./node-stream-types.ts";
-
 const LONGEST_TIMER_MS = 2 ** 31 - 1;
 
 /**

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { StreamServerOptions } from "../../backend/stream-server.ts";
 import { LostAfterAckError, NotAckedError } from "../../src/transport/errors.ts";
-import type { InvokeResult, NodeStreamOptions } from "../../src/transport/node-stream.ts";
+import type { InvokeResult } from "../../src/transport/node-stream.ts";
+import type { NodeStreamOptions } from "../../src/transport/node-stream-types.ts";
 import {
   bytes,
   type Cleanups,

@@ -5,11 +5,8 @@ import {
   type StreamServer,
   type StreamServerOptions,
 } from "../../backend/stream-server.ts";
-import {
-  NodeStream,
-  type NodeStreamOptions,
-  type StreamLogEntry,
-} from "../../src/transport/node-stream.ts";
+import { NodeStream } from "../../src/transport/node-stream.ts";
+import type { NodeStreamOptions, StreamLogEntry } from "../../src/transport/node-stream-types.ts";
 import { DEFAULT_STREAM_PATH } from "../../src/transport/protocol.ts";
 import type { Connect, StreamSocket } from "../../src/transport/socket.ts";
 import { connectWebSocket } from "../../src/transport/web-socket.ts";

@@ -8,7 +8,8 @@ import {
   NotAckedError,
 } from "../../src/transport/errors.ts";
 import { encodeFrame, type Frame, readFrame } from "../../src/transport/frame.ts";
-import { NodeStream, type NodeStreamOptions } from "../../src/transport/node-stream.ts";
+import { NodeStream } from "../../src/transport/node-stream.ts";
+import type { NodeStreamOptions } from "../../src/transport/node-stream-types.ts";
 import { CLOSE_CODES, ERROR_CODES } from "../../src/transport/protocol.ts";
 import type { Connect, SocketListener, StreamSocket } from "../../src/transport/socket.ts";
 import { canMove, type LinkState } from "../../src/transport/stream-state.ts";

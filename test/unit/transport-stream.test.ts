@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { StreamServerOptions } from "../../backend/stream-server.ts";
 import { BusyError, NotAckedError } from "../../src/transport/errors.ts";
 import { FrameError } from "../../src/transport/frame.ts";
-import { NodeStream, type NodeStreamOptions } from "../../src/transport/node-stream.ts";
+import { NodeStream } from "../../src/transport/node-stream.ts";
+import type { NodeStreamOptions } from "../../src/transport/node-stream-types.ts";
 import { connectWebSocket } from "../../src/transport/web-socket.ts";
 import {
   bytes,
