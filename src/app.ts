@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { loadConfig } from "./config/load.ts";
-import { secretIssues } from "./config/secrets.ts";
+import { cachedSecretIssues } from "./config/secrets.ts";
 import { errorResponse } from "./http/errors.ts";
 import { problem } from "./http/problem.ts";
 import { adminRoutes } from "./routes/admin.ts";
@@ -22,7 +22,7 @@ app.route("/_gw", healthRoutes);
 // Everything but the health report refuses to work on a bad configuration, naming what is wrong.
 app.use("*", async (c, next) => {
   const config = loadConfig(c.env.ROUNDHOUSE_CONFIG);
-  const issues = config.ok ? secretIssues(c.env, config.services.values()) : config.issues;
+  const issues = config.ok ? cachedSecretIssues(c.env, config.services) : config.issues;
   if (!config.ok || issues.length > 0) {
     const first = issues[0];
     return problem({

@@ -5,6 +5,29 @@ export const MIN_SECRET_BYTES = 32;
 
 const SECRETS = ["ADMIN_TOKEN", "PEER_SECRET", "METRICS_TOKEN"] as const;
 
+const checked = new WeakMap<object, WeakMap<object, ConfigIssue[]>>();
+
+/**
+ * The secret issues of an environment and a parsed configuration, worked out once per pair: both
+ * stay the same object for an isolate's life, and this runs on every request.
+ */
+export function cachedSecretIssues(
+  env: object,
+  services: ReadonlyMap<string, ResolvedService>,
+): ConfigIssue[] {
+  let byConfig = checked.get(env);
+  if (!byConfig) {
+    byConfig = new WeakMap();
+    checked.set(env, byConfig);
+  }
+  let issues = byConfig.get(services);
+  if (!issues) {
+    issues = secretIssues(env, services.values());
+    byConfig.set(services, issues);
+  }
+  return issues;
+}
+
 /**
  * Secrets that are set but too short to resist guessing, and secrets a service's configuration
  * needs but the deployment lacks (a session affinity's signing key), as configuration issues: a

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { loadConfig } from "../config/load.ts";
-import { secretIssues } from "../config/secrets.ts";
+import { cachedSecretIssues } from "../config/secrets.ts";
 import { sumCounters } from "../dispatch/counters.ts";
 import { missingBinding } from "../dispatch/egress.ts";
 import { runtimeFor } from "../dispatch/service-runtime.ts";
@@ -12,7 +12,7 @@ import { runtimeFor } from "../dispatch/service-runtime.ts";
 export const healthRoutes = new Hono<{ Bindings: Env }>()
   .get("/health", (c) => {
     const config = loadConfig(c.env.ROUNDHOUSE_CONFIG);
-    const issues = config.ok ? secretIssues(c.env, config.services.values()) : config.issues;
+    const issues = config.ok ? cachedSecretIssues(c.env, config.services) : config.issues;
     if (!config.ok || issues.length > 0) return c.json({ status: "bad-config", issues }, 503);
     const services = [...config.services.keys()];
     const unreachable = [...config.services.values()].flatMap((service) => {
