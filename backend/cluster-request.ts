@@ -8,7 +8,7 @@ import {
   type RackLayout,
 } from "./cluster.ts";
 import { HttpError } from "./http-json.ts";
-import { describeNode } from "./node-server.ts";
+import { describeNode } from "./node-request.ts";
 
 /** Cluster, dc and rack names go into node ids, paths and query strings: nothing to escape. */
 const LABEL = /^[A-Za-z0-9._-]{1,32}$/;

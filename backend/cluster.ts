@@ -1,6 +1,6 @@
 import type { BehaviourPatch } from "./behaviour.ts";
 import type { ClusterMembership, LocalNodesScope } from "./localnodes.ts";
-import type { BackendNode } from "./node-server.ts";
+import type { BackendNode } from "./node-types.ts";
 import { ListenError } from "./server-lifecycle.ts";
 
 /** How /localnodes entries are written: Alternator's bare IPs, or IP and port. */

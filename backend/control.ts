@@ -5,7 +5,8 @@ import { describeCluster, parseClusterRequest } from "./cluster-request.ts";
 import { peerControl } from "./fake-peer-control.ts";
 import { DuplicateNodeError, type Fleet, type FleetNodeOptions, NODE_ID } from "./fleet.ts";
 import { HttpError, readJson, sendJson } from "./http-json.ts";
-import { type BackendNode, describeNode } from "./node-server.ts";
+import { describeNode } from "./node-request.ts";
+import type { BackendNode } from "./node-types.ts";
 import { ListenError } from "./server-lifecycle.ts";
 import type { StreamFaults } from "./stream-server.ts";
 

@@ -1,7 +1,8 @@
 // Control endpoints for fake peers, under /peers on the fleet's control server.
 import type { IncomingMessage } from "node:http";
 import { parseChanges } from "../src/sync/wire.ts";
-import type { FakePeerMode, FakePeerSet } from "./fake-peer.ts";
+import type { FakePeerSet } from "./fake-peer-set.ts";
+import type { FakePeerMode } from "./fake-peer-types.ts";
 import { HttpError, readJson } from "./http-json.ts";
 
 /** An answer: status plus JSON body (none for 204). */

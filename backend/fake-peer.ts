@@ -9,84 +9,21 @@ import { encodeStamp } from "../src/sync/hlc.ts";
 import { RouteTable } from "../src/sync/route-table.ts";
 import {
   ANSWER_SIGNATURE_HEADER,
-  importSigningKey,
   NONCE_HEADER,
   signAnswer,
   verify,
 } from "../src/sync/signature.ts";
 import { parseChanges, parseSince, routesSinceBody } from "../src/sync/wire.ts";
+import type { FakePeerSet } from "./fake-peer-set.ts";
+import type {
+  FakePeerBehaviour,
+  FakePeerStats,
+  ReceivedChange,
+  RelayAnswer,
+  RelayedRequest,
+} from "./fake-peer-types.ts";
 import { HttpError } from "./http-json.ts";
-import { isLoopbackIPv4 } from "./loopback.ts";
 import { httpUrl, listen, shutdown, trackSockets } from "./server-lifecycle.ts";
-
-/** How a fake peer answers: normally, never, with an error status, not at all, or via a relay. */
-export type FakePeerMode = "ok" | "hang" | "fail" | "refuse" | "relay";
-
-/** Settings a test can change at run time. */
-export interface FakePeerBehaviour {
-  mode: FakePeerMode;
-  /** Status answered in mode "fail". */
-  failStatus: number;
-  /** Delay before answering in modes ok and fail. */
-  delayMs: number;
-}
-
-/** One change a peer accepted. */
-export interface ReceivedChange {
-  readonly key: string;
-  readonly kind: string;
-  /** Encoded stamp. */
-  readonly stamp: string;
-}
-
-/** What a fake peer counted. */
-export interface FakePeerStats {
-  readonly name: string;
-  readonly url: string;
-  readonly mode: FakePeerMode;
-  /** Requests received, by path (`/_gw/peer/changes`, …). */
-  readonly requests: number;
-  readonly byPath: Record<string, number>;
-  /** Responses sent, by status ("hung" for none). */
-  readonly byStatus: Record<string, number>;
-  /** Requests refused for a bad signature. */
-  readonly badSignatures: number;
-  /** Changes accepted (POST bodies), in arrival order, duplicates included. */
-  readonly received: readonly ReceivedChange[];
-  /** Distinct keys in its table. */
-  readonly keys: readonly string[];
-}
-
-/** A request held for a relay. */
-export interface RelayedRequest {
-  readonly id: number;
-  readonly method: string;
-  /** Path and query below the peer's base URL. */
-  readonly path: string;
-  readonly headers: Record<string, string>;
-  readonly body: string;
-}
-
-/** A relay's answer. */
-export interface RelayAnswer {
-  readonly status: number;
-  readonly headers?: Record<string, string>;
-  readonly body?: string;
-}
-
-/** Options for FakePeerSet.add. */
-export interface FakePeerOptions {
-  /** Peer name (its gatewayId); default peer-<n>. */
-  name?: string;
-  /** Loopback address; default the set's host. */
-  host?: string;
-  /** Initial behaviour. */
-  mode?: FakePeerMode;
-  failStatus?: number;
-  delayMs?: number;
-  /** PEER_SECRET to check signatures with (401 on a bad one); none checks nothing. */
-  secret?: string;
-}
 
 const SIGNED_HEADERS = ["x-roundhouse-timestamp", "x-roundhouse-signature", "x-roundhouse-nonce"];
 const RELAY_HOLD_MS = 10_000;
@@ -95,76 +32,6 @@ const MAX_BODY = 2 * 1024 * 1024;
 /** Raised for an unknown peer or a bad option; the control server answers it with its status. */
 export class FakePeerError extends HttpError {
   override name = "FakePeerError";
-}
-
-/**
- * A set of fake peers sharing one secret and one in-flight count: `peakInFlight` is the most
- * requests any peers of the set were handling at once, which is what the gateway's bound on
- * requests in flight is measured by.
- */
-export class FakePeerSet {
-  readonly host: string;
-  readonly peers = new Map<string, FakePeer>();
-  inFlight = 0;
-  peakInFlight = 0;
-  readonly #secret: string | undefined;
-
-  constructor(options: { host?: string; secret?: string } = {}) {
-    this.host = options.host ?? "127.0.0.1";
-    this.#secret = options.secret;
-  }
-
-  /** Starts a peer. */
-  async add(options: FakePeerOptions = {}): Promise<FakePeer> {
-    const host = options.host ?? this.host;
-    if (!isLoopbackIPv4(host)) throw new FakePeerError(400, `host ${host} is not in 127.0.0.0/8`);
-    let name = options.name;
-    if (name === undefined) {
-      let n = 1;
-      while (this.peers.has(`peer-${n}`)) n++;
-      name = `peer-${n}`;
-    }
-    if (!/^[A-Za-z0-9._:-]{1,64}$/.test(name))
-      throw new FakePeerError(400, `bad peer name ${name}`);
-    if (this.peers.has(name)) throw new FakePeerError(409, `peer "${name}" exists`);
-    const secret = options.secret ?? this.#secret;
-    const peer = new FakePeer(this, name, host, secret ? importSigningKey(secret) : undefined, {
-      mode: options.mode ?? "ok",
-      failStatus: options.failStatus ?? 503,
-      delayMs: options.delayMs ?? 0,
-    });
-    this.peers.set(name, peer);
-    try {
-      await peer.start();
-    } catch (error) {
-      this.peers.delete(name);
-      throw error;
-    }
-    return peer;
-  }
-
-  get(name: string): FakePeer {
-    const peer = this.peers.get(name);
-    if (!peer) throw new FakePeerError(404, `no peer "${name}"`);
-    return peer;
-  }
-
-  async remove(name: string): Promise<void> {
-    await this.get(name).close();
-    this.peers.delete(name);
-  }
-
-  /** Forgets every peer's counters and the set's peak. */
-  resetStats(): void {
-    this.peakInFlight = this.inFlight;
-    for (const peer of this.peers.values()) peer.resetStats();
-  }
-
-  async close(): Promise<void> {
-    const peers = [...this.peers.values()];
-    this.peers.clear();
-    await Promise.all(peers.map((p) => p.close()));
-  }
 }
 
 /** One fake peer gateway. */

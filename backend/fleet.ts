@@ -13,9 +13,10 @@ import {
   UnknownClusterError,
 } from "./cluster.ts";
 import { createControlHandler } from "./control.ts";
-import { FakePeerSet } from "./fake-peer.ts";
+import { FakePeerSet } from "./fake-peer-set.ts";
 import { isLoopbackIPv4 } from "./loopback.ts";
-import { type BackendNode, type NodeOptions, startNode } from "./node-server.ts";
+import { startNode } from "./node-server.ts";
+import type { BackendNode, NodeOptions } from "./node-types.ts";
 import { httpUrl, listen, shutdown, trackSockets } from "./server-lifecycle.ts";
 
 /** Options for {@link startFleet}. */

@@ -7,7 +7,6 @@ import {
   type BehaviourPatch,
   DEFAULT_BEHAVIOUR,
   isFlapDown,
-  MAX_DELAY_MS,
   parseBehaviourPatch,
 } from "./behaviour.ts";
 import { type FunctionModule, scripted } from "./functions.ts";
@@ -17,95 +16,17 @@ import {
   localNodesAnswer,
   localNodesScope,
 } from "./localnodes.ts";
-import { httpUrl, listen, shutdown, trackSockets } from "./server-lifecycle.ts";
 import {
-  attachStreamServer,
-  type StreamFaults,
-  type StreamServer,
-  type StreamServerStats,
-} from "./stream-server.ts";
-
-/** Options for {@link startNode}. */
-export interface NodeOptions {
-  /** Node id, echoed in every answer and in the x-node-id header. */
-  id: string;
-  /** Address to bind; default 127.0.0.1. */
-  host?: string;
-  /** Port to bind; 0 (default) picks a free one, which is then kept across stop/start. */
-  port?: number;
-  /** Data-centre label; also the default scope of /localnodes. */
-  dc?: string;
-  /** Rack label. */
-  rack?: string;
-  /** Cluster to answer GET /localnodes from; without one, /localnodes is an ordinary request. */
-  cluster?: ClusterMembership;
-  /** Initial behaviour, on top of the defaults. */
-  behaviour?: BehaviourPatch;
-  /** The functions invocations run; default echo, scriptable by body (see `scripted`). */
-  functions?: FunctionModule;
-}
-
-/** Request accounting since start or the last resetStats(); discovery requests are kept apart. */
-export interface NodeStats {
-  /** Requests received, discovery (GET /localnodes on a cluster node) excluded. */
-  requests: number;
-  /** Requests received per HTTP method. */
-  byMethod: Record<string, number>;
-  /** Requests received per x-request-id header value. */
-  byRequestId: Record<string, number>;
-  /** Requests whose response headers are not written yet (hung ones included) and still open. */
-  inHandshake: number;
-  /** Highest inHandshake seen. */
-  peakHandshakes: number;
-  /** Requests whose client closed the connection before the answer's headers (a hedge's loser). */
-  abandoned: number;
-  /** Discovery requests received. */
-  localnodesRequests: number;
-  /** Discovery requests received per raw query string ("" for none). */
-  localnodesByQuery: Record<string, number>;
-  /** Function invocations executed over the stream. */
-  invocations: number;
-  /** Executions per invocation body (cut at 200 characters), so tests can prove none ran twice. */
-  invocationsByBody: Record<string, number>;
-  /** The stream endpoint's own totals, or null while the node is down. */
-  stream: StreamServerStats | null;
-}
-
-/** A running reference backend node. */
-export interface BackendNode {
-  /** Node id. */
-  readonly id: string;
-  /** Bound address. */
-  readonly host: string;
-  /** Bound port, the same across stop/start and refuse. */
-  readonly port: number;
-  /** Base URL, e.g. http://127.0.0.1:40123. */
-  readonly url: string;
-  /** Data-centre label, if any. */
-  readonly dc: string | undefined;
-  /** Rack label, if any. */
-  readonly rack: string | undefined;
-  /** Name of the cluster the node answers /localnodes for, if any. */
-  readonly cluster: string | undefined;
-  /** Whether the node listens now: not stopped, closed or refusing. */
-  accepting(): boolean;
-  /** A copy of the current behaviour. */
-  behaviour(): Behaviour;
-  /** Validates and applies a partial behaviour; resolves once the listener matches it. */
-  setBehaviour(patch: BehaviourPatch): Promise<Behaviour>;
-  /** A JSON-able snapshot of the accounting. */
-  stats(): NodeStats;
-  /** Zeroes the counters; requests still in handshake stay counted. */
-  resetStats(): void;
-  /** Simulates node death: stops listening and drops every connection. */
-  stop(): Promise<void>;
-  /** Brings a stopped node back on the same port. */
-  start(): Promise<void>;
-  /** Shuts the node down for good; never waits on open connections. */
-  close(): Promise<void>;
-  /** Makes the function stream misbehave, for tests (see StreamFaults). */
-  setStreamFaults(faults: StreamFaults): void;
-}
+  bump,
+  countingExecutions,
+  delayOverride,
+  extraHeaders,
+  requestInfo,
+  splitTarget,
+} from "./node-request.ts";
+import type { BackendNode, NodeOptions, NodeStats } from "./node-types.ts";
+import { httpUrl, listen, shutdown, trackSockets } from "./server-lifecycle.ts";
+import { attachStreamServer, type StreamFaults, type StreamServer } from "./stream-server.ts";
 
 /** Starts a node and resolves once it listens (or, in refuse mode, once its port is known). */
 export function startNode(options: NodeOptions): Promise<BackendNode> {
@@ -114,18 +35,6 @@ export function startNode(options: NodeOptions): Promise<BackendNode> {
 
 /** What a request is answered with, decided when it arrives. */
 type Verdict = "ok" | "fail" | "flap" | "hang";
-
-/** What the ok answer of a route is computed from. */
-interface RequestInfo {
-  node: string;
-  method: string;
-  path: string;
-  query: string;
-  requestId: string | null;
-  bodyBytes: number;
-  /** Request headers as received, so a test can check what the gateway forwarded. */
-  headers: Record<string, string>;
-}
 
 /** Per-request override of the behaviour's delayMs. */
 const DELAY_HEADER = "x-backend-delay-ms";
@@ -418,80 +327,4 @@ class NodeServer implements BackendNode {
     };
     writeShaped(req, res, status, headers, JSON.stringify(body));
   }
-}
-
-/** The extra response headers a request asked for: a JSON object of string values, else none. */
-function extraHeaders(raw: string | string[] | undefined): Record<string, string> {
-  if (typeof raw !== "string") return {};
-  try {
-    const parsed: unknown = JSON.parse(raw);
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return {};
-    return Object.fromEntries(
-      Object.entries(parsed).filter(
-        (entry): entry is [string, string] => typeof entry[1] === "string",
-      ),
-    );
-  } catch {
-    return {};
-  }
-}
-
-/** A node as the control API lists it. */
-export function describeNode(node: BackendNode) {
-  return {
-    id: node.id,
-    url: node.url,
-    host: node.host,
-    port: node.port,
-    dc: node.dc ?? null,
-    rack: node.rack ?? null,
-  };
-}
-
-/** Splits the raw request target by hand, so path and query are exactly what was sent. */
-function splitTarget(url: string | undefined): { path: string; query: string } {
-  const target = url ?? "/";
-  const mark = target.indexOf("?");
-  return {
-    path: mark === -1 ? target : target.slice(0, mark),
-    query: mark === -1 ? "" : target.slice(mark + 1),
-  };
-}
-
-function requestInfo(node: string, req: IncomingMessage, bodyBytes: number): RequestInfo {
-  const header = req.headers["x-request-id"];
-  return {
-    node,
-    method: req.method ?? "",
-    ...splitTarget(req.url),
-    requestId: typeof header === "string" ? header : null,
-    bodyBytes,
-    headers: Object.fromEntries(
-      Object.entries(req.headers).map(([name, value]) => [name, String(value)]),
-    ),
-  };
-}
-
-/** The delay a request asked for, or undefined when it asked for none or for nonsense. */
-function delayOverride(header: string | string[] | undefined): number | undefined {
-  if (typeof header !== "string" || header.trim() === "") return undefined;
-  const value = Number(header);
-  return value >= 0 ? Math.min(value, MAX_DELAY_MS) : undefined;
-}
-
-function bump(counts: Map<string, number>, key: string): void {
-  counts.set(key, (counts.get(key) ?? 0) + 1);
-}
-
-/** Wraps a functions module so every execution is counted by its body. */
-function countingExecutions(
-  functions: FunctionModule,
-  count: (body: string) => void,
-): FunctionModule {
-  return {
-    invoke(request) {
-      count(new TextDecoder().decode(request.body));
-      return functions.invoke(request);
-    },
-  };
 }

@@ -2,7 +2,7 @@
 // lock is held per node, and stay flat when one lock is held for the whole service?
 import { parseArgs } from "node:util";
 import { startFleet } from "../backend/fleet.ts";
-import type { BackendNode } from "../backend/node-server.ts";
+import type { BackendNode } from "../backend/node-types.ts";
 import { startGateway } from "./gateway.ts";
 import { runLoad } from "./load.ts";
 import { DISPATCH_REFERENCE } from "./reference.ts";

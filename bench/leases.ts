@@ -3,7 +3,7 @@
 // {1, 3} × gate limit {1, 8, 64}, 30 connections shared by the isolates, healthy nodes.
 import { parseArgs } from "node:util";
 import { startFleet } from "../backend/fleet.ts";
-import type { BackendNode } from "../backend/node-server.ts";
+import type { BackendNode } from "../backend/node-types.ts";
 import { startGatewayIsolates } from "../scripts/gateway-isolates.ts";
 import { runLoad } from "./load.ts";
 import { fmt, machine, printTable, writeResult } from "./report.ts";

@@ -4,7 +4,8 @@
 // in flight to peers at most; and how long a hung peer takes to converge once it recovers.
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
-import { type FakePeer, FakePeerSet } from "../backend/fake-peer.ts";
+import type { FakePeer } from "../backend/fake-peer.ts";
+import { FakePeerSet } from "../backend/fake-peer-set.ts";
 import type { Stamp } from "../src/sync/hlc.ts";
 import type { RouteEntry } from "../src/sync/route-table.ts";
 import { startGateway } from "./gateway.ts";

@@ -2,7 +2,7 @@
 // stops at once under steady load; how many idempotent requests fail, and how long until no
 // request touches the dead level.
 import type { Fleet } from "../backend/fleet.ts";
-import type { BackendNode } from "../backend/node-server.ts";
+import type { BackendNode } from "../backend/node-types.ts";
 import { startGateway } from "./gateway.ts";
 import { runLoad } from "./load.ts";
 

@@ -2,7 +2,7 @@
 // does not share an event loop with the load generator, and driven through its control API.
 import { resolve } from "node:path";
 import type { BehaviourPatch } from "../../backend/behaviour.ts";
-import type { NodeStats } from "../../backend/node-server.ts";
+import type { NodeStats } from "../../backend/node-types.ts";
 import { type Child, startChild, waitForPort } from "./children.ts";
 
 export const NODE_IDS = ["node-1", "node-2", "node-3"] as const;

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Fleet, startFleet } from "../../backend/fleet.ts";
-import type { BackendNode } from "../../backend/node-server.ts";
+import type { BackendNode } from "../../backend/node-types.ts";
 import { type GatewayIsolates, startGatewayIsolates } from "../../scripts/gateway-isolates.ts";
 import { REFRESH_MS } from "../../src/routes/dashboard-refresh.ts";
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Fleet, startFleet } from "../../backend/fleet.ts";
-import type { BackendNode } from "../../backend/node-server.ts";
+import type { BackendNode } from "../../backend/node-types.ts";
 import { type GatewayIsolates, startGatewayIsolates } from "../../scripts/gateway-isolates.ts";
 
 // Three gateway Workers in one Miniflare instance, each its own isolate with its own lease

@@ -1,7 +1,7 @@
 import parse from "parse-prometheus-text-format";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Fleet, startFleet } from "../../backend/fleet.ts";
-import type { BackendNode } from "../../backend/node-server.ts";
+import type { BackendNode } from "../../backend/node-types.ts";
 import { type GatewayIsolates, startGatewayIsolates } from "../../scripts/gateway-isolates.ts";
 
 // Two gateway isolates sharing the Durable Objects: the scrape shows service-wide figures

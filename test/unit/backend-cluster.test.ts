@@ -2,7 +2,7 @@ import { createServer, type Server } from "node:net";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { startOnSharedPort } from "../../backend/cluster.ts";
 import { type Fleet, startFleet } from "../../backend/fleet.ts";
-import type { BackendNode } from "../../backend/node-server.ts";
+import type { BackendNode } from "../../backend/node-types.ts";
 import { ListenError } from "../../backend/server-lifecycle.ts";
 import { callControl } from "./control-client.ts";
 import { waitFor } from "./wait-for.ts";

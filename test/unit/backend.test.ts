@@ -1,7 +1,8 @@
 import { createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { BehaviourError } from "../../backend/behaviour.ts";
-import { type BackendNode, type NodeOptions, startNode } from "../../backend/node-server.ts";
+import { startNode } from "../../backend/node-server.ts";
+import type { BackendNode, NodeOptions } from "../../backend/node-types.ts";
 import { ListenError } from "../../backend/server-lifecycle.ts";
 import { waitFor } from "./wait-for.ts";
 
