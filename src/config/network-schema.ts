@@ -15,15 +15,29 @@ const bindingName = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, "a binding name: letters, digits and _");
 
-/** How a service's outbound requests leave the Worker. */
-export const EgressSchema = z.discriminatedUnion("kind", [
-  /** The global fetch: public hostnames only once deployed. */
-  z.strictObject({ kind: z.literal("internet") }),
-  /** A Workers VPC Network binding: any host or IP behind its tunnel or Mesh network. */
-  z.strictObject({ kind: z.literal("vpc-network"), binding: bindingName }),
-  /** A Workers VPC Service binding: the one host and port configured for it. */
-  z.strictObject({ kind: z.literal("vpc-service"), binding: bindingName }),
-]);
+export const EgressSchema = z
+  .discriminatedUnion("kind", [
+    z
+      .strictObject({ kind: z.literal("internet") })
+      .describe(
+        "The global `fetch`. Once deployed it reaches hostnames only: a deployed Worker cannot fetch an IP address, so IP-literal nodes other than loopback are refused.",
+      ),
+    z
+      .strictObject({ kind: z.literal("vpc-network"), binding: bindingName })
+      .describe(
+        "`env.NAME.fetch(url)`: a [VPC Network binding](https://developers.cloudflare.com/workers-vpc/configuration/vpc-networks/) reaches any hostname or IP behind its Cloudflare Tunnel or Mesh network, so private IP nodes and discovery work.",
+      ),
+    z
+      .strictObject({ kind: z.literal("vpc-service"), binding: bindingName })
+      .describe(
+        "`env.NAME.fetch(url)`: a [VPC Service binding](https://developers.cloudflare.com/workers-vpc/configuration/vpc-services/) always reaches its one configured host and port, so it is refused for a service with discovery or more than one node.",
+      ),
+  ])
+  .meta({
+    id: "egress",
+    description:
+      "How a service's outbound requests leave the Worker. A binding the deployment does not have makes the service answer 503 `egress-unavailable` and `GET /_gw/health` answer 503 naming it. Cloudflare documents VPC bindings for HTTP `fetch()` only, not for WebSocket upgrades, so a VPC egress has no invocations: an `invoke` block is refused at load and `POST /v1/invoke/{service}` answers 501 `invoke-unavailable`.",
+  });
 
 export type EgressConfig = z.output<typeof EgressSchema>;
 

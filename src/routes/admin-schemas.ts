@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { NodeUrlSchema } from "../config/network-schema.ts";
-import { LOCATION_HINTS } from "../config/schema.ts";
+import { LOCATION_HINTS } from "../config/node-schema.ts";
 
 /** Path parameter: a service name. */
 export const ServiceParam = z.object({
