@@ -14,8 +14,8 @@ interface Reply {
 const MAX_PEERS_PER_CALL = 500;
 
 /**
- * `POST /peers {count?, name?, mode?, failStatus?, secret?}` starts peers and lists them;
- * `GET /peers/stats` the set's in-flight peak; `POST /peers/reset-stats`;
+ * `POST /peers {count?, name?, mode?, failStatus?, secret?, group?}` starts peers and lists them;
+ * `GET /peers/stats?group=` the in-flight peak of the set or of one group; `POST /peers/reset-stats`;
  * `GET /peers/{name}` one peer's counts and received changes; `POST /peers/{name}/behaviour`;
  * `POST /peers/{name}/seed {origin, changes}` puts changes into its table;
  * `GET /peers/{name}/relay?waitMs=` the next held request (204: none); `POST /peers/{name}/relay/{id}`
@@ -48,7 +48,7 @@ async function route(
   const [name, action, id] = parts;
   if (name === undefined && method === "POST") return { status: 201, body: await add(peers, req) };
   if (name === "stats" && method === "GET") {
-    return { status: 200, body: { inFlight: peers.inFlight, peakInFlight: peers.peakInFlight } };
+    return { status: 200, body: peers.countsOf(url.searchParams.get("group") ?? undefined) };
   }
   if (name === "reset-stats" && method === "POST") {
     peers.resetStats();
@@ -104,6 +104,7 @@ async function add(peers: FakePeerSet, req: IncomingMessage) {
     ...(typeof body.failStatus === "number" ? { failStatus: body.failStatus } : {}),
     ...(typeof body.delayMs === "number" ? { delayMs: body.delayMs } : {}),
     ...(typeof body.secret === "string" ? { secret: body.secret } : {}),
+    ...(typeof body.group === "string" ? { group: body.group } : {}),
   };
   const started = await Promise.all(Array.from({ length: count }, () => peers.add(options)));
   return started.map((p) => ({ name: p.name, url: p.url }));

@@ -65,4 +65,6 @@ export interface FakePeerOptions {
   delayMs?: number;
   /** PEER_SECRET to check signatures with (401 on a bad one); none checks nothing. */
   secret?: string;
+  /** Name of the group whose in-flight count the peer's requests also go to. */
+  group?: string;
 }

@@ -59,14 +59,19 @@ export class FakePeer {
   /** The table's digest, until the table changes. */
   #digest: ReturnType<typeof computeDigest> | undefined;
 
+  /** The in-flight group of the set this peer's requests count toward. */
+  readonly #group: string | undefined;
+
   constructor(
     set: FakePeerSet,
     name: string,
     host: string,
     key: Promise<CryptoKey> | undefined,
     behaviour: FakePeerBehaviour,
+    group?: string,
   ) {
     this.#set = set;
+    this.#group = group;
     this.#key = key;
     this.name = name;
     this.host = host;
@@ -196,14 +201,12 @@ export class FakePeer {
   }
 
   async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const set = this.#set;
-    set.inFlight++;
-    set.peakInFlight = Math.max(set.peakInFlight, set.inFlight);
+    const leave = this.#set.enter(this.#group);
     let counted = true;
     const done = () => {
       if (!counted) return;
       counted = false;
-      set.inFlight--;
+      leave();
     };
     res.once("close", done);
     const path = req.url ?? "/";

@@ -43,8 +43,8 @@ export class PeerShard extends DurableObject<Env> {
   #again = false;
   readonly #client: PeerClient;
   readonly #exchange: PeerExchange;
-  /** Peers a push round is under way to. */
-  readonly #pushing = new Set<string>();
+  /** The round under way; an alarm that overlaps it (a retried one, or a test's) waits for it. */
+  #round: Promise<void> | undefined;
   #counters = {
     requests: 0,
     retries: 0,
@@ -128,7 +128,22 @@ export class PeerShard extends DurableObject<Env> {
     };
   }
 
+  /**
+   * Runs one round after any round under way, so no peer is pushed to by two runs at once and
+   * every run that returns has done a whole round of its own.
+   */
   override async alarm(): Promise<void> {
+    while (this.#round) await this.#round.catch(() => undefined);
+    const round = this.#runRound();
+    this.#round = round;
+    try {
+      await round;
+    } finally {
+      this.#round = undefined;
+    }
+  }
+
+  async #runRound(): Promise<void> {
     const config = this.#config;
     if (!config) return;
     this.#again = false;
@@ -145,15 +160,8 @@ export class PeerShard extends DurableObject<Env> {
       const byName = new Map(config.peers.map((p) => [p.name, p]));
       await eachLimited(due, config.limit, async (name) => {
         const peer = byName.get(name);
-        // A run that overlaps another (an alarm retried while the first still works) leaves a
-        // peer that is being pushed to alone, so no batch goes out twice.
-        if (!peer || this.#pushing.has(name)) return;
-        this.#pushing.add(name);
-        try {
-          await this.#push(config, peer);
-        } finally {
-          this.#pushing.delete(name);
-        }
+        if (!peer) return;
+        await this.#push(config, peer);
         // One write per peer and round, not per acknowledged batch.
         this.#flushQueue();
       });

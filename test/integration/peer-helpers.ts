@@ -1,7 +1,11 @@
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { inject } from "vitest";
+import type { PeerShard } from "../../src/durable/peer-shard.ts";
 import type { PeerView, ShardStats } from "../../src/durable/peer-shard-types.ts";
-import { peerShardName } from "../../src/durable/stubs.ts";
+import type { RouteSync } from "../../src/durable/route-sync.ts";
+import { peerShardOf, routeSyncOf } from "../../src/durable/stubs.ts";
+import { encodeStamp } from "../../src/sync/hlc.ts";
 import { ANSWER_SIGNATURE_HEADER, sign } from "../../src/sync/signature.ts";
 import { gateway } from "./helpers.ts";
 
@@ -32,6 +36,33 @@ async function control(path: string, init?: RequestInit): Promise<Response> {
 }
 
 let peerCount = 0;
+let gatewayCount = 0;
+
+/** A gateway id no other test uses. */
+export const gatewayId = () => `gw${++gatewayCount}-${Math.random().toString(36).slice(2, 8)}`;
+
+/** The changes a fake peer received, in order. */
+export const changesOf = async (peer: TestPeer) => (await peerStats(peer)).received;
+
+/** How many pushes of changes a fake peer was sent. */
+export const postsTo = async (peer: TestPeer) =>
+  (await peerStats(peer)).byPath["/_gw/peer/changes"] ?? 0;
+
+/** A wire change for a signed POST to a gateway. */
+export function upsert(
+  service: string,
+  nodeId: string,
+  url: string,
+  wallMs = Date.now(),
+  origin = "remote",
+) {
+  return {
+    key: `${service}/${nodeId}`,
+    kind: "upsert",
+    stamp: encodeStamp({ wallMs, counter: 0, origin }),
+    record: { url, weight: 1 },
+  };
+}
 
 /**
  * Starts `count` fake peers with unique names. They check signatures and sign their answers with
@@ -47,6 +78,7 @@ export async function addPeers(
     Array.from({ length: count }, async (_, i) => {
       const body = {
         name: `${prefix}-${i}`,
+        group: prefix,
         ...(secret === null ? {} : { secret }),
         ...behaviour,
       };
@@ -71,16 +103,18 @@ export async function setPeer(
   await control(`/peers/${peer.name}/behaviour`, { method: "POST", body: JSON.stringify(patch) });
 }
 
-/** The most requests the fleet's fake peers were handling at once since the last reset. */
-export async function peersInFlight(): Promise<{ inFlight: number; peakInFlight: number }> {
-  return (await (await control("/peers/stats")).json()) as {
+/**
+ * The most requests the fake peers were handling at once: those started by one addPeers call
+ * (the group of `peer`), which other test files sharing the fleet cannot add to.
+ */
+export async function peersInFlight(
+  peer: TestPeer,
+): Promise<{ inFlight: number; peakInFlight: number }> {
+  const group = peer.name.slice(0, peer.name.lastIndexOf("-"));
+  return (await (await control(`/peers/stats?group=${group}`)).json()) as {
     inFlight: number;
     peakInFlight: number;
   };
-}
-
-export async function resetPeerStats(): Promise<void> {
-  await control("/peers/reset-stats", { method: "POST" });
 }
 
 /** Puts wire changes into a fake peer's own table. */
@@ -104,7 +138,13 @@ export function syncGateway(options: {
   const config = {
     gatewayId: options.gatewayId,
     peers: options.peers.map((p) => ({ name: p.name, url: p.url })),
-    sync: { reconcileIntervalMs: 600_000, ...options.sync },
+    // Generous timeouts: a driven round must not fail a push because the machine is busy.
+    sync: {
+      reconcileIntervalMs: 600_000,
+      requestTimeoutMs: 2_000,
+      peerDeadlineMs: 5_000,
+      ...options.sync,
+    },
     services: [{ name: options.service, nodes: options.nodes ?? [], ...options.serviceOverrides }],
   };
   const fetchVia = gateway(config);
@@ -128,16 +168,36 @@ export function syncGateway(options: {
         nodes: { id: string; source: string; ejectedUntil: number | null }[];
         peers: PeerView[];
       },
-    table: () => env.ROUTE_SYNC.get(env.ROUTE_SYNC.idFromName(`sync:${options.gatewayId}`)),
-    shardStats: async (shards = 11): Promise<ShardStats[]> =>
-      Promise.all(
-        Array.from({ length: shards }, (_, i) =>
-          env.PEER_SHARD.get(
-            env.PEER_SHARD.idFromName(peerShardName(options.gatewayId, i)),
-          ).stats(),
-        ),
-      ),
+    table: () => routeSyncOf(env, options.gatewayId),
+    shardStats: async (): Promise<ShardStats[]> =>
+      Promise.all(shardsOf(options.gatewayId).map((shard) => shard.stats())),
+    /** Runs the gateway's sync objects through one whole round (see syncRound). */
+    syncRound: () => syncRound(options.gatewayId),
   };
+}
+
+/** Shards a gateway has with the default `sync.shards`. */
+const SHARDS = 11;
+
+function shardsOf(gatewayId: string) {
+  return Array.from({ length: SHARDS }, (_, i) => peerShardOf(env, gatewayId, i));
+}
+
+/**
+ * Drives a gateway's peer sync through one whole round instead of waiting for its alarms:
+ * RouteSync wakes its shards, every shard runs a round (after any round of its own alarm that is
+ * under way), and RouteSync then applies the routing effect of whatever the round pulled. When it
+ * returns, every change recorded before the call has been offered to every peer that is due.
+ */
+export async function syncRound(gatewayId: string): Promise<void> {
+  const table = routeSyncOf(env, gatewayId);
+  await runInDurableObject(table, (instance: RouteSync) => instance.alarm());
+  await Promise.all(
+    shardsOf(gatewayId).map((shard) =>
+      runInDurableObject(shard, (instance: PeerShard) => instance.alarm()),
+    ),
+  );
+  await runInDurableObject(table, (instance: RouteSync) => instance.alarm());
 }
 
 /** A signed request to the peer endpoint of the gateway named `target`. */

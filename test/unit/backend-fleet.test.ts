@@ -139,4 +139,26 @@ describe("fake peer control", () => {
       json: { error: "unknown mode sideways" },
     });
   });
+
+  it("counts requests in flight by group as well as for the whole set", async () => {
+    const created = await control("POST", "/peers", { count: 2, group: "g1", delayMs: 300 });
+    const [a, b] = created.json as { name: string; url: string }[];
+    const other = (await control("POST", "/peers", { group: "g2", delayMs: 300 })).json as {
+      url: string;
+    }[];
+    // Each peer answers a digest request after 300 ms; all three are held at once.
+    await Promise.all(
+      [a!.url, b!.url, other[0]!.url].map((url) => fetch(`${url}/_gw/peer/digest`)),
+    );
+    expect((await control("GET", "/peers/stats?group=g1")).json).toEqual({
+      inFlight: 0,
+      peakInFlight: 2,
+    });
+    expect((await control("GET", "/peers/stats?group=g2")).json).toMatchObject({ peakInFlight: 1 });
+    expect((await control("GET", "/peers/stats")).json).toMatchObject({ peakInFlight: 3 });
+    expect((await control("GET", "/peers/stats?group=none")).json).toEqual({
+      inFlight: 0,
+      peakInFlight: 0,
+    });
+  });
 });
