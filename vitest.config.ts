@@ -28,7 +28,6 @@ export default defineConfig({
           name: "isolates",
           include: ["test/isolates/**/*.test.ts"],
           environment: "node",
-          testTimeout: 30_000,
         },
       },
       {
@@ -60,8 +59,6 @@ export default defineConfig({
         ],
         test: {
           name: "workers",
-          // Loopback nodes and alarms on a shared 2-core machine: generous, since no test waits it out.
-          testTimeout: 30_000,
           include: ["test/integration/**/*.test.ts"],
           globalSetup: ["test/global-setup.ts"],
         },

@@ -81,8 +81,8 @@ export class FakePeerSet {
   enter(group: string | undefined): () => void {
     const counts = [this.#total];
     if (group !== undefined) {
-      let count = this.#groups.get(group);
-      if (!count) this.#groups.set(group, (count = { inFlight: 0, peakInFlight: 0 }));
+      const count = this.#groups.get(group) ?? { inFlight: 0, peakInFlight: 0 };
+      this.#groups.set(group, count);
       counts.push(count);
     }
     for (const count of counts) {

@@ -190,5 +190,5 @@ export async function untilUnlisted(
       nodes: { id: string }[];
     };
     return detail.nodes.every((n) => !gone.has(n.id));
-  }, 20_000);
+  }, 15_000);
 }

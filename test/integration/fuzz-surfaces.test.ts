@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, inject, it } from "vitest";
-import { fuzzRuns, reportFuzz } from "../fuzz/runs.ts";
+import { fuzzRuns, fuzzTimeout, reportFuzz } from "../fuzz/runs.ts";
 import { addNodes, gateway, serviceName } from "./helpers.ts";
 import { AUTH, addPeers, signedInit, syncGateway } from "./peer-helpers.ts";
 
@@ -24,7 +24,7 @@ async function expectNoCrash(response: Response, gatewayAnswered: boolean): Prom
   await response.body?.cancel();
 }
 
-describe("fuzz: HTTP surfaces", () => {
+describe("fuzz: HTTP surfaces", { timeout: fuzzTimeout(inject("fuzzRuns")) }, () => {
   it("request paths, queries and headers through the proxy", async () => {
     const nodes = await addNodes(2);
     const name = serviceName("fz");

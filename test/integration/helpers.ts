@@ -123,7 +123,7 @@ export const ATTEMPT_PATHS: [string, Record<string, unknown>][] = [
 ];
 
 /** Polls `check` until it returns a truthy value or the deadline passes; never a fixed sleep. */
-export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 10_000): Promise<T> {
+export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 4_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {

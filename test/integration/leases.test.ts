@@ -5,6 +5,7 @@ import type { HolderRecord } from "../../src/balancer/lease-ledger.ts";
 import { EMPTY_REPORT } from "../../src/balancer/lease-slots.ts";
 import type { LeaseRequest, NodeGate } from "../../src/durable/node-gate.ts";
 import { gateStub } from "../../src/durable/stubs.ts";
+import { HEAVY_TEST } from "../timeouts.ts";
 import { addNodes, nodeStats, serviceGateway, serviceName, setBehaviour } from "./helpers.ts";
 
 const ejection = { consecutiveFailures: 2, baseMs: 60_000, maxMs: 60_000, maxEjectedShare: 0.5 };
@@ -75,33 +76,37 @@ describe("node gate leases", () => {
     expect(stats.leasedFailures).toBe(3);
   });
 
-  it("keeps gate-path dispatches to what the leases leave, and admits the waiting when a lease ends", async () => {
-    const [node] = await addNodes(1, { behaviour: { delayMs: 1_500 } });
-    const service = serviceName();
-    const gate = gateStub(env, { service, nodeId: node!.id });
-    // A stranger holds 14 of 16 slots for one second and never uses them: the gate keeps 2.
-    const held = await gate.lease(leaseRequest(service, "stranger", { nodeId: node!.id }));
-    expect(held.slots).toBe(14);
-    // Six attempts of 1.5 s through the gate: two start at once, four wait. When the lease ends
-    // (before the first two are done) the timer it armed lets the four go too. Should the attempts
-    // arrive only after the lease ended, all six start together: either way more than two overlap.
-    const options = {
-      service,
-      nodeId: node!.id,
-      gateLimit: 16,
-      queueTimeoutMs: 20_000,
-      perTryTimeoutMs: 10_000,
-      ejection,
-      totalNodes: 1,
-      egress: { kind: "internet" as const },
-    };
-    const request = { url: `${node!.url}/`, method: "GET", headers: [], body: null };
-    const results = await Promise.all(
-      Array.from({ length: 6 }, () => gate.forward(request, options)),
-    );
-    expect(results.map((r) => r.kind)).toEqual(results.map(() => "response"));
-    expect((await gate.stats()).peakInFlight).toBeGreaterThan(2);
-  });
+  it(
+    "keeps gate-path dispatches to what the leases leave, and admits the waiting when a lease ends",
+    HEAVY_TEST,
+    async () => {
+      const [node] = await addNodes(1, { behaviour: { delayMs: 1_500 } });
+      const service = serviceName();
+      const gate = gateStub(env, { service, nodeId: node!.id });
+      // A stranger holds 14 of 16 slots for one second and never uses them: the gate keeps 2.
+      const held = await gate.lease(leaseRequest(service, "stranger", { nodeId: node!.id }));
+      expect(held.slots).toBe(14);
+      // Six attempts of 1.5 s through the gate: two start at once, four wait. When the lease ends
+      // (before the first two are done) the timer it armed lets the four go too. Should the attempts
+      // arrive only after the lease ended, all six start together: either way more than two overlap.
+      const options = {
+        service,
+        nodeId: node!.id,
+        gateLimit: 16,
+        queueTimeoutMs: 20_000,
+        perTryTimeoutMs: 10_000,
+        ejection,
+        totalNodes: 1,
+        egress: { kind: "internet" as const },
+      };
+      const request = { url: `${node!.url}/`, method: "GET", headers: [], body: null };
+      const results = await Promise.all(
+        Array.from({ length: 6 }, () => gate.forward(request, options)),
+      );
+      expect(results.map((r) => r.kind)).toEqual(results.map(() => "response"));
+      expect((await gate.stats()).peakInFlight).toBeGreaterThan(2);
+    },
+  );
 
   it("serves a node whose gate limit is 1 on the gate path only, strictly one at a time", async () => {
     const [node] = await addNodes(1, { behaviour: { delayMs: 10 } });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { HEAVY_TEST } from "../timeouts.ts";
 import { addCluster, type ClusterNode, startNode, stopNode } from "./cluster-helpers.ts";
 import { addNodes, eventually, gateway, serviceName, setBehaviour } from "./helpers.ts";
 import {
@@ -42,23 +43,27 @@ describe("peer fan-out", () => {
     await removePeers(peers);
   });
 
-  it("keeps requests in flight to 200 peers within the bound of 64, and above 1", async () => {
-    const peers = await addPeers(200, { delayMs: 40 });
-    const [node] = await addNodes(1);
-    const service = serviceName("wide");
-    const gw = syncGateway({ gatewayId: gatewayId(), peers, service });
-    expect((await gw.register({ url: node!.url, id: "wide-1" })).status).toBe(201);
-    await gw.syncRound();
-    const all = await Promise.all(peers.map(peerStats));
-    expect(all.filter((s) => !s.keys.includes(`${service}/wide-1`))).toEqual([]);
-    const { peakInFlight } = await peersInFlight(peers[0]!);
-    expect(peakInFlight).toBeGreaterThan(1);
-    expect(peakInFlight).toBeLessThanOrEqual(64);
-    const shards = await gw.shardStats();
-    for (const shard of shards) expect(shard.peakInFlight).toBeLessThanOrEqual(6);
-    expect(shards.reduce((sum, shard) => sum + shard.limit, 0)).toBe(64);
-    await removePeers(peers);
-  });
+  it(
+    "keeps requests in flight to 200 peers within the bound of 64, and above 1",
+    HEAVY_TEST,
+    async () => {
+      const peers = await addPeers(200, { delayMs: 40 });
+      const [node] = await addNodes(1);
+      const service = serviceName("wide");
+      const gw = syncGateway({ gatewayId: gatewayId(), peers, service });
+      expect((await gw.register({ url: node!.url, id: "wide-1" })).status).toBe(201);
+      await gw.syncRound();
+      const all = await Promise.all(peers.map(peerStats));
+      expect(all.filter((s) => !s.keys.includes(`${service}/wide-1`))).toEqual([]);
+      const { peakInFlight } = await peersInFlight(peers[0]!);
+      expect(peakInFlight).toBeGreaterThan(1);
+      expect(peakInFlight).toBeLessThanOrEqual(64);
+      const shards = await gw.shardStats();
+      for (const shard of shards) expect(shard.peakInFlight).toBeLessThanOrEqual(6);
+      expect(shards.reduce((sum, shard) => sum + shard.limit, 0)).toBe(64);
+      await removePeers(peers);
+    },
+  );
 
   it("answers admin calls while a push to a hung peer is still open", async () => {
     const [hung, healthy] = await addPeers(2);

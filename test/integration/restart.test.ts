@@ -10,6 +10,7 @@ import {
   routeSyncOf,
 } from "../../src/durable/stubs.ts";
 import { shardOf } from "../../src/sync/fanout.ts";
+import { HEAVY_TEST } from "../timeouts.ts";
 import { addNodes, eventually, nodeStats, serviceName, setBehaviour } from "./helpers.ts";
 import { addPeers, peerStats, setPeer, syncGateway } from "./peer-helpers.ts";
 
@@ -21,79 +22,87 @@ async function evict(stub: { id: DurableObjectId }): Promise<void> {
 }
 
 describe("restart and chaos", () => {
-  it("loses nothing when every object class is evicted in the middle of traffic", async () => {
-    const [peer] = await addPeers(1, { mode: "fail", failStatus: 503 });
-    const nodes = await addNodes(3, { behaviour: { delayMs: 40 } });
-    const [spare] = await addNodes(1);
-    const service = serviceName("chaos");
-    const id = `chaos-${Math.random().toString(36).slice(2, 8)}`;
-    const gw = syncGateway({
-      gatewayId: id,
-      peers: [peer!],
-      service,
-      nodes: nodes.map(({ id: nodeId, url }) => ({ id: nodeId, url })),
-      serviceOverrides: {
-        ejection: { consecutiveFailures: 2, baseMs: 600_000, maxMs: 600_000 },
-        health: { path: "/health", intervalMs: 60_000 },
-        retry: { backoffBaseMs: 1, backoffMaxMs: 1 },
-        slowStartMs: 0,
-      },
-    });
-    // State worth keeping: a registration (pending for the failing peer) and an ejection.
-    expect((await gw.register({ url: spare!.url, id: "registered-1" })).status).toBe(201);
-    const victim = nodes[2]!;
-    await setBehaviour(victim, { mode: "fail", failStatus: 503 });
-    const ejected = async () =>
-      (await gw.detail()).nodes.find((n) => n.id === victim.id)?.ejectedUntil != null;
-    // Requests, not time: two failures in a row eject the victim within a few rounds of three.
-    for (let i = 0; i < 12 && !(await ejected()); i++) {
-      await (await gw.fetch(`/s/${service}/`)).body?.cancel();
-    }
-    expect(await ejected()).toBe(true);
-
-    // Traffic in flight, POSTs without an idempotency key among it, while everything restarts.
-    const inFlight = Array.from({ length: 12 }, (_, i) =>
-      gw.fetch(`/s/${service}/work`, {
-        method: i % 2 ? "POST" : "GET",
-        body: i % 2 ? `job-${i}` : null,
-        headers: { "x-request-id": `chaos-${id}-${i}` },
-      }),
-    );
-    const stubs: { id: DurableObjectId }[] = [...nodes, spare!].flatMap((n) => [
-      gateStub(env, { service, nodeId: n.id }),
-      gateStub(env, { service, nodeId: n.id, global: true }),
-    ]);
-    stubs.push(coordinatorOf(env, service), liveNodesOf(env, service), routeSyncOf(env, id));
-    for (let i = 0; i < SHARDS; i++) stubs.push(peerShardOf(env, id, i));
-    await Promise.all(stubs.map(evict));
-
-    // Every request completes, or fails with a problem; none is left hanging or crashes.
-    const answers = await Promise.all(inFlight);
-    for (const response of answers) {
-      if (response.status !== 200) {
-        expect(response.headers.get("content-type")).toBe("application/problem+json");
+  it(
+    "loses nothing when every object class is evicted in the middle of traffic",
+    HEAVY_TEST,
+    async () => {
+      const [peer] = await addPeers(1, { mode: "fail", failStatus: 503 });
+      const nodes = await addNodes(3, { behaviour: { delayMs: 40 } });
+      const [spare] = await addNodes(1);
+      const service = serviceName("chaos");
+      const id = `chaos-${Math.random().toString(36).slice(2, 8)}`;
+      const gw = syncGateway({
+        gatewayId: id,
+        peers: [peer!],
+        service,
+        // Short peer timeouts: evicting a shard waits for the requests of its round to end.
+        sync: { requestTimeoutMs: 100, peerDeadlineMs: 300 },
+        nodes: nodes.map(({ id: nodeId, url }) => ({ id: nodeId, url })),
+        serviceOverrides: {
+          ejection: { consecutiveFailures: 2, baseMs: 600_000, maxMs: 600_000 },
+          health: { path: "/health", intervalMs: 60_000 },
+          retry: { backoffBaseMs: 1, backoffMaxMs: 1 },
+          slowStartMs: 0,
+        },
+      });
+      // State worth keeping: a registration (pending for the failing peer) and an ejection.
+      expect((await gw.register({ url: spare!.url, id: "registered-1" })).status).toBe(201);
+      const victim = nodes[2]!;
+      await setBehaviour(victim, { mode: "fail", failStatus: 503 });
+      const ejected = async () =>
+        (await gw.detail()).nodes.find((n) => n.id === victim.id)?.ejectedUntil != null;
+      // Requests, not time: two failures in a row eject the victim within a few rounds of three.
+      for (let i = 0; i < 12 && !(await ejected()); i++) {
+        await (await gw.fetch(`/s/${service}/`)).body?.cancel();
       }
-      await response.body?.cancel();
-    }
-    // No POST ran twice, on any node.
-    const stats = await Promise.all(nodes.map(nodeStats));
-    for (let i = 1; i < 12; i += 2) {
-      const runs = stats.reduce((sum, s) => sum + (s.byRequestId[`chaos-${id}-${i}`] ?? 0), 0);
-      expect(runs).toBeLessThanOrEqual(1);
-    }
+      expect(await ejected()).toBe(true);
 
-    // Nothing is lost: the registration, the ejection, the pending peer change, armed alarms.
-    const detail = await gw.detail();
-    expect(detail.nodes.map((n) => n.id)).toContain("registered-1");
-    expect(detail.nodes.find((n) => n.id === victim.id)?.ejectedUntil).toBeGreaterThan(Date.now());
-    expect(detail.peers[0]?.pending).toBeGreaterThanOrEqual(1);
-    const shard = peerShardOf(env, id, shardOf(peer!.name, SHARDS));
-    const live = liveNodesOf(env, service);
-    for (const stub of [shard, live]) {
-      // An alarm that is running has no next one until it sets it: wait out that moment.
-      await eventually(() => runInDurableObject(stub, (_i, state) => state.storage.getAlarm()));
-    }
-  });
+      // Traffic in flight, POSTs without an idempotency key among it, while everything restarts.
+      const inFlight = Array.from({ length: 12 }, (_, i) =>
+        gw.fetch(`/s/${service}/work`, {
+          method: i % 2 ? "POST" : "GET",
+          body: i % 2 ? `job-${i}` : null,
+          headers: { "x-request-id": `chaos-${id}-${i}` },
+        }),
+      );
+      const stubs: { id: DurableObjectId }[] = [...nodes, spare!].flatMap((n) => [
+        gateStub(env, { service, nodeId: n.id }),
+        gateStub(env, { service, nodeId: n.id, global: true }),
+      ]);
+      stubs.push(coordinatorOf(env, service), liveNodesOf(env, service), routeSyncOf(env, id));
+      for (let i = 0; i < SHARDS; i++) stubs.push(peerShardOf(env, id, i));
+      await Promise.all(stubs.map(evict));
+
+      // Every request completes, or fails with a problem; none is left hanging or crashes.
+      const answers = await Promise.all(inFlight);
+      for (const response of answers) {
+        if (response.status !== 200) {
+          expect(response.headers.get("content-type")).toBe("application/problem+json");
+        }
+        await response.body?.cancel();
+      }
+      // No POST ran twice, on any node.
+      const stats = await Promise.all(nodes.map(nodeStats));
+      for (let i = 1; i < 12; i += 2) {
+        const runs = stats.reduce((sum, s) => sum + (s.byRequestId[`chaos-${id}-${i}`] ?? 0), 0);
+        expect(runs).toBeLessThanOrEqual(1);
+      }
+
+      // Nothing is lost: the registration, the ejection, the pending peer change, armed alarms.
+      const detail = await gw.detail();
+      expect(detail.nodes.map((n) => n.id)).toContain("registered-1");
+      expect(detail.nodes.find((n) => n.id === victim.id)?.ejectedUntil).toBeGreaterThan(
+        Date.now(),
+      );
+      expect(detail.peers[0]?.pending).toBeGreaterThanOrEqual(1);
+      const shard = peerShardOf(env, id, shardOf(peer!.name, SHARDS));
+      const live = liveNodesOf(env, service);
+      for (const stub of [shard, live]) {
+        // An alarm that is running has no next one until it sets it: wait out that moment.
+        await eventually(() => runInDurableObject(stub, (_i, state) => state.storage.getAlarm()));
+      }
+    },
+  );
 
   it("neither drops nor remakes a pending change when an alarm run throws and is retried", async () => {
     const [peer] = await addPeers(1, { mode: "fail", failStatus: 503 });

@@ -1,6 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { HEAVY_TEST } from "../timeouts.ts";
 import {
   type ClusterNode,
   discoveringService,
@@ -117,20 +118,24 @@ describe.each(ATTEMPT_PATHS)("what the node sends back (%s)", (_path, onPath) =>
     ).toBe("br");
   });
 
-  it("ends the per-try timer at the response headers: a slow small body is no timeout", async () => {
-    const nodes = await addNodes(2);
-    // Headers have a second to come even on a busy machine; the body comes well after that.
-    const svc = serviceGateway(nodes, {
-      ...onPath,
-      retry: { ...fastRetry, perTryTimeoutMs: 1_000 },
-    });
-    const response = await svc.fetch("/", { headers: { "x-backend-body-delay-ms": "2500" } });
-    expect(response.status).toBe(200);
-    expect(response.headers.get("x-roundhouse-attempts")).toBe("1");
-    expect(((await response.json()) as { path: string }).path).toBe("/");
-  });
+  it(
+    "ends the per-try timer at the response headers: a slow small body is no timeout",
+    HEAVY_TEST,
+    async () => {
+      const nodes = await addNodes(2);
+      // Headers have a second to come even on a busy machine; the body comes well after that.
+      const svc = serviceGateway(nodes, {
+        ...onPath,
+        retry: { ...fastRetry, perTryTimeoutMs: 1_000 },
+      });
+      const response = await svc.fetch("/", { headers: { "x-backend-body-delay-ms": "2500" } });
+      expect(response.status).toBe(200);
+      expect(response.headers.get("x-roundhouse-attempts")).toBe("1");
+      expect(((await response.json()) as { path: string }).path).toBe("/");
+    },
+  );
 
-  it("does not count the upload against the per-try timeout", async () => {
+  it("does not count the upload against the per-try timeout", HEAVY_TEST, async () => {
     const nodes = await addNodes(1);
     const svc = serviceGateway(nodes, {
       ...onPath,

@@ -1,46 +1,16 @@
-import { createServer, type Server } from "node:net";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { startOnSharedPort } from "../../backend/cluster.ts";
-import { type Fleet, startFleet } from "../../backend/fleet.ts";
-import type { BackendNode } from "../../backend/node-types.ts";
-import { ListenError } from "../../backend/server-lifecycle.ts";
-import { callControl } from "./control-client.ts";
+import { describe, expect, it } from "vitest";
+import {
+  type ClusterJson,
+  DC1,
+  DC2,
+  occupy,
+  portOf,
+  TWO_DCS,
+  useFleet,
+} from "./cluster-fixture.ts";
 import { waitFor } from "./wait-for.ts";
 
-let fleet: Fleet;
-
-beforeEach(async () => {
-  fleet = await startFleet();
-});
-
-afterEach(async () => {
-  await fleet.close();
-});
-
-/** A cluster as the control server describes it. */
-interface ClusterJson {
-  name: string;
-  port: number;
-  addressFormat: string;
-  nodes: { id: string; url: string; host: string; port: number; dc: string; rack: string }[];
-}
-
-/** Calls this test's control server. */
-const control = (method: string, path: string, body?: unknown) =>
-  callControl(fleet.url, method, path, body);
-
-/** dc1 has racks r1 (2 nodes) and r2 (1 node); dc2 has rack r1 (2 nodes). */
-const TWO_DCS = [
-  { dc: "dc1", rack: "r1", count: 2 },
-  { dc: "dc1", rack: "r2", count: 1 },
-  { dc: "dc2", rack: "r1", count: 2 },
-];
-
-async function cluster(body: Record<string, unknown> = {}): Promise<ClusterJson> {
-  const { status, json } = await control("POST", "/clusters", { layout: TWO_DCS, ...body });
-  expect(status, JSON.stringify(json)).toBe(201);
-  return json as ClusterJson;
-}
+const { fleet, control, cluster } = useFleet();
 
 /** Asks a cluster node for its local nodes; answers the parsed array. */
 async function localnodes(url: string, query = ""): Promise<unknown> {
@@ -57,9 +27,6 @@ function outcome(pending: Promise<Response>): Promise<Response | Error> {
     (error: Error) => error,
   );
 }
-
-const DC1 = ["127.1.1.1", "127.1.1.2", "127.1.1.3"];
-const DC2 = ["127.1.1.4", "127.1.1.5"];
 
 describe("cluster creation", () => {
   it("starts every node on its own loopback address and one shared port", async () => {
@@ -109,8 +76,8 @@ describe("cluster creation", () => {
         status: 409,
         json: { error: expect.stringMatching(/in use/) },
       });
-      expect(fleet.nodes.size).toBe(0);
-      expect(fleet.clusters.size).toBe(0);
+      expect(fleet().nodes.size).toBe(0);
+      expect(fleet().clusters.size).toBe(0);
     } finally {
       await new Promise((resolve) => squatter.close(resolve));
     }
@@ -123,7 +90,7 @@ describe("cluster creation", () => {
     const c = await cluster({ name: "gone" });
     expect(await control("DELETE", "/clusters/gone")).toEqual({ status: 204, json: null });
     await expect(fetch(c.nodes[0]!.url)).rejects.toThrow();
-    expect(fleet.nodes.size).toBe(0);
+    expect(fleet().nodes.size).toBe(0);
     expect(await control("GET", "/clusters/gone")).toMatchObject({ status: 404 });
     expect(await control("DELETE", "/clusters/gone")).toMatchObject({ status: 404 });
   });
@@ -257,7 +224,7 @@ describe("discovery faults", () => {
   it("hang never answers; stopping the node closes the connection", async () => {
     const c = await cluster({ name: "c" });
     await control("POST", "/nodes/c-dc1-r1-1/behaviour", { discovery: "hang" });
-    const node = fleet.nodes.get("c-dc1-r1-1")!;
+    const node = fleet().nodes.get("c-dc1-r1-1")!;
     const pending = outcome(fetch(`${c.nodes[0]!.url}/localnodes`));
     await waitFor(() => node.stats().localnodesRequests === 1);
     expect(node.stats().inHandshake).toBe(0);
@@ -269,7 +236,7 @@ describe("discovery faults", () => {
     await cluster({ name: "c" });
     const bad = await control("POST", "/nodes/c-dc1-r1-1/behaviour", { discovery: "sideways" });
     expect(bad).toMatchObject({ status: 400, json: { error: expect.stringMatching(/discovery/) } });
-    expect(fleet.nodes.get("c-dc1-r1-1")!.behaviour().discovery).toBe("normal");
+    expect(fleet().nodes.get("c-dc1-r1-1")!.behaviour().discovery).toBe("normal");
   });
 });
 
@@ -300,148 +267,3 @@ describe("accounting", () => {
     });
   });
 });
-
-describe("control input", () => {
-  it("rejects bad cluster requests without starting anything", async () => {
-    const ok = { dc: "dc1", rack: "r1", count: 1 };
-    const bad: unknown[] = [
-      "{nope",
-      [],
-      {},
-      { layout: [] },
-      { layout: ok },
-      { layout: [ok], colour: "red" },
-      { layout: [{ ...ok, colour: "red" }] },
-      { layout: [{ ...ok, dc: "a/b" }] },
-      { layout: [{ ...ok, rack: "" }] },
-      { layout: [{ ...ok, dc: 1 }] },
-      { layout: [{ ...ok, count: 0 }] },
-      { layout: [{ ...ok, count: 1.5 }] },
-      { layout: [{ ...ok, count: "2" }] },
-      {
-        layout: [
-          { ...ok, count: 200 },
-          { ...ok, count: 55 },
-        ],
-      },
-      { layout: [{ ...ok, behaviour: { mode: "nope" } }] },
-      { layout: [{ ...ok, behaviour: { discovery: "nope" } }] },
-      { layout: [ok], name: "a b" },
-      { layout: [ok], name: "x".repeat(33) },
-      { layout: [{ ...ok, dc: "d".repeat(32), rack: "r".repeat(32) }] },
-      { layout: [ok], port: 0 },
-      { layout: [ok], port: 70_000 },
-      { layout: [ok], port: "9042" },
-      { layout: [ok], addressFormat: "url" },
-    ];
-    for (const body of bad) {
-      const answer = await control("POST", "/clusters", body);
-      expect(answer, JSON.stringify(body)).toMatchObject({
-        status: 400,
-        json: { error: expect.any(String) },
-      });
-    }
-    expect(fleet.nodes.size).toBe(0);
-    expect(fleet.clusters.size).toBe(0);
-  });
-
-  it("answers 409 for a taken cluster name or node id", async () => {
-    await cluster({ name: "c" });
-    expect(await control("POST", "/clusters", { name: "c", layout: TWO_DCS })).toMatchObject({
-      status: 409,
-    });
-    await control("POST", "/nodes", { id: "d-dc1-r1-2" });
-    const clash = await control("POST", "/clusters", { name: "d", layout: TWO_DCS });
-    expect(clash).toMatchObject({
-      status: 409,
-      json: { error: expect.stringMatching(/d-dc1-r1-2/) },
-    });
-    expect([...fleet.clusters.keys()]).toEqual(["c"]);
-    expect(fleet.nodes.size).toBe(6);
-  });
-
-  it("validates node addresses and cluster joins", async () => {
-    await cluster({ name: "c" });
-    const port = fleet.clusters.get("c")!.port;
-    const cases: [unknown, number][] = [
-      [{ host: "10.0.0.1" }, 400],
-      [{ host: "::1" }, 400],
-      [{ host: "localhost" }, 400],
-      [{ host: 127 }, 400],
-      [{ cluster: "ghost", dc: "dc1", rack: "r1" }, 404],
-      [{ cluster: "c", dc: "dc1" }, 400],
-      [{ cluster: "c", dc: "dc1", rack: "r1", port: port === 65535 ? 1 : port + 1 }, 400],
-      [{ cluster: "c", dc: "dc/1", rack: "r1" }, 400],
-      [{ cluster: "c", dc: "dc1", rack: "r1", host: "127.1.1.1" }, 409],
-    ];
-    for (const [body, status] of cases) {
-      const answer = await control("POST", "/nodes", body);
-      expect(answer, JSON.stringify(body)).toMatchObject({ status });
-    }
-    expect(fleet.nodes.size).toBe(5);
-    const own = await control("POST", "/nodes", { id: "solo", host: "127.0.0.9" });
-    expect(own).toMatchObject({ status: 201, json: { host: "127.0.0.9", cluster: null } });
-    const solo = (own.json as { url: string }).url;
-    expect(solo).toMatch(/^http:\/\/127\.0\.0\.9:\d+$/);
-    // Outside a cluster, /localnodes is just data.
-    expect(await (await fetch(`${solo}/localnodes`)).json()).toMatchObject({ node: "solo" });
-  });
-
-  it("answers unknown cluster routes and methods with JSON errors", async () => {
-    expect(await control("PUT", "/clusters")).toMatchObject({ status: 405 });
-    expect(await control("POST", "/clusters/x")).toMatchObject({ status: 405 });
-    expect(await control("GET", "/clusters/%E0%A4%A")).toMatchObject({ status: 400 });
-    expect(await control("GET", "/clusters")).toEqual({ status: 200, json: [] });
-  });
-});
-
-describe("shared port search", () => {
-  it("retries every address on another port after EADDRINUSE anywhere", async () => {
-    const closed: number[] = [];
-    const fake = (port: number) =>
-      ({ port, close: async () => void closed.push(port) }) as unknown as BackendNode;
-    const inUse = (port: number) =>
-      new ListenError("127.1.1.2", port, Object.assign(new Error("busy"), { code: "EADDRINUSE" }));
-    const tried: number[] = [];
-    const start = vi.fn((port: number) => {
-      tried.push(port);
-      const second = tried.length === 1 ? Promise.reject(inUse(port)) : Promise.resolve(fake(port));
-      return [Promise.resolve(fake(port)), second];
-    });
-    const nodes = await startOnSharedPort(undefined, start);
-    expect(tried).toHaveLength(2);
-    expect(closed).toEqual([tried[0]]);
-    expect(nodes.map((node) => node.port)).toEqual([tried[1], tried[1]]);
-    for (const port of tried) expect(port).toBeGreaterThanOrEqual(1024);
-  });
-
-  it("gives a fixed port one try and passes other errors on at once", async () => {
-    const start = vi.fn((port: number) => [
-      Promise.reject(
-        new ListenError("127.1.1.1", port, Object.assign(new Error("x"), { code: "EADDRINUSE" })),
-      ),
-    ]);
-    await expect(startOnSharedPort(4242, start)).rejects.toMatchObject({ port: 4242 });
-    expect(start).toHaveBeenCalledTimes(1);
-    const denied = vi.fn((port: number) => [
-      Promise.reject(
-        new ListenError("127.1.1.1", port, Object.assign(new Error("x"), { code: "EACCES" })),
-      ),
-    ]);
-    await expect(startOnSharedPort(undefined, denied)).rejects.toMatchObject({ code: "EACCES" });
-    expect(denied).toHaveBeenCalledTimes(1);
-  });
-});
-
-/** Holds a free port on `host`, so a test can make that address busy. */
-async function occupy(host: string): Promise<Server> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  return server;
-}
-
-function portOf(server: Server): number {
-  const address = server.address();
-  if (address === null || typeof address === "string") throw new Error("not listening");
-  return address.port;
-}

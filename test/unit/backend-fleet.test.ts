@@ -1,20 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type Fleet, startFleet } from "../../backend/fleet.ts";
-import { callControl } from "./control-client.ts";
+import { describe, expect, it } from "vitest";
+import { useFleet } from "./cluster-fixture.ts";
 
-let fleet: Fleet;
-
-beforeEach(async () => {
-  fleet = await startFleet();
-});
-
-afterEach(async () => {
-  await fleet.close();
-});
-
-/** Calls this test's control server. */
-const control = (method: string, path: string, body?: unknown) =>
-  callControl(fleet.url, method, path, body);
+const { fleet, control } = useFleet();
 
 describe("control server", () => {
   it("creates nodes with default and explicit ids", async () => {
@@ -26,7 +13,7 @@ describe("control server", () => {
     expect(url).toBe(`http://127.0.0.1:${port}`);
     const res = await fetch(`${url}/x`);
     expect(res.headers.get("x-node-id")).toBe("edge");
-    expect([...fleet.nodes.keys()]).toEqual(["node-1", "edge"]);
+    expect([...fleet().nodes.keys()]).toEqual(["node-1", "edge"]);
   });
 
   it("lists nodes with their behaviour", async () => {
@@ -36,9 +23,9 @@ describe("control server", () => {
     expect(json).toEqual([
       {
         id: "node-1",
-        url: fleet.nodes.get("node-1")?.url,
+        url: fleet().nodes.get("node-1")?.url,
         host: "127.0.0.1",
-        port: fleet.nodes.get("node-1")?.port,
+        port: fleet().nodes.get("node-1")?.port,
         dc: null,
         rack: null,
         cluster: null,
@@ -57,16 +44,16 @@ describe("control server", () => {
     expect(await control("POST", "/nodes", { colour: "red" })).toMatchObject({ status: 400 });
     const badMode = await control("POST", "/nodes", { behaviour: { mode: "bogus" } });
     expect(badMode).toMatchObject({ status: 400, json: { error: expect.stringMatching(/mode/) } });
-    const taken = fleet.nodes.get("a")?.port;
+    const taken = fleet().nodes.get("a")?.port;
     expect(await control("POST", "/nodes", { port: taken })).toMatchObject({ status: 409 });
-    expect([...fleet.nodes.keys()]).toEqual(["a"]);
+    expect([...fleet().nodes.keys()]).toEqual(["a"]);
   });
 
   it("changes behaviour and validates it", async () => {
     await control("POST", "/nodes");
     const changed = await control("POST", "/nodes/node-1/behaviour", { mode: "fail" });
     expect(changed).toMatchObject({ status: 200, json: { mode: "fail", failStatus: 503 } });
-    expect((await fetch(fleet.nodes.get("node-1")?.url ?? "")).status).toBe(503);
+    expect((await fetch(fleet().nodes.get("node-1")?.url ?? "")).status).toBe(503);
     expect(await control("POST", "/nodes/node-1/behaviour", { mode: "nope" })).toMatchObject({
       status: 400,
     });
@@ -74,12 +61,12 @@ describe("control server", () => {
     expect(await control("POST", "/nodes/ghost/behaviour", { mode: "ok" })).toMatchObject({
       status: 404,
     });
-    expect(fleet.nodes.get("node-1")?.behaviour().mode).toBe("fail");
+    expect(fleet().nodes.get("node-1")?.behaviour().mode).toBe("fail");
   });
 
   it("reports and resets stats", async () => {
     await control("POST", "/nodes");
-    const url = fleet.nodes.get("node-1")?.url ?? "";
+    const url = fleet().nodes.get("node-1")?.url ?? "";
     await (await fetch(url, { headers: { "x-request-id": "r" } })).arrayBuffer();
     const stats = await control("GET", "/nodes/node-1/stats");
     expect(stats).toMatchObject({ status: 200, json: { requests: 1, byRequestId: { r: 1 } } });
@@ -89,7 +76,7 @@ describe("control server", () => {
 
   it("stops, starts and deletes nodes", async () => {
     await control("POST", "/nodes");
-    const url = fleet.nodes.get("node-1")?.url ?? "";
+    const url = fleet().nodes.get("node-1")?.url ?? "";
     expect(await control("POST", "/nodes/node-1/stop")).toMatchObject({ status: 204 });
     await expect(fetch(url)).rejects.toThrow();
     expect(await control("POST", "/nodes/node-1/start")).toMatchObject({ status: 204 });
@@ -112,10 +99,10 @@ describe("control server", () => {
   });
 
   it("close shuts every node", async () => {
-    const node = await fleet.addNode({ id: "z" });
-    await fleet.close();
+    const node = await fleet().addNode({ id: "z" });
+    await fleet().close();
     await expect(fetch(node.url)).rejects.toThrow();
-    await expect(fetch(fleet.url)).rejects.toThrow();
+    await expect(fetch(fleet().url)).rejects.toThrow();
   });
 });
 

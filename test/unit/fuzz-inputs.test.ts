@@ -6,7 +6,7 @@ import { parseScopeHeader } from "../../src/balancer/scope.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { parseChanges, parseDigest, parseRoutesSince } from "../../src/sync/wire.ts";
 import { decodeFrame, encodeFrame, FrameError } from "../../src/transport/frame.ts";
-import { fuzzRuns, reportFuzz } from "../fuzz/runs.ts";
+import { fuzzRuns, fuzzTimeout, reportFuzz } from "../fuzz/runs.ts";
 
 // Every input surface a stranger can reach that is parsed in plain code, driven with generated
 // and mutated inputs: nothing throws, and what is accepted is well-formed.
@@ -53,7 +53,7 @@ const policy: AddressPolicy = {
   allow: [parseAllowEntry("0.0.0.0/0") as AddressPolicy["allow"][0]],
 };
 
-describe("fuzz: plain-code input surfaces", () => {
+describe("fuzz: plain-code input surfaces", { timeout: fuzzTimeout(process.env.FUZZ_RUNS) }, () => {
   it("config: parseConfig answers issues or a configuration, never throws", () => {
     const cases = runs(400);
     fc.assert(
