@@ -2,6 +2,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { LiveNodes } from "../../src/durable/live-nodes.ts";
+import { liveNodesOf } from "../../src/durable/stubs.ts";
 import { addNodes, gateway, serviceName } from "./helpers.ts";
 
 const auth = { authorization: "Bearer test-admin-token-0123456789abcdef" };
@@ -94,7 +95,7 @@ describe("admin API nodes", () => {
       ["static-1", "config"],
     ]);
 
-    const stub = env.LIVE_NODES.get(env.LIVE_NODES.idFromName(name));
+    const stub = liveNodesOf(env, name);
     const after = await runInDurableObject(stub, (_i: LiveNodes, state) =>
       new LiveNodes(state, env).report(
         { service: name, nodes: [], egress: { kind: "internet" }, allow: ["127.0.0.0/8"] },

@@ -2,6 +2,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { LiveNodes } from "../../src/durable/live-nodes.ts";
+import { liveNodesOf } from "../../src/durable/stubs.ts";
 import { HEAVY_TEST } from "../timeouts.ts";
 import {
   type ClusterNode,
@@ -128,7 +129,7 @@ describe("discovery from /localnodes", () => {
     const svc = discoveringService(cluster, { dc: "dc1" });
     await hits(svc, 4);
     for (const node of cluster.nodes) await setBehaviour(node, { discovery: "error" });
-    const stub = env.LIVE_NODES.get(env.LIVE_NODES.idFromName(svc.name));
+    const stub = liveNodesOf(env, svc.name);
     // A fresh instance over the same storage is what the platform builds after a restart.
     const restarted = await runInDurableObject(stub, async (_instance: LiveNodes, state) => {
       const fresh = new LiveNodes(state, env);

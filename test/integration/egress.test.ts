@@ -1,6 +1,7 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { liveNodesOf } from "../../src/durable/stubs.ts";
 import { addCluster, discoveringService, hits, hostsOf } from "./cluster-helpers.ts";
 import {
   ATTEMPT_PATHS,
@@ -54,7 +55,7 @@ describe("egress through a VPC Network binding", () => {
     );
     const before = await carried();
     expect(new Set(await hits(svc, 4))).toEqual(new Set(hostsOf(cluster.nodes)));
-    const live = env.LIVE_NODES.get(env.LIVE_NODES.idFromName(svc.name));
+    const live = liveNodesOf(env, svc.name);
     await runDurableObjectAlarm(live);
     const after = await carried();
     expect(after.discovery).toBeGreaterThan(before.discovery);
@@ -127,7 +128,7 @@ describe("address policy on discovery answers", () => {
     const name = serviceName("sync");
     const fetchVia = gateway({ services: [{ name, slowStartMs: 0 }] });
     expect((await fetchVia(`/s/${name}/`)).status).toBe(503);
-    const live = env.LIVE_NODES.get(env.LIVE_NODES.idFromName(name));
+    const live = liveNodesOf(env, name);
     const upsert = (id: string, url: string) =>
       live.applySynced({ kind: "upsert", node: { id, url, weight: 1 } });
     await upsert("metadata", "http://169.254.169.254");

@@ -1,6 +1,7 @@
 import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { coordinatorOf, gateStub } from "../../src/durable/stubs.ts";
 import { ATTEMPT_PATHS, addNodes, nodeStats, serviceGateway, setBehaviour } from "./helpers.ts";
 
 describe("per-node gates", () => {
@@ -25,7 +26,7 @@ describe("per-node gates", () => {
     await Promise.all(responses.map((r) => r.body?.cancel()));
     const peaks = await Promise.all(nodes.map(async (n) => (await nodeStats(n)).peakHandshakes));
     expect(peaks).toEqual([1, 1, 1]);
-    const stub = env.NODE_GATE.get(env.NODE_GATE.idFromName(`${svc.name}#global`));
+    const stub = gateStub(env, { service: svc.name, nodeId: "", global: true });
     expect((await stub.stats()).peakInFlight).toBe(1);
   });
 
@@ -53,7 +54,7 @@ describe.each(ATTEMPT_PATHS)("passive ejection %s", (_path, onPath) => {
       retry: { backoffBaseMs: 1, backoffMaxMs: 1 },
     });
     for (let i = 0; i < 9; i++) expect((await svc.fetch("/")).status).toBe(200);
-    const gate = env.NODE_GATE.get(env.NODE_GATE.idFromName(`${svc.name}/${nodes[0]?.id}`));
+    const gate = gateStub(env, { service: svc.name, nodeId: nodes[0]!.id });
     const ejectedUntil = (await gate.stats()).health[nodes[0]!.id]?.ejectedUntil ?? 0;
     expect(ejectedUntil).toBeGreaterThan(Date.now());
 
@@ -75,7 +76,7 @@ describe.each(ATTEMPT_PATHS)("passive ejection %s", (_path, onPath) => {
       retry: { backoffBaseMs: 1, backoffMaxMs: 1 },
     });
     for (let i = 0; i < 12; i++) expect((await svc.fetch("/")).status).toBe(200);
-    const coordinator = env.ROTATION.get(env.ROTATION.idFromName(svc.name));
+    const coordinator = coordinatorOf(env, svc.name);
     expect((await coordinator.stats()).ejected).toBe(1);
   });
 });

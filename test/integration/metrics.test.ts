@@ -2,6 +2,7 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import parse from "parse-prometheus-text-format";
 import { describe, expect, it } from "vitest";
+import { liveNodesOf } from "../../src/durable/stubs.ts";
 import { addNodes, gateway, serviceName, setBehaviour } from "./helpers.ts";
 import { AUTH } from "./peer-helpers.ts";
 
@@ -40,7 +41,7 @@ describe("GET /_gw/metrics", () => {
     });
     expect(drain.status).toBe(200);
     // One round of health checks: the failing node fails its probe, the others pass.
-    const live = env.LIVE_NODES.get(env.LIVE_NODES.idFromName(name));
+    const live = liveNodesOf(env, name);
     expect(await runDurableObjectAlarm(live)).toBe(true);
 
     const response = await fetch("/_gw/metrics", { headers: AUTH });

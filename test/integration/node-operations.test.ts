@@ -1,6 +1,7 @@
 import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { liveNodesOf } from "../../src/durable/stubs.ts";
 import { encodeStamp } from "../../src/sync/hlc.ts";
 import { addNodes, eventually, gateway, nodeStats, serviceName, type TestNode } from "./helpers.ts";
 import { AUTH, addPeers, peerStats, signedInit, syncGateway } from "./peer-helpers.ts";
@@ -95,7 +96,7 @@ describe("drain", () => {
     const svc = operated(nodes);
     await svc.drain(nodes[0]!.id);
     await svc.weigh(nodes[1]!.id, { weight: 7 });
-    const stub = env.LIVE_NODES.get(env.LIVE_NODES.idFromName(svc.name));
+    const stub = liveNodesOf(env, svc.name);
     await evictDurableObject(stub);
     const after = await svc.detail();
     expect(after.nodes.find((n) => n.id === nodes[0]!.id)?.draining).toBe(true);

@@ -2,6 +2,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { LiveNodes } from "../../src/durable/live-nodes.ts";
+import { liveNodesOf } from "../../src/durable/stubs.ts";
 import { encodeStamp } from "../../src/sync/hlc.ts";
 import { addNodes, eventually, gateway, serviceName } from "./helpers.ts";
 import { addPeers, PEER_SECRET, signedInit, syncGateway } from "./peer-helpers.ts";
@@ -108,7 +109,7 @@ describe("secrets", () => {
 describe("a registration the peers cannot be told of", () => {
   it("is not made: register and remove throw and change nothing when the change cannot be recorded", async () => {
     const name = serviceName("rec");
-    const stub = env.LIVE_NODES.get(env.LIVE_NODES.idFromName(name));
+    const stub = liveNodesOf(env, name);
     const config = {
       service: name,
       nodes: [],

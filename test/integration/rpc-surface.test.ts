@@ -6,6 +6,7 @@ import { NodeGate } from "../../src/durable/node-gate.ts";
 import { PeerShard } from "../../src/durable/peer-shard.ts";
 import { RotationCoordinator } from "../../src/durable/rotation-coordinator.ts";
 import { RouteSync } from "../../src/durable/route-sync.ts";
+import { liveNodesOf } from "../../src/durable/stubs.ts";
 
 /** The methods Workers RPC exposes on a Durable Object class: its public prototype members. */
 function rpcSurface(cls: { prototype: object }): string[] {
@@ -63,7 +64,7 @@ describe("Durable Object RPC surfaces", () => {
   });
 
   it("refuses a call to a helper through a stub", async () => {
-    const stub = env.LIVE_NODES.get(env.LIVE_NODES.idFromName("rpc-surface"));
+    const stub = liveNodesOf(env, "rpc-surface");
     const call = (stub as unknown as { save(): Promise<void> }).save();
     const outcome = await Promise.resolve(call).then(
       () => "resolved",

@@ -1,6 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { liveNodesOf } from "../../src/durable/stubs.ts";
 import { HEAVY_TEST } from "../timeouts.ts";
 import {
   type ClusterNode,
@@ -199,7 +200,7 @@ describe("x-roundhouse-scope from clients", () => {
     expect(
       Object.keys(asked).filter((q) => q.includes("made-up") || q.includes("no-such")),
     ).toEqual([]);
-    const stub = env.LIVE_NODES.get(env.LIVE_NODES.idFromName(svc.name));
+    const stub = liveNodesOf(env, svc.name);
     const chains = await runInDurableObject(stub, (_i, state) =>
       Object.keys(state.storage.kv.get<{ chains: Record<string, unknown> }>("state")?.chains ?? {}),
     );
