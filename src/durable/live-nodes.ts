@@ -15,6 +15,7 @@ import type {
 } from "./live-nodes-types.ts";
 import { checkHealth, discover, type RefreshContext } from "./live-refresh.ts";
 import { type LiveState, withDefaults } from "./live-state.ts";
+import { SerialRuns } from "./serial-runs.ts";
 import { recordRouteChange } from "./sync-record.ts";
 
 const STATE_KEY = "state";
@@ -32,6 +33,7 @@ const DORMANT_AFTER_MS = 24 * 3_600_000;
 export class LiveNodes extends DurableObject<Env> {
   #state: LiveState;
   readonly #membership = new LiveMembership(() => this.#state);
+  readonly #runs = new SerialRuns();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -163,24 +165,35 @@ export class LiveNodes extends DurableObject<Env> {
     };
   }
 
-  /** Refreshes whatever is due, then sets the next wake-up. */
+  /**
+   * Runs the refresh the alarm was set for, and any other that is due by then, then sets the next
+   * wake-up. An alarm that runs early (a retried one, or one a test drives) still does the
+   * refresh that was next, and never overlaps another run.
+   */
   override async alarm(): Promise<void> {
+    await this.#runs.run(() => this.#refreshDue());
+  }
+
+  async #refreshDue(): Promise<void> {
     const config = this.#state.config;
     if (!config) return;
     const now = Date.now();
+    const discoveryAt = config.discovery
+      ? this.#state.lastDiscoveryAt + this.#discoveryInterval(now)
+      : Number.POSITIVE_INFINITY;
+    const healthAt = config.health
+      ? this.#state.lastHealthAt + config.health.intervalMs
+      : Number.POSITIVE_INFINITY;
+    // A few ms of slack, so two refreshes due within the same moment share one wake-up.
+    const until = Math.max(now, Math.min(discoveryAt, healthAt)) + 5;
     try {
-      if (
-        config.discovery &&
-        now - this.#state.lastDiscoveryAt >= this.#discoveryInterval(now) - 5
-      ) {
+      if (discoveryAt <= until) {
         await discover(
           this.#refresh(),
           Object.values(this.#state.chains).map((c) => c.chain),
         );
       }
-      if (config.health && now - this.#state.lastHealthAt >= config.health.intervalMs - 5) {
-        await checkHealth(this.#refresh(), config.health);
-      }
+      if (config.health && healthAt <= until) await checkHealth(this.#refresh(), config.health);
     } catch (error) {
       // A failed round keeps the last good state; the next alarm tries again.
       console.error(`live nodes ${config.service}: refresh failed: ${String(error)}`);

@@ -13,6 +13,7 @@ import { eachLimited } from "../util/each-limited.ts";
 import { PeerClient } from "./peer-client.ts";
 import { PeerExchange } from "./peer-exchange.ts";
 import type { PeerView, ShardConfig, ShardStats } from "./peer-shard-types.ts";
+import { SerialRuns } from "./serial-runs.ts";
 import { routeSyncOf } from "./stubs.ts";
 
 const CONFIG_KEY = "config";
@@ -43,8 +44,7 @@ export class PeerShard extends DurableObject<Env> {
   #again = false;
   readonly #client: PeerClient;
   readonly #exchange: PeerExchange;
-  /** The round under way; an alarm that overlaps it (a retried one, or a test's) waits for it. */
-  #round: Promise<void> | undefined;
+  readonly #rounds = new SerialRuns();
   #counters = {
     requests: 0,
     retries: 0,
@@ -128,19 +128,9 @@ export class PeerShard extends DurableObject<Env> {
     };
   }
 
-  /**
-   * Runs one round after any round under way, so no peer is pushed to by two runs at once and
-   * every run that returns has done a whole round of its own.
-   */
+  /** One round, after any round under way: no peer is pushed to by two runs at once. */
   override async alarm(): Promise<void> {
-    while (this.#round) await this.#round.catch(() => undefined);
-    const round = this.#runRound();
-    this.#round = round;
-    try {
-      await round;
-    } finally {
-      this.#round = undefined;
-    }
+    await this.#rounds.run(() => this.#runRound());
   }
 
   async #runRound(): Promise<void> {

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, inject, it } from "vitest";
 import { fuzzRuns, fuzzTimeout, reportFuzz } from "../fuzz/runs.ts";
 import { addNodes, gateway, serviceName } from "./helpers.ts";
-import { AUTH, addPeers, signedInit, syncGateway } from "./peer-helpers.ts";
+import { AUTH, addPeers, gatewayId, signedInit, syncGateway } from "./peer-helpers.ts";
 
 // The HTTP surfaces, driven with generated inputs inside workerd: never a 500, a problem+json
 // for every error the gateway itself answers, and afterwards a valid request still works and
@@ -105,7 +105,7 @@ describe("fuzz: HTTP surfaces", { timeout: fuzzTimeout(inject("fuzzRuns")) }, ()
   it("peer bodies, signed and unsigned", async () => {
     const [peer] = await addPeers(1);
     const service = serviceName("fzp");
-    const id = `fz-${Math.random().toString(36).slice(2, 8)}`;
+    const id = gatewayId();
     const gw = syncGateway({ gatewayId: id, peers: [peer!], service });
     const cases = runs(40);
     const change = fc.record({

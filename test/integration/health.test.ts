@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { refreshRound } from "./cluster-helpers.ts";
 import {
   addNodes,
   eventually,
@@ -10,7 +11,10 @@ import {
 
 const auth = { authorization: "Bearer test-admin-token-0123456789abcdef" };
 
-/** A gateway with one service over `nodes`, probed every 100 ms with the given thresholds. */
+/**
+ * A gateway with one service over `nodes` and the given thresholds. Probes run once when the
+ * service first has traffic and then a minute apart: the tests drive every further round.
+ */
 function probedGateway(
   name: string,
   nodes: readonly TestNode[],
@@ -22,7 +26,7 @@ function probedGateway(
       {
         name,
         nodes: nodes.map((n) => ({ id: n.id, url: n.url })),
-        health: { path: "/health", intervalMs: 100, timeoutMs: 200, ...thresholds },
+        health: { path: "/health", intervalMs: 60_000, timeoutMs: 1_000, ...thresholds },
         ejection,
         slowStartMs: 0,
       },
@@ -67,12 +71,17 @@ describe("active health checks", () => {
     };
     expect(await served(6)).toEqual(new Set(nodes.map((n) => n.id)));
 
+    // Two rounds of probes, each after the change: two failures in a row (a round the service's
+    // first traffic started may add one more, which changes nothing).
     await setBehaviour(nodes[0]!, { mode: "fail" });
-    await eventually(async () => (await healthOf(nodes[0]!.id)) === false);
+    for (let round = 0; round < 2; round++) await refreshRound(name);
+    expect(await healthOf(nodes[0]!.id)).toBe(false);
+    // Isolates take the change at their next membership refresh, within a second.
     await eventually(async () => !(await served(6)).has(nodes[0]!.id));
 
     await setBehaviour(nodes[0]!, { mode: "ok" });
-    await eventually(async () => (await healthOf(nodes[0]!.id)) === true);
+    for (let round = 0; round < 2; round++) await refreshRound(name);
+    expect(await healthOf(nodes[0]!.id)).toBe(true);
     await eventually(async () => (await served(6)).has(nodes[0]!.id));
   });
 });
@@ -93,6 +102,7 @@ describe("passing health checks end an ejection early", () => {
     await eventually(async () => !(await served(6)).has(nodes[0]!.id));
     await setBehaviour(nodes[0]!, { mode: "ok" });
     // …but its next passing check brings it back long before that.
+    await refreshRound(name);
     await eventually(async () => (await served(6)).has(nodes[0]!.id));
   });
 });

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { liveNodesOf } from "../../src/durable/stubs.ts";
 import { encodeStamp } from "../../src/sync/hlc.ts";
 import { addNodes, eventually, gateway, nodeStats, serviceName, type TestNode } from "./helpers.ts";
-import { AUTH, addPeers, peerStats, signedInit, syncGateway } from "./peer-helpers.ts";
+import { AUTH, addPeers, gatewayId, peerStats, signedInit, syncGateway } from "./peer-helpers.ts";
 
 // An operator's drain and weight at runtime: the admin routes, routing by them, persistence,
 // and peer route sync.
@@ -178,7 +178,7 @@ describe("drain and weight across peers", () => {
     const [peer] = await addPeers(1);
     const nodes = await addNodes(1);
     const service = serviceName("opsync");
-    const id = `ops-${Math.random().toString(36).slice(2, 8)}`;
+    const id = gatewayId();
     const gw = syncGateway({ gatewayId: id, peers: [peer!], service, nodes: declared(nodes) });
     const path = `/_gw/admin/services/${service}/nodes/${nodes[0]!.id}`;
     expect((await gw.fetch(`${path}/drain`, { method: "POST", headers: AUTH })).status).toBe(200);
@@ -190,14 +190,11 @@ describe("drain and weight across peers", () => {
       draining: true,
       weight: 3,
     });
-    // Then fanned out by the table's alarm and the shards'.
-    const kinds = await eventually(async () => {
-      const received = (await peerStats(peer!)).received.filter(
-        (c) => c.key === `${service}/${nodes[0]!.id}`,
-      );
-      const found = received.map((c) => c.kind);
-      return found.includes("drain") && found.includes("weigh") ? found : undefined;
-    });
+    // Then fanned out in the table's round and the shards'.
+    await gw.syncRound();
+    const kinds = (await peerStats(peer!)).received
+      .filter((c) => c.key === `${service}/${nodes[0]!.id}`)
+      .map((c) => c.kind);
     expect(kinds).toEqual(expect.arrayContaining(["drain", "weigh"]));
   });
 
@@ -205,7 +202,7 @@ describe("drain and weight across peers", () => {
     const [peer] = await addPeers(1);
     const nodes = await addNodes(2);
     const service = serviceName("opremote");
-    const id = `opr-${Math.random().toString(36).slice(2, 8)}`;
+    const id = gatewayId();
     const gw = syncGateway({
       gatewayId: id,
       peers: [peer!],

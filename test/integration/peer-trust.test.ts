@@ -4,11 +4,8 @@ import { describe, expect, it } from "vitest";
 import { LiveNodes } from "../../src/durable/live-nodes.ts";
 import { liveNodesOf } from "../../src/durable/stubs.ts";
 import { encodeStamp } from "../../src/sync/hlc.ts";
-import { addNodes, eventually, gateway, serviceName } from "./helpers.ts";
-import { addPeers, PEER_SECRET, signedInit, syncGateway } from "./peer-helpers.ts";
-
-let gateways = 0;
-const gatewayId = () => `trust${++gateways}-${Math.random().toString(36).slice(2, 8)}`;
+import { addNodes, gateway, serviceName } from "./helpers.ts";
+import { addPeers, gatewayId, PEER_SECRET, signedInit, syncGateway } from "./peer-helpers.ts";
 
 /** A gateway with one peer and one service, and a signed POST of changes to it. */
 async function setup(peerOptions: Parameters<typeof addPeers>[1] = {}) {
@@ -65,7 +62,7 @@ describe("peer trust", () => {
     const [node] = await addNodes(1);
     expect((await gw.register({ url: node!.url, id: "mine" })).status).toBe(201);
     // The peer took the push, but its answer is not signed: the change stays pending.
-    await eventually(async () => (await gw.detail()).peers[0]?.lastError !== null);
+    await gw.syncRound();
     const view = (await gw.detail()).peers[0];
     expect(view?.lastError?.message).toMatch(/answer signature missing or wrong/);
     expect(view?.pending).toBe(1);

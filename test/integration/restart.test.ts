@@ -12,7 +12,7 @@ import {
 import { shardOf } from "../../src/sync/fanout.ts";
 import { HEAVY_TEST } from "../timeouts.ts";
 import { addNodes, eventually, nodeStats, serviceName, setBehaviour } from "./helpers.ts";
-import { addPeers, peerStats, setPeer, syncGateway } from "./peer-helpers.ts";
+import { addPeers, gatewayId, peerStats, setPeer, syncGateway } from "./peer-helpers.ts";
 
 const SHARDS = 11;
 
@@ -30,7 +30,7 @@ describe("restart and chaos", () => {
       const nodes = await addNodes(3, { behaviour: { delayMs: 40 } });
       const [spare] = await addNodes(1);
       const service = serviceName("chaos");
-      const id = `chaos-${Math.random().toString(36).slice(2, 8)}`;
+      const id = gatewayId();
       const gw = syncGateway({
         gatewayId: id,
         peers: [peer!],
@@ -108,7 +108,7 @@ describe("restart and chaos", () => {
     const [peer] = await addPeers(1, { mode: "fail", failStatus: 503 });
     const [node] = await addNodes(1);
     const service = serviceName("retry");
-    const id = `retry-${Math.random().toString(36).slice(2, 8)}`;
+    const id = gatewayId();
     // A failed round is retried after 1 ms, so the retried alarm finds the peer due.
     const sync = {
       peerBackoffMs: 1,
