@@ -1,8 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { HEAVY_TEST } from "../timeouts.ts";
-import { addCluster, type ClusterNode, startNode, stopNode } from "./cluster-helpers.ts";
-import { addNodes, eventually, gateway, serviceName, setBehaviour } from "./helpers.ts";
 import {
+  addCluster,
+  type ClusterNode,
+  refreshRound,
+  startNode,
+  stopNode,
+  untilUnlisted,
+} from "./cluster-helpers.ts";
+import { addNodes, eventually, serviceName, setBehaviour } from "./helpers.ts";
+import {
+  AUTH,
   addPeers,
   changesOf,
   gatewayId,
@@ -12,7 +20,6 @@ import {
   removePeers,
   setPeer,
   syncGateway,
-  syncRound,
 } from "./peer-helpers.ts";
 
 // Every round here is driven with syncRound, which returns once the round is done: no test waits
@@ -170,22 +177,18 @@ describe("changes made by gates", () => {
     const nodes = await addNodes(3);
     await setBehaviour(nodes[0]!, { mode: "fail", failStatus: 503 });
     const service = serviceName("ej");
-    const id = gatewayId();
-    const fetchVia = gateway({
-      gatewayId: id,
-      peers: [{ name: peer!.name, url: peer!.url }],
-      sync: { requestTimeoutMs: 2_000, peerDeadlineMs: 5_000 },
-      services: [
-        {
-          name: service,
-          nodes: nodes.map((n) => ({ id: n.id, url: n.url })),
-          ejection: { consecutiveFailures: 2, baseMs: 60_000, maxMs: 120_000 },
-          retry: { backoffBaseMs: 1, backoffMaxMs: 1 },
-        },
-      ],
+    const gw = syncGateway({
+      gatewayId: gatewayId(),
+      peers: [peer!],
+      service,
+      nodes: nodes.map((n) => ({ id: n.id, url: n.url })),
+      serviceOverrides: {
+        ejection: { consecutiveFailures: 2, baseMs: 60_000, maxMs: 120_000 },
+        retry: { backoffBaseMs: 1, backoffMaxMs: 1 },
+      },
     });
-    for (let i = 0; i < 9; i++) expect((await fetchVia(`/s/${service}/`)).status).toBe(200);
-    await syncRound(id);
+    for (let i = 0; i < 9; i++) expect((await gw.fetch(`/s/${service}/`)).status).toBe(200);
+    await gw.syncRound();
     const received = (await changesOf(peer!)).filter((c) => c.key === `${service}/${nodes[0]!.id}`);
     expect(received.map((c) => c.kind)).toEqual(["eject"]);
     await removePeers([peer!]);
@@ -198,46 +201,30 @@ describe("changes made by discovery", () => {
     const cluster = await addCluster({ layout: [{ dc: "dc1", rack: "r1", count: 2 }] });
     const [seed, victim] = cluster.nodes as [ClusterNode, ClusterNode];
     const service = serviceName("rj");
-    const id = gatewayId();
-    const fetchVia = gateway({
-      gatewayId: id,
-      peers: [{ name: peer!.name, url: peer!.url }],
-      sync: { requestTimeoutMs: 2_000, peerDeadlineMs: 5_000 },
-      services: [
-        {
-          name: service,
-          discovery: { seeds: [seed.url], activeIntervalMs: 100, timeoutMs: 500 },
-          scope: { dc: "dc1" },
-          retry: { backoffBaseMs: 1, backoffMaxMs: 2, perTryTimeoutMs: 500 },
-        },
-      ],
+    const gw = syncGateway({
+      gatewayId: gatewayId(),
+      peers: [peer!],
+      service,
+      serviceOverrides: {
+        discovery: { seeds: [seed.url], activeIntervalMs: 100, timeoutMs: 500 },
+        scope: { dc: "dc1" },
+        retry: { backoffBaseMs: 1, backoffMaxMs: 2, perTryTimeoutMs: 500 },
+      },
     });
-    const traffic = async () => {
-      for (let i = 0; i < 4; i++) await (await fetchVia(`/s/${service}/`)).body?.cancel();
+    const svc = {
+      name: service,
+      admin: (path: string) => gw.fetch(`/_gw${path}`, { headers: AUTH }),
     };
-    const inLevel = async () => {
-      const level = (await (
-        await fetchVia(`/_gw/services/${service}/localnodes`)
-      ).json()) as string[];
-      return level.some((a) => a.startsWith(victim.host));
-    };
-    const key = `${service}/${victim.host}:${victim.port}`;
-    await traffic();
+    for (let i = 0; i < 4; i++) await (await gw.fetch(`/s/${service}/`)).body?.cancel();
     await stopNode(victim);
-    // Discovery refreshes on its own interval while traffic flows (a LiveNodes alarm that is due
-    // by time), so these two waits poll the node lists, each with a deadline.
-    await eventually(async () => {
-      await traffic();
-      return !(await inLevel());
-    });
+    await untilUnlisted(svc, [victim]);
     await startNode(victim);
-    await eventually(async () => {
-      await traffic();
-      return inLevel();
-    });
-    await syncRound(id);
+    // The round that finds the node back readmits it and records that for the peers.
+    await refreshRound(service);
+    await gw.syncRound();
     // The outage may also have ejected the node (and sent that), so what matters is that the
     // newest change the peer holds for the node is its readmission.
+    const key = `${service}/${victim.host}:${victim.port}`;
     const kinds = (await changesOf(peer!)).filter((c) => c.key === key).map((c) => c.kind);
     expect(kinds.at(-1)).toBe("readmit");
     expect(kinds.every((kind) => kind === "eject" || kind === "readmit")).toBe(true);
