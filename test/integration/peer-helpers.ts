@@ -1,6 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { inject } from "vitest";
+import { SyncSchema } from "../../src/config/sync-schema.ts";
 import type { PeerShard } from "../../src/durable/peer-shard.ts";
 import type { PeerView, ShardStats } from "../../src/durable/peer-shard-types.ts";
 import type { RouteSync } from "../../src/durable/route-sync.ts";
@@ -177,7 +178,7 @@ export function syncGateway(options: {
 }
 
 /** Shards a gateway has with the default `sync.shards`. */
-const SHARDS = 11;
+export const SHARDS = SyncSchema.parse({}).shards;
 
 function shardsOf(gatewayId: string) {
   return Array.from({ length: SHARDS }, (_, i) => peerShardOf(env, gatewayId, i));
@@ -189,7 +190,7 @@ function shardsOf(gatewayId: string) {
  * under way), and RouteSync then applies the routing effect of whatever the round pulled. When it
  * returns, every change recorded before the call has been offered to every peer that is due.
  */
-export async function syncRound(gatewayId: string): Promise<void> {
+async function syncRound(gatewayId: string): Promise<void> {
   const table = routeSyncOf(env, gatewayId);
   await runInDurableObject(table, (instance: RouteSync) => instance.alarm());
   await Promise.all(

@@ -13,9 +13,7 @@ import {
 import { shardOf } from "../../src/sync/fanout.ts";
 import { HEAVY_TEST } from "../timeouts.ts";
 import { addNodes, nodeStats, serviceName, setBehaviour } from "./helpers.ts";
-import { addPeers, gatewayId, peerStats, setPeer, syncGateway } from "./peer-helpers.ts";
-
-const SHARDS = 11;
+import { addPeers, gatewayId, peerStats, SHARDS, setPeer, syncGateway } from "./peer-helpers.ts";
 
 /** Evicts an object if it is running; one that is not has nothing in memory to lose. */
 async function evict(stub: { id: DurableObjectId }): Promise<void> {
