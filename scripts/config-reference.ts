@@ -78,7 +78,7 @@ function fieldTable(
     const meaning = field.description ?? (field.$ref && defs[idOf(field.$ref)]?.description);
     if (!meaning) throw new Error(`${path ? `${path}.` : ""}${name} has no description`);
     collectRefs(field, refs);
-    return [`\`${name}\``, typeOf(field), defaultOf(field, required.has(name)), meaning];
+    return [`\`${name}\``, typeOf(field), defaultOf(name, field, required.has(name)), meaning];
   });
   return table(["field", "type", "default", "meaning"], rows);
 }
@@ -136,12 +136,27 @@ function typeOf(node: JsonSchema): string {
   }
 }
 
-function defaultOf(node: JsonSchema, required: boolean): string {
+function defaultOf(name: string, node: JsonSchema, required: boolean): string {
   if ("default" in node) {
     const empty = JSON.stringify(node.default) === "{}";
-    return empty && node.$ref ? "all defaults" : code(printJson(node.default));
+    if (empty && node.$ref) return "all defaults";
+    const human = typeof node.default === "number" ? inUnits(name, node.default) : undefined;
+    return `${code(printJson(node.default))}${human ? ` (${human})` : ""}`;
   }
   return required ? "required" : "none";
+}
+
+/** A default in the unit its field's name ends in, where that reads more easily: 5 min, 1 MiB. */
+function inUnits(name: string, value: number): string | undefined {
+  const whole = (n: number, unit: string) => (Number.isInteger(n) ? `${n} ${unit}` : undefined);
+  if (name.endsWith("Bytes") && value >= 1024) {
+    return value >= 1024 * 1024 ? whole(value / (1024 * 1024), "MiB") : whole(value / 1024, "KiB");
+  }
+  const seconds = name.endsWith("Ms") ? value / 1000 : name.endsWith("Seconds") ? value : undefined;
+  if (seconds === undefined || seconds < 1) return undefined;
+  if (seconds >= 3_600) return whole(seconds / 3_600, "h") ?? whole(seconds / 60, "min");
+  if (seconds >= 60) return whole(seconds / 60, "min") ?? `${seconds} s`;
+  return `${seconds} s`;
 }
 
 /** ` 1–10`, ` ≥ 0` or nothing; zod writes the safe-integer limits where no bound was set. */

@@ -19,6 +19,9 @@ describe("the generated configuration reference", () => {
     expect(page).toContain("| `name` | string matching `^[a-z0-9][a-z0-9_-]{0,62}$` | required |");
     expect(page).toMatch(/## retry\.budget\n/);
     expect(page).toContain('| `{ "kind": "vpc-network", "binding": "<binding>" }` |');
+    expect(page).toContain("| `maxAnswerBytes` | integer 64–16777216 | `1048576` (1 MiB) |");
+    expect(page).toContain("| `ttlSeconds` | integer 1–31536000 | `82800` (23 h) |");
+    expect(page).toContain("| `staleAfterMs` | integer 1000–604800000 | `300000` (5 min) |");
   });
 
   it("refuses a field without a description", () => {
