@@ -10,8 +10,10 @@ export const LoggingSchema = z
       .number()
       .min(0)
       .max(1)
-      .default(1)
-      .describe("Share of proxied requests and invocations that get a line of their own."),
+      .default(0.01)
+      .describe(
+        "Share of plain successes (one attempt, answered by a node, status below 500) that get a line of their own; every other request and invocation always gets one.",
+      ),
   })
   .meta({
     id: "logging",

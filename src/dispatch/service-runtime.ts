@@ -50,7 +50,8 @@ export class ServiceRuntime {
   /** Recent handshake times, for a hedge delay taken as their percentile. */
   readonly #handshakes = new HandshakeWindow();
   readonly #positions = new LeasedPositions();
-  readonly #log: Log;
+  /** The log as the service's configuration sets it, for this isolate's lines about it. */
+  readonly log: Log;
   readonly #namedDatacenters: ReadonlySet<string>;
   #pendingLease: Promise<void> | undefined;
 
@@ -78,7 +79,7 @@ export class ServiceRuntime {
       ...(service.gatewayId === undefined ? {} : { gatewayId: service.gatewayId }),
     };
     this.retryBudget = new RetryBudget(service.retry.budget);
-    this.#log = new Log(service.logging);
+    this.log = new Log(service.logging);
     this.rings = new RingCache(service.hash.pointsPerWeight);
     this.latency = new LatencyTracker(service.latencyEjection, service.ejection.maxEjectedShare);
     this.membership = new MembershipCache(
@@ -162,7 +163,7 @@ export class ServiceRuntime {
       for (const { nodeId: id, until } of taken) {
         this.membership.markSlow(id, until);
         this.metrics.latencyEjection(id);
-        this.#log.change({
+        this.log.change({
           event: "ejection",
           service: this.service.name,
           node: id,

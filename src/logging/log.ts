@@ -5,7 +5,7 @@ export type Level = LoggingSettings["level"];
 
 const RANK: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
-const DEFAULTS: LoggingSettings = { level: "info", requestSampleRate: 1 };
+const DEFAULTS: LoggingSettings = { level: "info", requestSampleRate: 0.01 };
 
 /** A state change worth one line: what changed, for which service and node, and why. */
 export interface StateChange {
@@ -56,10 +56,15 @@ export class Log {
     this.#write(change.event === "peer-failure" ? "warn" : "info", change);
   }
 
-  /** A request's line, when the sample draws it. */
-  request(line: RequestLine): void {
-    if (this.#random() >= this.#settings.requestSampleRate) return;
-    this.#write("info", line);
+  /**
+   * A request's line. One that did not simply succeed (`notable`: retried, hedged, failed, or
+   * answered by the gateway itself) is always written; a plain success only when the sample
+   * draws it. The line is built only when it will be written, so a skipped success costs a draw.
+   */
+  request(notable: boolean, line: () => RequestLine): void {
+    if (RANK.info < RANK[this.#settings.level]) return;
+    if (!notable && this.#random() >= this.#settings.requestSampleRate) return;
+    this.#write("info", line());
   }
 
   #write(level: Level, fields: object): void {

@@ -66,7 +66,7 @@ export const invokeRoutes = new Hono<GatewayEnv>().post("/:service", async (c) =
     },
     dispatchDeps(c.env, service, (work) => c.executionCtx.waitUntil(work)),
   );
-  await logRequest(c, "invocation", service, requestId, startedAt, response);
+  await logRequest("invocation", service, requestId, startedAt, response);
   return response;
 });
 

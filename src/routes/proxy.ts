@@ -98,6 +98,6 @@ export const proxyRoutes = new Hono<GatewayEnv>().all("/:service/*", async (c) =
     },
     dispatchDeps(c.env, service, (work) => c.executionCtx.waitUntil(work)),
   );
-  await logRequest(c, "request", service, requestId, startedAt, response);
+  await logRequest("request", service, requestId, startedAt, response);
   return keepAffinity(c, service, pinned, response);
 });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { addNodes, gateway, serviceName } from "./helpers.ts";
+import { addNodes, gateway, serviceName, setBehaviour } from "./helpers.ts";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -46,14 +46,13 @@ describe("request lines", () => {
     expect(requests.map((l) => l.kind)).toEqual(["request", "invocation"]);
   });
 
-  it("names the problem when no node answered, and samples by the configured rate", async () => {
+  it("names the problem when no node answered, and writes it at any sample rate", async () => {
     const name = serviceName("logged");
-    const fetch = (rate: number) =>
-      gateway({ logging: { requestSampleRate: rate }, services: [{ name, nodes: [] }] });
-    const sampled = await linesOf(async () => {
-      await (await fetch(1)(`/s/${name}/`)).text();
+    const fetch = gateway({ logging: { requestSampleRate: 0 }, services: [{ name, nodes: [] }] });
+    const lines = await linesOf(async () => {
+      await (await fetch(`/s/${name}/`)).text();
     });
-    expect(sampled).toEqual([
+    expect(lines).toEqual([
       expect.objectContaining({
         service: name,
         node: null,
@@ -61,9 +60,43 @@ describe("request lines", () => {
         outcome: "no-node-available",
       }),
     ]);
-    const none = await linesOf(async () => {
-      for (let i = 0; i < 5; i++) await (await fetch(0)(`/s/${name}/`)).text();
-    });
-    expect(none).toEqual([]);
+  });
+
+  it("samples plain successes by the rate, and always writes a retried one", async () => {
+    const [good, bad] = await addNodes(2);
+    await setBehaviour(bad!, { mode: "refuse" });
+    const name = serviceName("logged");
+    const fetch = (rate: number) =>
+      gateway({
+        logging: { requestSampleRate: rate },
+        services: [
+          {
+            name,
+            // A long consecutive-failure bar keeps the refusing node in rotation throughout.
+            ejection: { consecutiveFailures: 1000 },
+            nodes: [
+              { id: good!.id, url: good!.url },
+              { id: bad!.id, url: bad!.url },
+            ],
+          },
+        ],
+      });
+    const lines = (
+      await linesOf(async () => {
+        const none = fetch(0);
+        for (let i = 0; i < 6; i++) await (await none(`/s/${name}/`)).text();
+      })
+    ).filter((l) => l.kind === "request");
+    // Every request was answered by the good node; the ones whose turn was the refusing node's
+    // took two attempts, and only those have lines.
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.every((l) => l.attempts === 2 && l.node === good!.id)).toBe(true);
+    const all = (
+      await linesOf(async () => {
+        const every = fetch(1);
+        for (let i = 0; i < 4; i++) await (await every(`/s/${name}/`)).text();
+      })
+    ).filter((l) => l.kind === "request");
+    expect(all).toHaveLength(4);
   });
 });
