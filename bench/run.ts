@@ -45,7 +45,7 @@ try {
   console.error((error as Error).message);
   process.exit(2);
 }
-console.error(`bench ${name}: measuring ${describeProvenance(provenance)}`);
+console.log(`bench ${name}: measuring ${describeProvenance(provenance)}`);
 
 if (bench) {
   await bench(rest);

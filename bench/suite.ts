@@ -153,7 +153,7 @@ function lastError(stderr: string): string {
   const lines = stderr
     .split("\n")
     .map((line) => line.trimEnd())
-    .filter((line) => line.trim() !== "" && !/^\s+at /.test(line));
+    .filter((line) => line.trim() !== "" && !/^\s+at /.test(line) && !/^Node\.js v/.test(line));
   const said = lines.slice(-6);
   return said.length > 0 ? `:\n    ${said.join("\n    ")}` : "";
 }
