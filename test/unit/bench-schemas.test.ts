@@ -3,7 +3,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { checkResult, RESULT_SCHEMAS, type ResultKind } from "../../bench/schemas.ts";
-import { versusRowsPresent } from "../../bench/suites.ts";
+import type { SuiteEntry } from "../../bench/suite.ts";
+import { ALL, SMOKE, versusRowsPresent } from "../../bench/suites.ts";
 
 const sample = (kind: ResultKind): Record<string, unknown> =>
   JSON.parse(
@@ -85,4 +86,17 @@ describe("versus rows in a suite", () => {
       "versus.json: healthy / roundhouse missing: wrangler dev exited with 1",
     ]);
   });
+});
+
+describe("the suites' versus runs", () => {
+  const runs = [...SMOKE, ...ALL].filter((entry) => entry.bench === "versus");
+
+  it.each(runs.map((entry): [string, SuiteEntry] => [entry.label ?? entry.bench, entry]))(
+    "%s parses, and writes the file the suite checks",
+    async (_label, entry) => {
+      const { parseSettings } = await import("../../bench/versus/settings.ts");
+      const settings = parseSettings([...entry.argv]);
+      expect(entry.writes).toEqual([{ file: settings.out, kind: "versus" }]);
+    },
+  );
 });
