@@ -45,6 +45,7 @@ export async function dispatchBench(argv: string[]): Promise<void> {
     NODE_COUNTS.map((n) => ({
       name: `${scope}-${n}`,
       lockScope: scope,
+      allow: ["127.0.0.0/8"],
       gate: { limit: gateLimit },
       retry: { maxAttempts: 1, perTryTimeoutMs: 30_000, deadlineMs: 60_000 },
       nodes: nodes.slice(0, n).map((node) => ({ id: node.id, url: node.url })),

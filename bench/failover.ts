@@ -16,6 +16,11 @@ export async function failoverBench(argv: string[]): Promise<void> {
       "idle-ms": { type: "string", default: "60000" },
       "idle-window-ms": { type: "string" },
       concurrency: { type: "string", default: "8" },
+      // The load's phases; `npm run bench -- smoke` shortens them.
+      "warmup-ms": { type: "string", default: "2000" },
+      "kill-after-ms": { type: "string", default: "3000" },
+      "window-ms": { type: "string", default: "10000" },
+      "outage-window-ms": { type: "string", default: "8000" },
       port: { type: "string", default: "8795" },
     },
   });
@@ -23,6 +28,8 @@ export async function failoverBench(argv: string[]): Promise<void> {
   const idleIntervalMs = Number(values["idle-ms"]);
   // Long enough to see at least two idle-paced rounds.
   const idleWindowMs = Number(values["idle-window-ms"] ?? 2 * idleIntervalMs + 1_000);
+  const warmupMs = Number(values["warmup-ms"]);
+  const killAfterMs = Number(values["kill-after-ms"]);
   const fleet = await startFleet({ host: "127.0.0.1" });
   const cluster = await fleet.addCluster({ layout: [{ dc: "dc1", rack: "r1", count: 3 }] });
   const members = [...cluster.members.values()];
@@ -37,17 +44,17 @@ export async function failoverBench(argv: string[]): Promise<void> {
   const discoveryRequests = () => members.reduce((sum, n) => sum + n.stats().localnodesRequests, 0);
   try {
     const url = `${gateway.url}/s/failover/`;
-    await runLoad({ url, concurrency: Number(values.concurrency), durationMs: 2_000 });
+    await runLoad({ url, concurrency: Number(values.concurrency), durationMs: warmupMs });
 
     // Discovery cost while active: requests over a window of steady traffic.
-    const activeWindowMs = 10_000;
+    const activeWindowMs = Number(values["window-ms"]);
     const activeBefore = discoveryRequests();
-    const killAt = performance.now() + 3_000;
+    const killAt = performance.now() + killAfterMs;
     let killedAt = 0;
     const kill = setTimeout(() => {
       killedAt = performance.now();
       void victim.stop();
-    }, 3_000);
+    }, killAfterMs);
     const run = await runLoad({
       url,
       concurrency: Number(values.concurrency),
@@ -77,6 +84,9 @@ export async function failoverBench(argv: string[]): Promise<void> {
     const outages = await scopeOutages(fleet, {
       activeIntervalMs,
       concurrency: Number(values.concurrency),
+      warmupMs,
+      killAfterMs,
+      windowMs: Number(values["outage-window-ms"]),
       port: Number(values.port) + 1,
     });
 
@@ -85,6 +95,12 @@ export async function failoverBench(argv: string[]): Promise<void> {
       activeIntervalMs,
       idleIntervalMs,
       concurrency: Number(values.concurrency),
+      phasesMs: {
+        warmup: warmupMs,
+        killAfter: killAfterMs,
+        window: activeWindowMs,
+        outageWindow: Number(values["outage-window-ms"]),
+      },
       requests: run.ok + run.errors,
       failoverMs,
       failedIdempotentRequests,
@@ -94,7 +110,7 @@ export async function failoverBench(argv: string[]): Promise<void> {
       outages,
     };
     console.log(
-      `\nfailover: 3 discovered nodes, one stopped after 3 s of ${values.concurrency}-client load`,
+      `\nfailover: 3 discovered nodes, one stopped after ${killAfterMs} ms of ${values.concurrency}-client load`,
     );
     printTable(
       [

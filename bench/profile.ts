@@ -3,19 +3,18 @@
 // warms up, samples while autocannon drives GETs through the proxy, and prints the functions with
 // the most self time. The raw profile is written for Chrome DevTools (Performance → Load profile).
 import { writeFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { startGateway } from "./gateway.ts";
 import { connectInspector, profileDuring } from "./profile/inspector.ts";
 import { summarise } from "./profile/summary.ts";
-import { machine, printTable, writeResult } from "./report.ts";
+import { machine, printTable, resultFile, writeResult } from "./report.ts";
 import { runCannon } from "./versus/cannon.ts";
 import { startNodes } from "./versus/nodes.ts";
 import { checkFree, portsFrom } from "./versus/ports.ts";
 import { gatewayConfig } from "./versus/systems.ts";
 
 const USAGE = `npm run bench -- profile [--policy round_robin|least_outstanding] [--floor]
-    [--duration 5] [--connections 30] [--top 25] [--base-port 18200]
+    [--duration 5] [--warmup 2] [--connections 30] [--top 25] [--base-port 18200]
 --floor profiles the versus bench's bare forwarding Worker instead of the gateway, for comparison.`;
 
 const FLOOR_CONFIG = "bench/versus/floor/wrangler.toml";
@@ -28,6 +27,7 @@ export async function profileBench(argv: string[]): Promise<void> {
       policy: { type: "string", default: "round_robin" },
       floor: { type: "boolean", default: false },
       duration: { type: "string", default: "5" },
+      warmup: { type: "string", default: "2" },
       connections: { type: "string", default: "30" },
       top: { type: "string", default: "25" },
       "base-port": { type: "string", default: "18200" },
@@ -35,11 +35,15 @@ export async function profileBench(argv: string[]): Promise<void> {
   });
   const policy = values.policy ?? "round_robin";
   const durationS = Number(values.duration);
+  const warmupS = Number(values.warmup);
   const connections = Number(values.connections);
   const top = Number(values.top);
   const base = Number(values["base-port"]);
-  if (![durationS, connections, top, base].every((n) => Number.isInteger(n) && n > 0)) {
-    console.error(`the numbers must be positive whole numbers\n${USAGE}`);
+  if (
+    ![durationS, connections, top, base].every((n) => Number.isInteger(n) && n > 0) ||
+    !(Number.isInteger(warmupS) && warmupS >= 0)
+  ) {
+    console.error(`the numbers must be whole numbers, positive (--warmup: 0 or more)\n${USAGE}`);
     process.exit(2);
   }
   const out = values.floor ? "profile-floor" : "profile";
@@ -56,7 +60,7 @@ export async function profileBench(argv: string[]): Promise<void> {
     );
     try {
       const load = { urls: [`${gateway.url}/s/versus/`], connections, method: "GET" as const };
-      await runCannon({ ...load, durationS: 2 });
+      if (warmupS > 0) await runCannon({ ...load, durationS: warmupS });
       const inspector = await connectInspector(inspectorPort);
       let measured: Awaited<ReturnType<typeof runCannon>> | undefined;
       const profile = await profileDuring(inspector, async () => {
@@ -80,23 +84,28 @@ export async function profileBench(argv: string[]): Promise<void> {
             f.label,
           ]),
       );
-      const raw = resolve(import.meta.dirname, `results/${out}.cpuprofile`);
+      const raw = resultFile(`${out}.cpuprofile`);
       writeFileSync(raw, JSON.stringify(profile));
-      const written = writeResult(out, {
-        machine: machine(),
-        settings: {
-          worker: values.floor ? "workerd-floor" : "roundhouse",
-          policy,
-          durationS,
-          connections,
+      const written = writeResult(
+        "profile",
+        {
+          machine: machine(),
+          settings: {
+            worker: values.floor ? "workerd-floor" : "roundhouse",
+            policy,
+            durationS,
+            warmupS,
+            connections,
+          },
+          requests: answered,
+          rps: measured?.rps,
+          busyMs: summary.busyMs,
+          sampledMs: summary.sampledMs,
+          perRequestUs,
+          top: summary.functions.slice(0, top),
         },
-        requests: answered,
-        rps: measured?.rps,
-        busyMs: summary.busyMs,
-        sampledMs: summary.sampledMs,
-        perRequestUs,
-        top: summary.functions.slice(0, top),
-      });
+        out,
+      );
       console.log(`\nwrote ${written} and ${raw}`);
     } finally {
       await gateway.stop();

@@ -17,12 +17,20 @@ export interface OutageResult {
   readonly failoverMs: number;
 }
 
-const KILL_AFTER_MS = 3_000;
-
 /** Runs the rack and the datacenter case on a dc1/r1, dc1/r2, dc2/r1 cluster, two nodes each. */
 export async function scopeOutages(
   fleet: Fleet,
-  options: { activeIntervalMs: number; concurrency: number; port: number },
+  options: {
+    activeIntervalMs: number;
+    concurrency: number;
+    /** Load before the measured run, ms. */
+    warmupMs: number;
+    /** Into the measured run, ms, when the level stops. */
+    killAfterMs: number;
+    /** Length of the measured run, ms. */
+    windowMs: number;
+    port: number;
+  },
 ): Promise<OutageResult[]> {
   const results: OutageResult[] = [];
   for (const level of ["rack", "datacenter"] as const) {
@@ -52,16 +60,16 @@ export async function scopeOutages(
     const gateway = await startGateway({ services: [service] }, options.port);
     try {
       const url = `${gateway.url}/s/outage/`;
-      await runLoad({ url, concurrency: options.concurrency, durationMs: 2_000 });
+      await runLoad({ url, concurrency: options.concurrency, durationMs: options.warmupMs });
       let stoppedAt = 0;
       const stop = setTimeout(() => {
         stoppedAt = performance.now();
         for (const node of dead) void node.stop();
-      }, KILL_AFTER_MS);
+      }, options.killAfterMs);
       const run = await runLoad({
         url,
         concurrency: options.concurrency,
-        durationMs: KILL_AFTER_MS + 5_000,
+        durationMs: options.windowMs,
         trace: true,
       });
       clearTimeout(stop);

@@ -4,7 +4,7 @@
 // docs/versus.svg.
 import { readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { machine, writeResult } from "./report.ts";
+import { chartFile, machine, resultFile, writeResult } from "./report.ts";
 import { findBinary, INSTALL_HINT, versionOf } from "./versus/binaries.ts";
 import { runCannon } from "./versus/cannon.ts";
 import { versusChart } from "./versus/chart.ts";
@@ -37,7 +37,7 @@ export async function versusBench(argv: string[]): Promise<void> {
   }
   if (settings.redraw) {
     const saved = JSON.parse(
-      readFileSync(resolve(root, "bench/results", `${settings.out}.json`), "utf8"),
+      readFileSync(resultFile(`${settings.out}.json`), "utf8"),
     ) as VersusResult;
     // The subtitle describes the run that measured, not this one.
     drawChart(saved, saved.settings as unknown as Settings, settings.out);
@@ -106,7 +106,7 @@ export async function versusBench(argv: string[]): Promise<void> {
       `\nroundhouse-workerd over workerd-floor (healthy, same run): CPU per request ${ratio.cpu?.toFixed(2) ?? "–"}×, req/s ${ratio.rps.toFixed(2)}× (targets: ≤ 1.3×, ≥ 0.75×)`,
     );
   }
-  console.log(`\nwrote ${writeResult(settings.out, result)}`);
+  console.log(`\nwrote ${writeResult("versus", result, settings.out)}`);
   drawChart(result, settings, settings.out);
   console.log(`versus took ${Math.round((Date.now() - started) / 1000)} s`);
 }
@@ -237,7 +237,7 @@ function describeSettings(settings: Settings): Record<string, unknown> {
 }
 
 function drawChart(result: VersusResult, settings: Settings, out: string): void {
-  const svg = resolve(root, "docs", `${out}.svg`);
+  const svg = chartFile(`${out}.svg`);
   writeFileSync(svg, versusChart(result, chartSubtitle(result, settings)));
   console.log(`wrote ${svg}`);
 }
