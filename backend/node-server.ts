@@ -63,6 +63,7 @@ class NodeServer implements BackendNode {
   #inHandshake = 0;
   #abandoned = 0;
   #peakHandshakes = 0;
+  #peakConnections = 0;
   #localnodesRequests = 0;
   #localnodesByQuery = new Map<string, number>();
   #stream: StreamServer | null = null;
@@ -137,6 +138,8 @@ class NodeServer implements BackendNode {
       inHandshake: this.#inHandshake,
       peakHandshakes: this.#peakHandshakes,
       abandoned: this.#abandoned,
+      connections: this.#sockets.size,
+      peakConnections: this.#peakConnections,
       localnodesRequests: this.#localnodesRequests,
       localnodesByQuery: Object.fromEntries(this.#localnodesByQuery),
       invocations: this.#invocations,
@@ -150,6 +153,7 @@ class NodeServer implements BackendNode {
     this.#byMethod.clear();
     this.#byRequestId.clear();
     this.#peakHandshakes = this.#inHandshake;
+    this.#peakConnections = this.#sockets.size;
     this.#abandoned = 0;
     this.#localnodesRequests = 0;
     this.#localnodesByQuery.clear();
@@ -190,6 +194,10 @@ class NodeServer implements BackendNode {
     const server = http.createServer((req, res) => this.#onRequest(req, res));
     server.keepAliveTimeout = KEEP_ALIVE_MS;
     const sockets = trackSockets(server);
+    // Counted after trackSockets has added the socket: what a client holds open, whatever it sends.
+    server.on("connection", () => {
+      this.#peakConnections = Math.max(this.#peakConnections, sockets.size);
+    });
     // Function invocations arrive as a WebSocket stream on the same port (docs/protocol.md).
     const stream = attachStreamServer(server, {
       handler: this.#functions,

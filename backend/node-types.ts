@@ -37,6 +37,10 @@ export interface NodeStats {
   peakHandshakes: number;
   /** Requests whose client closed the connection before the answer's headers (a hedge's loser). */
   abandoned: number;
+  /** TCP connections open now, idle keep-alive ones and discovery requests included. */
+  connections: number;
+  /** Highest connections seen. */
+  peakConnections: number;
   /** Discovery requests received. */
   localnodesRequests: number;
   /** Discovery requests received per raw query string ("" for none). */

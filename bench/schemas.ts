@@ -114,7 +114,7 @@ const PeerSync = z.object({
   peakInFlight: count,
   peakInFlightPerShard: z.array(count).min(1),
   peakInFlightObservedByPeers: count,
-  peakOpenAtPeersWithHung: count,
+  peakInFlightObservedByPeersByPhase: each([...PHASES, "recovery"] as const),
   p50Ms: each(PHASES),
   p99Ms: each(PHASES),
   meanMs: each(PHASES),

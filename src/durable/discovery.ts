@@ -3,6 +3,7 @@ import { type AddressRules, parseLocalNodes } from "../balancer/localnodes.ts";
 import { type ScopeLevel, scopeQuery } from "../balancer/scope.ts";
 import type { NodeFetcher } from "../dispatch/egress.ts";
 import { readLimited } from "../http/limited-body.ts";
+import { tornDown } from "../http/torn-down.ts";
 
 /** Counters of the discovery traffic one live-node object has made, for the services API. */
 export interface DiscoveryCounters {
@@ -106,6 +107,8 @@ async function askOnce(
   url: string,
   query: LevelQuery,
 ): Promise<{ urls: string[]; refused: { entry: string; reason: string }[] } | string> {
+  /** The answer was read to its end: the node holds nothing of this request any more. */
+  let readWhole = false;
   try {
     const response = await query.via(url, {
       signal: AbortSignal.timeout(query.timeoutMs),
@@ -118,16 +121,24 @@ async function askOnce(
     }
     const read = await readLimited(response.body, query.maxAnswerBytes);
     if (!read.ok) return `answer ${read.reason}`;
+    readWhole = true;
     const answer = parseLocalNodes(new TextDecoder().decode(read.bytes), query.rules, query.policy);
     return answer.ok ? answer : answer.reason;
   } catch (error) {
     return (error as Error).name === "TimeoutError"
       ? `no answer within ${query.timeoutMs} ms`
       : String(error);
+  } finally {
+    // The next candidate is asked only once a hung one's connection is closed.
+    if (!readWhole) await tornDown();
   }
 }
 
-/** One active health probe: any 2xx within the timeout passes. */
+/**
+ * One active health probe: any 2xx within the timeout passes. It returns, freeing its turn among
+ * the six probes at once, only after the connection of a probe given up on (or whose body it
+ * cancels) is closed, so a hung node is never holding more probes than that.
+ */
 export async function probe(via: NodeFetcher, url: string, timeoutMs: number): Promise<boolean> {
   try {
     const response = await via(url, { signal: AbortSignal.timeout(timeoutMs), redirect: "manual" });
@@ -135,6 +146,8 @@ export async function probe(via: NodeFetcher, url: string, timeoutMs: number): P
     return response.status >= 200 && response.status < 300;
   } catch {
     return false;
+  } finally {
+    await tornDown();
   }
 }
 

@@ -1,5 +1,6 @@
 import type { PeerConfig } from "../config/sync-schema.ts";
 import { readLimited } from "../http/limited-body.ts";
+import { tornDown } from "../http/torn-down.ts";
 import type { PeerOutcome } from "../sync/retry-policy.ts";
 import {
   ANSWER_SIGNATURE_HEADER,
@@ -62,6 +63,8 @@ export class PeerClient {
     this.#traffic.requests++;
     this.#inFlight++;
     this.#traffic.peakInFlight = Math.max(this.#traffic.peakInFlight, this.#inFlight);
+    /** The answer was read to its end: the peer holds nothing of this request any more. */
+    let readWhole = false;
     try {
       const response = await fetch(url, {
         method,
@@ -81,6 +84,7 @@ export class PeerClient {
       // Read the answer inside the timeout and the in-flight count, and never past the limit.
       const read = await readLimited(response.body, MAX_BODY_BYTES);
       if (!read.ok) return { outcome: { kind: "bad-answer", detail: `answer ${read.reason}` } };
+      readWhole = true;
       const parts = { requestNonce: headers[NONCE_HEADER], status, responder: peer.name };
       const signature = response.headers.get(ANSWER_SIGNATURE_HEADER);
       if (!(await verifyAnswer(key, { ...parts, body: read.bytes }, signature))) {
@@ -91,6 +95,9 @@ export class PeerClient {
     } catch {
       return { outcome: signal.aborted ? { kind: "timeout" } : { kind: "network-error" } };
     } finally {
+      // The slot (this count, and the caller's turn in the shard's limit) is freed only once the
+      // connection of a request given up on is closed, so the peer never holds more than the bound.
+      if (!readWhole) await tornDown();
       this.#inFlight--;
     }
   }

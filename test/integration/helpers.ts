@@ -19,6 +19,9 @@ export interface NodeStats {
   peakHandshakes: number;
   /** Requests whose client went away before the answer's headers. */
   abandoned: number;
+  /** TCP connections open now (idle keep-alive and discovery ones included), and the most at once. */
+  connections: number;
+  peakConnections: number;
   /** Function invocations executed over the node's stream. */
   invocations: number;
   /** Executions per invocation body. */
