@@ -9,7 +9,7 @@ import { type ForwardResult, statusOf } from "./attempt-result.ts";
 import type { AttemptBody, OutgoingBody } from "./body.ts";
 import type { DispatchDeps } from "./deps.ts";
 import { nodeFetcher } from "./egress.ts";
-import { type HeaderPair, withProvenance } from "./headers.ts";
+import { stampAnswer } from "./headers.ts";
 import { fetchNode, isFailureStatus, type NodeRequest } from "./node-fetch.ts";
 
 /** The request as every attempt sends it, minus the node's origin. */
@@ -17,7 +17,7 @@ export interface UpstreamRequest {
   readonly method: string;
   /** Path and query below the service prefix, starting with "/". */
   readonly pathAndQuery: string;
-  readonly headers: HeaderPair[];
+  readonly headers: Headers;
   readonly body: OutgoingBody;
   readonly requestId: string;
   readonly traits: RequestTraits;
@@ -179,7 +179,9 @@ async function throughGate(attempt: Attempt, deps: DispatchDeps): Promise<Forwar
   const service = runtime.service;
   try {
     deps.runtime.counters.gateCalls++;
-    return await gateOf(deps.env, service, attempt.node).forward(attempt.upstream, {
+    // Headers cross into the gate as [name, value] pairs, which RPC carries as plain data.
+    const upstream = { ...attempt.upstream, headers: [...attempt.upstream.headers] };
+    return await gateOf(deps.env, service, attempt.node).forward(upstream, {
       service: service.name,
       nodeId: attempt.node.id,
       gateLimit: service.gate.limit,
@@ -210,23 +212,23 @@ function finish(
   attempts: number,
   requestId: string,
 ): Response {
-  if (result.delivery === "buffered") {
-    const b = result.buffered;
-    return new Response(b.body, {
-      status: b.status,
-      statusText: b.statusText,
-      headers: withProvenance(b.headers as HeaderPair[], nodeId, attempts, requestId),
-      encodeBody: "manual",
-    });
-  }
-  const { response } = result;
   // The body goes out exactly as the node encoded it: the runtime neither decodes nor re-encodes.
-  return new Response(response.body, {
-    status: response.status,
-    statusText: response.statusText,
-    headers: withProvenance([...response.headers], nodeId, attempts, requestId),
-    encodeBody: "manual",
-  });
+  const answer =
+    result.delivery === "buffered"
+      ? new Response(result.buffered.body, {
+          status: result.buffered.status,
+          statusText: result.buffered.statusText,
+          headers: result.buffered.headers as [string, string][],
+          encodeBody: "manual",
+        })
+      : new Response(result.response.body, {
+          status: result.response.status,
+          statusText: result.response.statusText,
+          headers: result.response.headers,
+          encodeBody: "manual",
+        });
+  stampAnswer(answer.headers, nodeId, attempts, requestId);
+  return answer;
 }
 
 function failure(end: DispatchEnd<ForwardResult>, requestId: string): Response {

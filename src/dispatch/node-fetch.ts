@@ -9,8 +9,8 @@ import type { NodeFetcher } from "./egress.ts";
 export interface NodeRequest {
   readonly url: string;
   readonly method: string;
-  /** Header lines as [name, value], repeats kept. */
-  readonly headers: [string, string][];
+  /** Header lines: a Headers object from an isolate, [name, value] pairs across RPC to a gate. */
+  readonly headers: Headers | [string, string][];
   readonly body: Uint8Array | ReadableStream<Uint8Array> | null;
 }
 
@@ -35,12 +35,6 @@ export interface FetchLimits {
   readonly uploadLimitMs?: number;
   /** Aborts the fetch (and the response body) when it fires: a hedge's loser. */
   readonly cancel?: AbortSignal;
-  /**
-   * What runs the fetch. A request's timers lapse with it, so its timeout is a native timeout
-   * signal that is never cleared: clearing a timer on every request cost more CPU than the rest
-   * of the timeout. A Durable Object stays active while a timer is pending, so it clears its own.
-   */
-  readonly host?: "request" | "object";
 }
 
 /**
@@ -52,35 +46,29 @@ export interface FetchLimits {
 export async function fetchNode(
   via: NodeFetcher,
   request: NodeRequest,
-  { timeoutMs, uploadLimitMs = timeoutMs, cancel, host = "request" }: FetchLimits,
+  { timeoutMs, uploadLimitMs = timeoutMs, cancel }: FetchLimits,
 ): Promise<NodeFetch> {
   const abort = new AbortController();
   cancel?.addEventListener("abort", () => abort.abort(), { once: true });
-  // What a timer that fires now would cut short; once the headers are in, nothing.
-  let phase: "upload" | "headers" | "answered" = "headers";
-  let expired: "upload" | "headers" | undefined;
-  let clear = () => {};
-  const timeAfter = (ms: number, waitingFor: "upload" | "headers") => {
-    clear();
-    phase = waitingFor;
-    const fire = () => {
-      if (phase !== waitingFor) return;
-      expired = waitingFor;
-      abort.abort();
-    };
-    if (host === "request" && waitingFor === "headers") {
-      AbortSignal.timeout(ms).addEventListener("abort", fire, { once: true });
-      return;
-    }
-    const timer = setTimeout(fire, ms);
-    clear = () => clearTimeout(timer);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let why = "";
+  const stop = () => {
+    if (timer !== undefined) clearTimeout(timer);
+  };
+  const arm = (ms: number, reason: string) => {
+    stop();
+    why = reason;
+    timer = setTimeout(() => abort.abort(), ms);
   };
   let body = request.body;
   if (body instanceof ReadableStream) {
-    timeAfter(uploadLimitMs, "upload");
-    body = body.pipeThrough(new TransformStream({ flush: () => timeAfter(timeoutMs, "headers") }));
+    arm(uploadLimitMs, `the upload did not finish within ${uploadLimitMs} ms`);
+    const headersAfterUpload = `no response headers within ${timeoutMs} ms of the upload`;
+    body = body.pipeThrough(
+      new TransformStream({ flush: () => arm(timeoutMs, headersAfterUpload) }),
+    );
   } else {
-    timeAfter(timeoutMs, "headers");
+    arm(timeoutMs, `no response headers within ${timeoutMs} ms`);
   }
   try {
     const response = await via(request.url, {
@@ -93,40 +81,22 @@ export async function fetchNode(
       // sent, which is forwarded as it came), not decoded by the runtime.
       encodeResponseBody: "manual",
     });
-    phase = "answered";
-    clear();
-    return {
-      kind: "response",
-      response,
-      readWhole: (waitMs) => readWhole(response, abort, waitMs),
+    stop();
+    const readWhole = async (waitMs: number) => {
+      const bodyTimer = setTimeout(() => abort.abort(), waitMs);
+      try {
+        return await response.arrayBuffer();
+      } catch {
+        return undefined;
+      } finally {
+        clearTimeout(bodyTimer);
+      }
     };
+    return { kind: "response", response, readWhole };
   } catch (error) {
-    clear();
-    if (expired === "upload") {
-      return { kind: "timeout", detail: `the upload did not finish within ${uploadLimitMs} ms` };
-    }
-    if (expired === "headers") {
-      const after = request.body instanceof ReadableStream ? " of the upload" : "";
-      return { kind: "timeout", detail: `no response headers within ${timeoutMs} ms${after}` };
-    }
-    if (abort.signal.aborted) return { kind: "timeout", detail: "cancelled" };
+    stop();
+    if (abort.signal.aborted) return { kind: "timeout", detail: why };
     return { kind: "network-error", detail: (error as Error).message };
-  }
-}
-
-/** Reads a small body whole within `waitMs`, or aborts it and answers undefined. */
-async function readWhole(
-  response: Response,
-  abort: AbortController,
-  waitMs: number,
-): Promise<ArrayBuffer | undefined> {
-  const bodyTimer = setTimeout(() => abort.abort(), waitMs);
-  try {
-    return await response.arrayBuffer();
-  } catch {
-    return undefined;
-  } finally {
-    clearTimeout(bodyTimer);
   }
 }
 

@@ -129,7 +129,6 @@ export class NodeGate extends DurableObject<Env> {
       const sent = await fetchNode(via, request, {
         timeoutMs: options.perTryTimeoutMs,
         uploadLimitMs: options.queueTimeoutMs,
-        host: "object",
       });
       if (sent.kind !== "response") {
         return { kind: sent.kind, detail: sent.detail, ejectedUntil: await this.#failed(options) };

@@ -71,7 +71,7 @@ export const proxyRoutes = new Hono<GatewayEnv>().all("/:service/*", async (c) =
   const method = c.req.method;
   const pinned = await affinityNode(c, service);
   const headers = upstreamHeaders(
-    [...c.req.raw.headers],
+    c.req.raw.headers,
     {
       ip: c.req.header("cf-connecting-ip") ?? null,
       proto: url.protocol.slice(0, -1),

@@ -11,7 +11,7 @@ const cluster = [{ kind: "cluster" as const }];
 const request = (method = "GET", hasIdempotencyKey = false) => ({
   method,
   pathAndQuery: "/x",
-  headers: [] as [string, string][],
+  headers: new Headers(),
   body: { take: () => null, replayable: true },
   requestId: "req-1",
   traits: { method, hasIdempotencyKey, replayable: true },

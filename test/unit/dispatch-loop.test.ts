@@ -86,7 +86,7 @@ describe("dispatch of a proxied request", () => {
   const request = (method = "GET") => ({
     method,
     pathAndQuery: "/x?y=1",
-    headers: [] as [string, string][],
+    headers: new Headers(),
     body: { take: () => null, replayable: true },
     requestId: "req-1",
     traits: { method, hasIdempotencyKey: false, replayable: true },
