@@ -228,6 +228,7 @@ const FloorRatio = z.object({
   cpu: figure.nullable(),
   rps: figure,
   byRound: z.array(z.object({ cpu: figure.nullable(), rps: figure })).optional(),
+  targets: z.object({ cpuAtMost: figure, rpsAtLeast: figure, met: z.boolean() }),
 });
 
 const Versus = z

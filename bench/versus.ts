@@ -103,7 +103,7 @@ export async function versusBench(argv: string[]): Promise<void> {
   if (ratio) {
     result.floorRatio = ratio;
     console.log(
-      `\nroundhouse-workerd over workerd-floor (healthy, same run): CPU per request ${ratio.cpu?.toFixed(2) ?? "–"}×, req/s ${ratio.rps.toFixed(2)}× (targets: ≤ 1.3×, ≥ 0.75×)`,
+      `\nroundhouse-workerd over workerd-floor (healthy, same run): CPU per request ${ratio.cpu?.toFixed(2) ?? "–"}×, req/s ${ratio.rps.toFixed(2)}× (targets: ≤ ${ratio.targets.cpuAtMost}×, ≥ ${ratio.targets.rpsAtLeast}×: ${ratio.targets.met ? "met" : "missed"})`,
     );
   }
   console.log(`\nwrote ${writeResult("versus", result, settings.out)}`);

@@ -58,7 +58,16 @@ export interface FloorRatio {
   readonly rps: number;
   /** Each round's ratios, when there was more than one. */
   readonly byRound?: readonly { readonly cpu: number | null; readonly rps: number }[];
+  /** The hot path's targets, and whether the medians met them. */
+  readonly targets: {
+    readonly cpuAtMost: number;
+    readonly rpsAtLeast: number;
+    readonly met: boolean;
+  };
 }
+
+/** The gateway's cost over the floor that issue "Figures that hold on main" sets as its target. */
+export const FLOOR_TARGETS = { cpuAtMost: 1.15, rpsAtLeast: 0.9 } as const;
 
 /** The floor ratio of a run that measured both rows in the healthy scenario. */
 export function floorRatioOf(result: VersusResult): FloorRatio | undefined {
@@ -79,10 +88,14 @@ export function floorRatioOf(result: VersusResult): FloorRatio | undefined {
   });
   if (byRound.length === 0) return undefined;
   const cpus = byRound.flatMap((r) => (r.cpu === null ? [] : [r.cpu]));
+  const cpu = cpus.length > 0 ? median(cpus) : null;
+  const rps = median(byRound.map((r) => r.rps));
+  const met = cpu !== null && cpu <= FLOOR_TARGETS.cpuAtMost && rps >= FLOOR_TARGETS.rpsAtLeast;
   return {
-    cpu: cpus.length > 0 ? median(cpus) : null,
-    rps: median(byRound.map((r) => r.rps)),
+    cpu,
+    rps,
     ...(byRound.length > 1 ? { byRound } : {}),
+    targets: { ...FLOOR_TARGETS, met },
   };
 }
 
