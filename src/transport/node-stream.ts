@@ -189,13 +189,14 @@ export class NodeStream {
     if (this.#pumping) return;
     this.#pumping = true;
     const link = this.#current;
+    const now = performance.now();
     try {
       for (;;) {
         this.#admitWaiters();
         if (link === null || link.state !== "open" || link.unacked >= this.#window) return;
         const call = this.#dequeue();
         if (call === undefined) return;
-        link.send(call);
+        link.send(call, now);
       }
     } finally {
       this.#pumping = false;
