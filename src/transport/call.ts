@@ -10,7 +10,7 @@ export interface InvokeResult {
   body: Uint8Array;
 }
 
-/** Why a call's own timer or signal ended it. */
+/** Why a call's deadline or signal ended it. */
 export type ExpiryCause = "deadline" | "abort";
 
 /**
@@ -28,26 +28,33 @@ export class Call {
   acked = false;
   /** performance.now() when written, to measure ack latency. */
   sentAt = 0;
+  /** performance.now() at which it fails, whatever its phase (see Deadlines). */
+  readonly deadline: number;
   /** The link carrying it once written; told when the caller gives up. */
   carrier: { abandon(): void } | null = null;
-  /** The caller's promise. */
-  readonly promise: Promise<InvokeResult>;
-  readonly #onAck: (() => void) | undefined;
+  #onAck: (() => void) | undefined;
   #settled = false;
-  #resolve: (result: InvokeResult) => void;
-  #reject: (error: unknown) => void;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  // Dropped once settled: a settled call may wait in the stream's Deadlines for a while, and
+  // must not keep the caller's promise, and so its result, alive there.
+  #resolve: ((result: InvokeResult) => void) | undefined;
+  #reject: ((error: unknown) => void) | undefined;
   #signal: AbortSignal | undefined;
   #abortListener: (() => void) | undefined;
 
-  constructor(id: number, bytes: Uint8Array<ArrayBuffer>, onAck: (() => void) | undefined) {
+  /** The caller's promise is the one `resolve` and `reject` settle. */
+  constructor(
+    id: number,
+    bytes: Uint8Array<ArrayBuffer>,
+    deadline: number,
+    settlers: PromiseWithResolvers<InvokeResult>,
+    onAck: (() => void) | undefined,
+  ) {
     this.id = id;
     this.bytes = bytes;
+    this.deadline = deadline;
+    this.#resolve = settlers.resolve;
+    this.#reject = settlers.reject;
     this.#onAck = onAck;
-    const { promise, resolve, reject } = Promise.withResolvers<InvokeResult>();
-    this.promise = promise;
-    this.#resolve = resolve;
-    this.#reject = reject;
   }
 
   /** Whether the caller already has its answer. */
@@ -55,18 +62,11 @@ export class Call {
     return this.#settled;
   }
 
-  /** Starts the deadline timer and abort listener; `expire` runs at most once, while unsettled. */
-  arm(
-    deadlineMs: number,
-    signal: AbortSignal | undefined,
-    expire: (call: Call, cause: ExpiryCause) => void,
-  ): void {
-    this.#timer = setTimeout(() => expire(this, "deadline"), deadlineMs);
-    if (signal) {
-      this.#signal = signal;
-      this.#abortListener = () => expire(this, "abort");
-      signal.addEventListener("abort", this.#abortListener, { once: true });
-    }
+  /** Calls `expire` if `signal` fires while the call is unsettled. */
+  listen(signal: AbortSignal, expire: (call: Call, cause: ExpiryCause) => void): void {
+    this.#signal = signal;
+    this.#abortListener = () => expire(this, "abort");
+    signal.addEventListener("abort", this.#abortListener, { once: true });
   }
 
   /** The abort reason of the caller's signal, for AbortedError's cause. */
@@ -87,14 +87,16 @@ export class Call {
   }
 
   resolve(result: InvokeResult): boolean {
-    if (!this.#finish()) return false;
-    this.#resolve(result);
+    const resolve = this.#resolve;
+    if (!this.#finish() || resolve === undefined) return false;
+    resolve(result);
     return true;
   }
 
   reject(error: unknown): boolean {
-    if (!this.#finish()) return false;
-    this.#reject(error);
+    const reject = this.#reject;
+    if (!this.#finish() || reject === undefined) return false;
+    reject(error);
     return true;
   }
 
@@ -102,8 +104,12 @@ export class Call {
     if (this.#settled) return false;
     this.#settled = true;
     this.bytes = null;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#resolve = undefined;
+    this.#reject = undefined;
+    this.#onAck = undefined;
+    this.carrier = null;
     if (this.#abortListener) this.#signal?.removeEventListener("abort", this.#abortListener);
+    this.#abortListener = undefined;
     return true;
   }
 }

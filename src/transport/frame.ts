@@ -9,7 +9,7 @@ import {
   MAX_ID,
   PROTOCOL_VERSION,
 } from "./protocol.ts";
-import { checkContentType, typedBody } from "./typed-body.ts";
+import { checkContentType, readContentType } from "./typed-body.ts";
 
 /** Asks the node to run its function on a body. */
 export interface InvokeFrame {
@@ -92,8 +92,9 @@ export type Frame =
 
 export { FrameError, type FrameErrorCode } from "./frame-error.ts";
 
-const KIND_BY_CODE: ReadonlyMap<number, FrameKind> = new Map(
-  Object.entries(KIND_CODES).map(([name, code]) => [code, name as FrameKind]),
+// Indexed by every byte value, so that reading an unknown kind is an ordinary miss.
+const KIND_BY_CODE: readonly (FrameKind | undefined)[] = Array.from({ length: 256 }, (_, code) =>
+  (Object.keys(KIND_CODES) as FrameKind[]).find((name) => KIND_CODES[name] === code),
 );
 const VALID_ERROR_CODES: ReadonlySet<number> = new Set(Object.values(ERROR_CODES));
 const TWO_32 = 2 ** 32;
@@ -114,7 +115,8 @@ export function encodeFrame(
         throw new FrameError("payload", `status ${frame.status} is outside 200..599`);
       }
       const out = withTypedBody(frame, 2, frame.contentType, frame.body, maxPayload);
-      view(out).setUint16(HEADER_BYTES, frame.status);
+      out[HEADER_BYTES] = frame.status >> 8;
+      out[HEADER_BYTES + 1] = frame.status & 0xff;
       return out;
     }
     case "ack":
@@ -180,21 +182,21 @@ export function readFrame(
   if (available < HEADER_BYTES) {
     throw new FrameError("truncated", `${available} bytes are too few for a frame header`);
   }
-  const v = new DataView(message.buffer, message.byteOffset + offset, HEADER_BYTES);
-  const version = v.getUint8(0);
+  // Byte by byte rather than through a DataView: the header is read for every frame received.
+  const version = message[offset];
   if (version !== PROTOCOL_VERSION) {
     throw new FrameError("version", `unsupported protocol version ${version}`);
   }
-  const kindCode = v.getUint8(1);
-  const kind = KIND_BY_CODE.get(kindCode);
+  const kindCode = message[offset + 1] as number;
+  const kind = KIND_BY_CODE[kindCode];
   if (kind === undefined) throw new FrameError("kind", `unknown frame kind ${kindCode}`);
-  const flags = v.getUint16(2);
+  const flags = ((message[offset + 2] as number) << 8) | (message[offset + 3] as number);
   if (flags !== 0) throw new FrameError("flags", `flags 0x${flags.toString(16)} are not defined`);
-  const high = v.getUint32(4);
+  const high = u32(message, offset + 4);
   // Ids above 2^53 - 1 would lose precision as numbers, so they are malformed.
   if (high > 0x1f_ffff) throw new FrameError("id", "id exceeds 2^53 - 1");
-  const id = high * TWO_32 + v.getUint32(8);
-  const length = v.getUint32(12);
+  const id = high * TWO_32 + u32(message, offset + 8);
+  const length = u32(message, offset + 12);
   if (length > maxPayload) {
     throw new FrameError("oversized", `payload of ${length} bytes exceeds ${maxPayload}`);
   }
@@ -205,49 +207,57 @@ export function readFrame(
     );
   }
   const start = offset + HEADER_BYTES;
-  const frame = decodePayload(kind, id, message.subarray(start, start + length));
+  const end = start + length;
+  const frame = decodePayload(kind, id, message, start, end);
   checkId(frame);
-  return { frame, end: start + length };
+  return { frame, end };
 }
 
-function decodePayload(kind: FrameKind, id: number, payload: Uint8Array): Frame {
-  const v = view(payload);
+/** The payload of a frame, `message[start..end)`; only bodies and texts become views of it. */
+function decodePayload(
+  kind: FrameKind,
+  id: number,
+  message: Uint8Array,
+  start: number,
+  end: number,
+): Frame {
+  const length = end - start;
   switch (kind) {
     case "invoke": {
-      const [contentType, body] = typedBody(payload, 0);
-      return { kind, id, contentType, body };
+      const contentType = readContentType(message, start, end);
+      return { kind, id, contentType, body: message.subarray(start + 1 + contentType.length, end) };
     }
     case "result": {
-      if (payload.byteLength < 2) throw new FrameError("payload", "result payload lacks a status");
-      const status = v.getUint16(0);
+      if (length < 2) throw new FrameError("payload", "result payload lacks a status");
+      const status = u16(message, start);
       if (status < 200 || status > 599) {
         throw new FrameError("payload", `status ${status} is outside 200..599`);
       }
-      const [contentType, body] = typedBody(payload, 2);
+      const contentType = readContentType(message, start + 2, end);
+      const body = message.subarray(start + 3 + contentType.length, end);
       return { kind, id, status, contentType, body };
     }
     case "ack":
-      if (payload.byteLength !== 0) throw new FrameError("payload", "ack carries no payload");
+      if (length !== 0) throw new FrameError("payload", "ack carries no payload");
       return { kind, id };
     case "error": {
-      if (payload.byteLength < 2) throw new FrameError("payload", "error payload lacks a code");
-      const code = v.getUint16(0);
+      if (length < 2) throw new FrameError("payload", "error payload lacks a code");
+      const code = u16(message, start);
       if (!VALID_ERROR_CODES.has(code))
         throw new FrameError("payload", `unknown error code ${code}`);
-      return { kind, id, code: code as ErrorCode, message: text(payload.subarray(2)) };
+      return { kind, id, code: code as ErrorCode, message: text(message.subarray(start + 2, end)) };
     }
     case "ping":
     case "pong": {
-      if (payload.byteLength !== 8)
-        throw new FrameError("payload", `${kind} payload must be 8 bytes`);
-      const timestamp = v.getFloat64(0);
+      if (length !== 8) throw new FrameError("payload", `${kind} payload must be 8 bytes`);
+      const timestamp = view(message.subarray(start, end)).getFloat64(0);
       if (!Number.isFinite(timestamp))
         throw new FrameError("payload", `${kind} timestamp is not finite`);
       return { kind, id, timestamp };
     }
     case "goaway":
       if (id !== 0) throw new FrameError("id", "goaway id must be 0");
-      return { kind, id, reason: text(payload) };
+      return { kind, id, reason: text(message.subarray(start, end)) };
   }
 }
 
@@ -270,12 +280,11 @@ function header(frame: Frame, payloadBytes: number, maxPayload: number): Uint8Ar
     throw new FrameError("oversized", `payload of ${payloadBytes} bytes exceeds ${maxPayload}`);
   }
   const out = new Uint8Array(HEADER_BYTES + payloadBytes);
-  const v = view(out);
-  v.setUint8(0, PROTOCOL_VERSION);
-  v.setUint8(1, KIND_CODES[frame.kind]);
-  v.setUint32(4, Math.floor(frame.id / TWO_32));
-  v.setUint32(8, frame.id % TWO_32);
-  v.setUint32(12, payloadBytes);
+  out[0] = PROTOCOL_VERSION;
+  out[1] = KIND_CODES[frame.kind];
+  putU32(out, 4, Math.floor(frame.id / TWO_32));
+  putU32(out, 8, frame.id % TWO_32);
+  putU32(out, 12, payloadBytes);
   return out;
 }
 
@@ -287,13 +296,40 @@ function withTypedBody(
   body: Uint8Array,
   maxPayload: number,
 ): Uint8Array<ArrayBuffer> {
-  checkContentType(contentType);
+  // Most frames of a stream carry the content type of the one before: checked once.
+  if (contentType !== lastWritten) {
+    checkContentType(contentType);
+    lastWritten = contentType;
+  }
   const out = header(frame, prefix + 1 + contentType.length + body.byteLength, maxPayload);
   let at = HEADER_BYTES + prefix;
   out[at++] = contentType.length;
   for (let i = 0; i < contentType.length; i++) out[at++] = contentType.charCodeAt(i);
   out.set(body, at);
   return out;
+}
+
+/** The last content type written, known to be valid. */
+let lastWritten = "";
+function u16(bytes: Uint8Array, at: number): number {
+  return ((bytes[at] as number) << 8) | (bytes[at + 1] as number);
+}
+
+function u32(bytes: Uint8Array, at: number): number {
+  return (
+    (((bytes[at] as number) << 24) |
+      ((bytes[at + 1] as number) << 16) |
+      ((bytes[at + 2] as number) << 8) |
+      (bytes[at + 3] as number)) >>>
+    0
+  );
+}
+
+function putU32(bytes: Uint8Array, at: number, value: number): void {
+  bytes[at] = value >>> 24;
+  bytes[at + 1] = (value >>> 16) & 0xff;
+  bytes[at + 2] = (value >>> 8) & 0xff;
+  bytes[at + 3] = value & 0xff;
 }
 
 function text(bytes: Uint8Array): string {

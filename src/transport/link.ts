@@ -86,8 +86,11 @@ export class Link {
     });
   }
 
-  /** Queues an invocation for the next flush; the NodeStream calls this only while open. */
-  send(call: Call): void {
+  /**
+   * Queues an invocation for the next flush; the NodeStream calls this only while open. `now`
+   * is performance.now(), read once by the sender for all it writes in one go.
+   */
+  send(call: Call, now: number): void {
     const bytes = call.bytes;
     if (this.#state !== "open" || bytes === null) {
       call.reject(new NotAckedError(`internal: link ${this.#state} was handed an invocation`));
@@ -95,7 +98,7 @@ export class Link {
     }
     call.bytes = null;
     call.phase = "sent";
-    call.sentAt = performance.now();
+    call.sentAt = now;
     call.carrier = this;
     this.#calls.set(call.id, call);
     this.#unacked++;
@@ -192,6 +195,8 @@ export class Link {
       this.#protocolError(CLOSE_CODES.tooLarge, `message of ${data.byteLength} bytes is too large`);
       return;
     }
+    // One clock reading for the whole message: its frames arrived together.
+    const now = performance.now();
     let offset = 0;
     do {
       let read: ReadFrame;
@@ -209,7 +214,7 @@ export class Link {
       }
       offset = read.end;
       try {
-        this.#dispatch(read.frame);
+        this.#dispatch(read.frame, now);
       } catch (error) {
         this.#fail(`receiver failed: ${describe(error)}`);
         return;
@@ -217,14 +222,14 @@ export class Link {
     } while (offset < data.byteLength && isLive(this.#state));
   }
 
-  #dispatch(frame: Frame): void {
+  #dispatch(frame: Frame, now: number): void {
     const { metrics } = this.#host;
     switch (frame.kind) {
       case "ack":
       case "result":
       case "error": {
         const call = this.#calls.get(frame.id);
-        if (call) this.#settle(call, frame);
+        if (call) this.#settle(call, frame, now);
         else {
           metrics.unknownIds++;
           this.#host.log("info", `ignored ${frame.kind} for unknown id ${frame.id}`, this);
@@ -256,7 +261,7 @@ export class Link {
    * Applies an ack, result or error to its invocation. The node must ack before it answers,
    * and may reject only instead of acking; anything else is a protocol error.
    */
-  #settle(call: Call, frame: AckFrame | ResultFrame | ErrorFrame): void {
+  #settle(call: Call, frame: AckFrame | ResultFrame | ErrorFrame, now: number): void {
     const { metrics } = this.#host;
     const rejection = frame.kind === "error" && frame.code === ERROR_CODES.rejected;
     const needsAck = frame.kind !== "ack" && !rejection;
@@ -269,7 +274,7 @@ export class Link {
     if (frame.kind === "ack") {
       this.#unacked--;
       metrics.acked++;
-      recordAckLatency(metrics, performance.now() - call.sentAt);
+      recordAckLatency(metrics, now - call.sentAt);
       call.markAcked();
       this.#host.windowFreed(this);
       return;

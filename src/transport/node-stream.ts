@@ -1,5 +1,6 @@
 import { type BackoffOptions, reconnectDelay } from "./backoff.ts";
 import { Call, type ExpiryCause, type InvokeResult } from "./call.ts";
+import { Deadlines } from "./deadlines.ts";
 import { AbortedError, BusyError, DeadlineError, NotAckedError } from "./errors.ts";
 import { Fifo } from "./fifo.ts";
 import { encodeFrame } from "./frame.ts";
@@ -33,6 +34,7 @@ export class NodeStream {
   readonly #backoff: BackoffOptions;
   readonly #log: (entry: StreamLogEntry) => void;
   readonly #metrics = newMetrics();
+  readonly #deadlines = new Deadlines<Call>((call) => this.#expire(call, "deadline"));
   readonly #queue = new Fifo<Call>();
   #queued = 0;
   readonly #waiters = new Fifo<Call>();
@@ -120,8 +122,10 @@ export class NodeStream {
     } catch (error) {
       return Promise.reject(error);
     }
-    const call = new Call(id, bytes, onAck);
-    call.arm(deadlineMs, signal, this.#expire);
+    const settlers = Promise.withResolvers<InvokeResult>();
+    const call = new Call(id, bytes, performance.now() + deadlineMs, settlers, onAck);
+    this.#deadlines.add(call);
+    if (signal) call.listen(signal, this.#expire);
     // Joining the queue only when nobody waits keeps admission, and so sending, in call order.
     if (this.#waiting === 0 && this.#queued < this.#capacity) {
       this.#enqueue(call);
@@ -130,7 +134,7 @@ export class NodeStream {
       this.#waiters.push(call);
       this.#waiting++;
     }
-    return call.promise;
+    return settlers.promise;
   }
 
   /** Counters and gauges, as a fresh object. */
@@ -163,6 +167,8 @@ export class NodeStream {
     if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
     this.#failUnsent(reason);
     for (const link of this.#links()) link.close(CLOSE_CODES.normal, reason);
+    // Every call is settled by now: there is nothing left to expire.
+    this.#deadlines.clear();
   }
 
   /**
@@ -183,13 +189,14 @@ export class NodeStream {
     if (this.#pumping) return;
     this.#pumping = true;
     const link = this.#current;
+    const now = performance.now();
     try {
       for (;;) {
         this.#admitWaiters();
         if (link === null || link.state !== "open" || link.unacked >= this.#window) return;
         const call = this.#dequeue();
         if (call === undefined) return;
-        link.send(call);
+        link.send(call, now);
       }
     } finally {
       this.#pumping = false;
@@ -227,7 +234,7 @@ export class NodeStream {
   /** A call's deadline passed or its signal fired. */
   readonly #expire = (call: Call, cause: ExpiryCause): void => {
     if (call.settled) return;
-    const { phase } = call;
+    const { phase, carrier } = call;
     let error: Error;
     if (cause === "abort") {
       this.#metrics.aborted++;
@@ -246,7 +253,7 @@ export class NodeStream {
       this.#queued--;
       this.#schedulePump();
     } else {
-      call.carrier?.abandon();
+      carrier?.abandon();
     }
   };
 

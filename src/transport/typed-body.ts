@@ -3,25 +3,35 @@ import { MAX_CONTENT_TYPE } from "./protocol.ts";
 
 // The typed body of invoke and result frames: a content-type of printable ASCII, then the bytes.
 
-/** The `[content-type length][content-type][body]` of a payload from offset `from`. */
-export function typedBody(payload: Uint8Array, from: number): [string, Uint8Array] {
-  if (payload.byteLength < from + 1) {
-    throw new FrameError("payload", "payload lacks a content-type length");
-  }
-  const length = payload[from] as number;
+/** The last content type read: most frames repeat it, and comparing beats building a string. */
+let lastRead = "";
+
+/** The content type of a typed body starting at `from` (its length byte), checked. */
+export function readContentType(message: Uint8Array, from: number, end: number): string {
+  if (end < from + 1) throw new FrameError("payload", "payload lacks a content-type length");
+  const length = message[from] as number;
   const start = from + 1;
-  if (payload.byteLength < start + length) {
-    throw new FrameError("payload", "content-type runs past the payload");
+  if (end < start + length) throw new FrameError("payload", "content-type runs past the payload");
+  if (lastRead.length === length) {
+    let same = true;
+    for (let i = 0; i < length; i++) {
+      if (message[start + i] !== lastRead.charCodeAt(i)) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return lastRead;
   }
   let contentType = "";
   for (let i = start; i < start + length; i++) {
-    const byte = payload[i] as number;
+    const byte = message[i] as number;
     if (byte < 0x20 || byte > 0x7e) {
       throw new FrameError("payload", "content-type is not printable ASCII");
     }
     contentType += String.fromCharCode(byte);
   }
-  return [contentType, payload.subarray(start + length)];
+  lastRead = contentType;
+  return contentType;
 }
 
 /** Throws the FrameError a content-type that cannot travel earns. */

@@ -170,6 +170,57 @@ describe("frame codec properties", () => {
   });
 });
 
+describe("content types repeated from frame to frame", () => {
+  // The codec remembers the last content type read and written; neither may leak into the next.
+  const nearRepeats = fc.array(
+    fc.array(fc.constantFrom(0x61, 0x62, 0x2f, 0x0a, 0x7f), { maxLength: 3 }),
+    { minLength: 1, maxLength: 12 },
+  );
+
+  it("reads each frame's own content type, and checks it, whatever came before", () => {
+    fc.assert(
+      fc.property(nearRepeats, (types) => {
+        for (const type of types) {
+          const payload = new Uint8Array([type.length, ...type, 9]);
+          const input = concat(
+            header({ kind: KIND_CODES.invoke, length: payload.length }),
+            payload,
+          );
+          const valid = type.every((c) => c >= 0x20 && c <= 0x7e);
+          if (!valid) {
+            expect(codeOf(input)).toBe("payload");
+            continue;
+          }
+          const decoded = decodeFrame(input);
+          expect(decoded).toEqual({
+            kind: "invoke",
+            id: 1,
+            contentType: String.fromCharCode(...type),
+            body: new Uint8Array([9]),
+          });
+        }
+      }),
+    );
+  });
+
+  it("checks each content type written, whatever came before", () => {
+    fc.assert(
+      fc.property(nearRepeats, (types) => {
+        for (const type of types) {
+          const contentType = String.fromCharCode(...type);
+          const invoke = () =>
+            encodeFrame({ kind: "invoke", id: 1, contentType, body: new Uint8Array() });
+          if (type.every((c) => c >= 0x20 && c <= 0x7e)) {
+            expect(decodeFrame(invoke())).toMatchObject({ contentType });
+          } else {
+            expect(invoke).toThrow(FrameError);
+          }
+        }
+      }),
+    );
+  });
+});
+
 /** Reads every frame of a message, as a receiver does. */
 function readAll(message: Uint8Array): Frame[] {
   const frames: Frame[] = [];
