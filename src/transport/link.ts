@@ -8,9 +8,9 @@ import {
   encodeFrame,
   type Frame,
   FrameError,
-  type ReadFrame,
+  frameAt,
+  frameEnd,
   type ResultFrame,
-  readFrame,
   writeInvoke,
 } from "./frame.ts";
 import { Heartbeat } from "./heartbeat.ts";
@@ -220,9 +220,9 @@ export class Link {
     const now = performance.now();
     let offset = 0;
     do {
-      let read: ReadFrame;
+      let frame: Frame;
       try {
-        read = readFrame(data, offset, maxPayload);
+        frame = frameAt(data, offset, maxPayload);
       } catch (error) {
         if (error instanceof FrameError) {
           const code =
@@ -233,9 +233,9 @@ export class Link {
         }
         return;
       }
-      offset = read.end;
+      offset = frameEnd(data, offset);
       try {
-        this.#dispatch(read.frame, now);
+        this.#dispatch(frame, now);
       } catch (error) {
         this.#fail(`receiver failed: ${describe(error)}`);
         return;
