@@ -289,7 +289,7 @@ export class NodeConnection {
   /** Queues a frame; frames queued before the next event-loop turn leave in one message. */
   #send(frame: Uint8Array<ArrayBuffer>): void {
     if (this.#closing || this.#ctx.faults().silent) return;
-    if (this.#outbox.overflows(frame)) this.#flush();
+    if (this.#outbox.overflows(frame.byteLength)) this.#flush();
     this.#outbox.push(frame);
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;

@@ -1,6 +1,9 @@
 // `npm run bench -- stream`: throughput of the per-node stream, measured from inside a gate object
 // against a loopback node (the reference experiment: 5000 messages; sync, async and in-order; by
 // queue size), then end to end: POST /v1/invoke against one HTTP request per call through the proxy.
+// With --profile, the gate object's isolate is then sampled over more async runs, apart from the
+// measured ones, and its heaviest functions are printed per message.
+import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { startFleet } from "../backend/fleet.ts";
 import { NodeStream } from "../src/transport/node-stream.ts";
@@ -8,8 +11,10 @@ import { DEFAULT_STREAM_PATH } from "../src/transport/protocol.ts";
 import { connectWebSocket } from "../src/transport/web-socket.ts";
 import { startGateway } from "./gateway.ts";
 import { quantile, runLoad } from "./load.ts";
+import { connectInspector, profileDuring } from "./profile/inspector.ts";
+import { summarise } from "./profile/summary.ts";
 import { STREAM_REFERENCE } from "./reference.ts";
-import { fmt, machine, printTable, writeResult } from "./report.ts";
+import { fmt, machine, printTable, resultFile, writeResult } from "./report.ts";
 
 const MODES = ["sync", "async", "in-order"] as const;
 const QUEUE_SIZES = [64, 512, 1024, 2048, 4096] as const;
@@ -43,6 +48,8 @@ export async function streamBench(argv: string[]): Promise<void> {
       concurrency: { type: "string", default: "32" },
       "duration-ms": { type: "string", default: "8000" },
       port: { type: "string", default: "8794" },
+      profile: { type: "boolean", default: false },
+      "profile-runs": { type: "string", default: "20" },
     },
   });
   const count = Number(values.count);
@@ -55,7 +62,14 @@ export async function streamBench(argv: string[]): Promise<void> {
     nodes: [{ id: node.id, url: node.url }],
     retry: { maxAttempts: 1 },
   };
-  const gateway = await startGateway({ services: [service] }, Number(values.port));
+  const port = Number(values.port);
+  const inspectorPort = port + 1;
+  const gateway = await startGateway(
+    { services: [service] },
+    port,
+    {},
+    values.profile ? { inspectorPort } : {},
+  );
   // The gate object's figures and the same client's in Node, cell by cell in turns, so that the
   // ratios between them are read from neighbouring runs.
   const msgsPerSec = byMode();
@@ -217,10 +231,57 @@ export async function streamBench(argv: string[]): Promise<void> {
       ],
     );
     console.log(`wrote ${writeResult("stream", result)}`);
+    if (values.profile) {
+      const queues = msgsPerSec.async;
+      const queueCapacity = Number(
+        Object.keys(queues).reduce((a, b) => ((queues[a] ?? 0) >= (queues[b] ?? 0) ? a : b)),
+      );
+      await profileGate(inspectorPort, Number(values["profile-runs"]), count, queueCapacity, () =>
+        gateRun("async", queueCapacity),
+      );
+    }
   } finally {
     await gateway.stop();
     await fleet.close();
   }
+}
+
+/** Samples the gate object's isolate over `runs` async runs and prints its heaviest functions. */
+async function profileGate(
+  inspectorPort: number,
+  runs: number,
+  count: number,
+  queueCapacity: number,
+  run: () => Promise<number>,
+): Promise<void> {
+  const inspector = await connectInspector(inspectorPort);
+  const profile = await profileDuring(
+    inspector,
+    async () => {
+      for (let r = 0; r < runs; r++) await run();
+    },
+    100,
+  );
+  inspector.close();
+  const summary = summarise(profile);
+  const messages = runs * count;
+  console.log(
+    `\ngate object, ${runs} async runs of ${count} at queue ${queueCapacity}, profiled apart from the measured runs: busy ${fmt(summary.busyMs)} ms, ${fmt((summary.busyMs * 1000) / messages, 2)} µs per message (the admin request around each run included)`,
+  );
+  printTable(
+    ["self ms", "share", "µs/msg", "function"],
+    summary.functions
+      .slice(0, 20)
+      .map((f) => [
+        fmt(f.selfMs, 1),
+        `${fmt(f.share * 100, 1)}%`,
+        fmt((f.selfMs * 1000) / messages, 2),
+        f.label,
+      ]),
+  );
+  const raw = resultFile("stream-gate.cpuprofile");
+  writeFileSync(raw, JSON.stringify(profile));
+  console.log(`wrote ${raw}`);
 }
 
 /** One run of the stream client in this Node process against the node, msgs/s. */

@@ -20,7 +20,10 @@ export type ExpiryCause = "deadline" | "abort";
 export class Call {
   /** Invocation id on the wire. */
   readonly id: number;
-  /** Encoded invoke frame; dropped once written so large bodies are not kept. */
+  /**
+   * Encoded invoke frame while it waits to be written, then dropped so large bodies are not
+   * kept; null from the start for a call written at once (Link.sendNow).
+   */
   bytes: Uint8Array<ArrayBuffer> | null;
   /** Furthest phase reached. */
   phase: CallPhase = "waiting";
@@ -44,7 +47,7 @@ export class Call {
   /** The caller's promise is the one `resolve` and `reject` settle. */
   constructor(
     id: number,
-    bytes: Uint8Array<ArrayBuffer>,
+    bytes: Uint8Array<ArrayBuffer> | null,
     deadline: number,
     settlers: PromiseWithResolvers<InvokeResult>,
     onAck: (() => void) | undefined,

@@ -15,8 +15,8 @@ const MIN_COMPACT_AT = 1024;
  * per invocation costs a runtime call to set and another to clear; in workerd those two were
  * 40% of the stream's time per invocation (docs/benchmarks.md, stream). Settling an entry costs
  * nothing here: settled entries are skipped when they come to the top, or dropped in a
- * compaction once they make up half of the heap, so the heap stays within twice the live
- * entries (plus a constant). The timer is left armed when entries settle, since clearing and
+ * compaction once they make up half of the heap: whenever the heap grows, it holds at most
+ * about four times the live entries (plus a constant). The timer is left armed when entries settle, since clearing and
  * setting it again is the very cost avoided; when it fires with nothing due it re-arms for the
  * earliest live entry, or stops.
  */
@@ -78,8 +78,17 @@ export class Deadlines<T extends Timed> {
     }
   };
 
-  /** Drops settled entries and rebuilds the heap; linear, and only once they are half of it. */
+  /**
+   * Drops settled entries and rebuilds the heap, if they are half of it or more; else only
+   * moves the next check further out. Linear either way, and only when the heap has doubled.
+   */
   #compact(): void {
+    let settled = 0;
+    for (const entry of this.#heap) if (entry.settled) settled++;
+    if (settled * 2 < this.#heap.length) {
+      this.#compactAt = this.#heap.length * 2;
+      return;
+    }
     const live = this.#heap.filter((entry) => !entry.settled);
     for (let i = (live.length >> 1) - 1; i >= 0; i--) siftDown(live, i);
     this.#heap = live;

@@ -8,9 +8,10 @@ import {
   encodeFrame,
   type Frame,
   FrameError,
-  type ReadFrame,
+  frameAt,
+  frameEnd,
   type ResultFrame,
-  readFrame,
+  writeInvoke,
 } from "./frame.ts";
 import { Heartbeat } from "./heartbeat.ts";
 import { type CloseCause, closeCause, type LinkHost } from "./link-types.ts";
@@ -97,13 +98,33 @@ export class Link {
       return;
     }
     call.bytes = null;
+    this.#track(call, now);
+    this.#enqueue(bytes);
+  }
+
+  /**
+   * Writes a new invocation straight into the next message, sparing it a buffer of its own:
+   * for a call that needs no queueing, while the link is open. `size` is its invokeSize.
+   */
+  sendNow(call: Call, contentType: string, body: Uint8Array, size: number, now: number): void {
+    if (this.#state !== "open") {
+      call.reject(new NotAckedError(`internal: link ${this.#state} was handed an invocation`));
+      return;
+    }
+    this.#track(call, now);
+    const outbox = this.#outbox;
+    if (outbox.overflows(size)) this.flush();
+    const at = outbox.reserve(size); // first: it may move the bytes
+    writeInvoke(outbox.bytes, at, call.id, contentType, body);
+  }
+
+  #track(call: Call, now: number): void {
     call.phase = "sent";
     call.sentAt = now;
     call.carrier = this;
     this.#calls.set(call.id, call);
     this.#unacked++;
     this.#host.metrics.sent++;
-    this.#enqueue(bytes);
   }
 
   /** Writes everything queued as one message. */
@@ -199,9 +220,9 @@ export class Link {
     const now = performance.now();
     let offset = 0;
     do {
-      let read: ReadFrame;
+      let frame: Frame;
       try {
-        read = readFrame(data, offset, maxPayload);
+        frame = frameAt(data, offset, maxPayload);
       } catch (error) {
         if (error instanceof FrameError) {
           const code =
@@ -212,9 +233,9 @@ export class Link {
         }
         return;
       }
-      offset = read.end;
+      offset = frameEnd(data, offset);
       try {
-        this.#dispatch(read.frame, now);
+        this.#dispatch(frame, now);
       } catch (error) {
         this.#fail(`receiver failed: ${describe(error)}`);
         return;
@@ -327,7 +348,7 @@ export class Link {
 
   #enqueue(frame: Uint8Array<ArrayBuffer>): void {
     if (!isLive(this.#state)) return;
-    if (this.#outbox.overflows(frame)) this.flush();
+    if (this.#outbox.overflows(frame.byteLength)) this.flush();
     this.#outbox.push(frame);
   }
 

@@ -3,7 +3,7 @@ import { Call, type ExpiryCause, type InvokeResult } from "./call.ts";
 import { Deadlines } from "./deadlines.ts";
 import { AbortedError, BusyError, DeadlineError, NotAckedError } from "./errors.ts";
 import { Fifo } from "./fifo.ts";
-import { encodeFrame } from "./frame.ts";
+import { invokeSize, writeInvoke } from "./frame.ts";
 import { Link } from "./link.ts";
 import type { CloseCause, LinkHost, LinkSettings } from "./link-types.ts";
 import { newMetrics } from "./metrics.ts";
@@ -113,17 +113,37 @@ export class NodeStream {
       return Promise.reject(new AbortedError("waiting", signal.reason));
     }
     const id = this.#nextId++;
-    let bytes: Uint8Array<ArrayBuffer>;
+    const contentType = payload.contentType ?? "";
+    const { body } = payload;
+    let size: number;
     try {
-      bytes = encodeFrame(
-        { kind: "invoke", id, contentType: payload.contentType ?? "", body: payload.body },
-        this.#settings.maxPayload,
-      );
+      size = invokeSize(contentType, body, this.#settings.maxPayload);
     } catch (error) {
       return Promise.reject(error);
     }
+    const now = performance.now();
     const settlers = Promise.withResolvers<InvokeResult>();
-    const call = new Call(id, bytes, performance.now() + deadlineMs, settlers, onAck);
+    const link = this.#current;
+    // With nothing queued or waiting, a call the window allows goes straight into the next
+    // message, in call order: no frame of its own to allocate, queue, and copy again.
+    if (
+      this.#waiting === 0 &&
+      this.#queued === 0 &&
+      link !== null &&
+      link.state === "open" &&
+      link.unacked < this.#window
+    ) {
+      const call = new Call(id, null, now + deadlineMs, settlers, onAck);
+      this.#deadlines.add(call);
+      if (signal) call.listen(signal, this.#expire);
+      link.sendNow(call, contentType, body, size, now);
+      this.#schedulePump(); // which flushes the message at the end of the task
+      return settlers.promise;
+    }
+    // The caller may reuse its body once invoke returns, so a call that waits carries a copy.
+    const bytes = new Uint8Array(size);
+    writeInvoke(bytes, 0, id, contentType, body);
+    const call = new Call(id, bytes, now + deadlineMs, settlers, onAck);
     this.#deadlines.add(call);
     if (signal) call.listen(signal, this.#expire);
     // Joining the queue only when nobody waits keeps admission, and so sending, in call order.
@@ -178,11 +198,13 @@ export class NodeStream {
   #schedulePump(): void {
     if (this.#pumpScheduled) return;
     this.#pumpScheduled = true;
-    queueMicrotask(() => {
-      this.#pumpScheduled = false;
-      this.#pump();
-    });
+    queueMicrotask(this.#scheduledPump);
   }
+
+  readonly #scheduledPump = (): void => {
+    this.#pumpScheduled = false;
+    this.#pump();
+  };
 
   /** Sender: writes queued invocations in order while the current link is open and has window. */
   #pump(): void {

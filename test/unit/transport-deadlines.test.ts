@@ -71,7 +71,7 @@ describe("Deadlines", () => {
     setTimeoutSpy.mockRestore();
   });
 
-  it("drops settled entries, so the heap stays within twice the live ones", () => {
+  it("drops settled entries, so the heap stays within four times the live ones", () => {
     const expired: number[] = [];
     const deadlines = new Deadlines<Entry>((e) => expired.push(e.id));
     const live: Entry[] = [];
@@ -81,10 +81,24 @@ describe("Deadlines", () => {
       // Settled in the order they were added, as results mostly come back.
       if (id % 100 === 0) live.push(e);
       else e.settled = true;
-      expect(deadlines.size).toBeLessThanOrEqual(Math.max(1024, 2 * live.length) + 1);
+      expect(deadlines.size).toBeLessThanOrEqual(Math.max(1024, 4 * live.length) + 1);
     }
     vi.advanceTimersByTime(1_000);
     expect(expired).toEqual(live.map((e) => e.id));
+  });
+
+  it("keeps every live entry as the heap grows with few settled ones", () => {
+    const expired: number[] = [];
+    const deadlines = new Deadlines<Entry>((e) => expired.push(e.id));
+    const live: number[] = [];
+    for (let id = 1; id <= 10_000; id++) {
+      const e = entry(id, 1_000 - (id % 7));
+      deadlines.add(e);
+      if (id % 3 === 0) e.settled = true;
+      else live.push(id);
+    }
+    vi.advanceTimersByTime(1_000);
+    expect(expired.sort((a, b) => a - b)).toEqual(live);
   });
 
   it("clear() stops the timer and forgets the entries", () => {

@@ -5,7 +5,9 @@ import {
   encodeFrame,
   type Frame,
   FrameError,
+  invokeSize,
   readFrame,
+  writeInvoke,
 } from "../../src/transport/frame.ts";
 import { Outbox } from "../../src/transport/outbox.ts";
 import { HEADER_BYTES, KIND_CODES, MAX_ID } from "../../src/transport/protocol.ts";
@@ -237,14 +239,14 @@ describe("messages of several frames", () => {
   it("reads back any frames packed by the outbox, in order", () => {
     fc.assert(
       fc.property(
-        fc.array(frame, { minLength: 1, maxLength: 8 }),
-        fc.integer({ min: 16, max: 2_000 }),
+        fc.array(frame, { minLength: 1, maxLength: 40 }),
+        fc.integer({ min: 16, max: 20_000 }),
         (frames, limit) => {
           const outbox = new Outbox(limit);
           const messages: Uint8Array[] = [];
           for (const f of frames) {
             const encoded = encodeFrame(f);
-            if (outbox.overflows(encoded)) messages.push(outbox.take() as Uint8Array);
+            if (outbox.overflows(encoded.byteLength)) messages.push(outbox.take() as Uint8Array);
             outbox.push(encoded);
           }
           messages.push(outbox.take() as Uint8Array);
@@ -257,6 +259,55 @@ describe("messages of several frames", () => {
         },
       ),
     );
+  });
+
+  it("packs frames written in place as it packs encoded ones", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ id: invocationId, contentType, body }), {
+          minLength: 1,
+          maxLength: 40,
+        }),
+        fc.integer({ min: 16, max: 20_000 }),
+        fc.boolean(),
+        (invokes, limit, mixed) => {
+          const frames: Frame[] = invokes.map((f) => ({ kind: "invoke", ...f }));
+          const outbox = new Outbox(limit);
+          const messages: Uint8Array[] = [];
+          invokes.forEach(({ id, contentType, body }, i) => {
+            const size = invokeSize(contentType, body, 1 << 20);
+            if (outbox.overflows(size)) messages.push(outbox.take() as Uint8Array);
+            if (mixed && i % 2 === 1) {
+              outbox.push(encodeFrame({ kind: "invoke", id, contentType, body }));
+            } else {
+              const at = outbox.reserve(size);
+              writeInvoke(outbox.bytes, at, id, contentType, body);
+            }
+          });
+          messages.push(outbox.take() as Uint8Array);
+          expect(outbox.take()).toBeNull();
+          expect(messages.flatMap(readAll)).toEqual(frames);
+        },
+      ),
+    );
+  });
+
+  it("grows its buffer as frames come, in place or copied, keeping what it holds", () => {
+    const outbox = new Outbox(64 * 1024);
+    const frames: Frame[] = [];
+    for (let id = 1; id <= 60; id++) {
+      const body = new Uint8Array(700 + id).fill(id);
+      const contentType = `t/${id}`;
+      frames.push({ kind: "invoke", id, contentType, body });
+      if (id % 2 === 0) outbox.push(encodeFrame({ kind: "invoke", id, contentType, body }));
+      else {
+        const size = invokeSize(contentType, body, 1 << 20);
+        expect(outbox.overflows(size)).toBe(false);
+        const at = outbox.reserve(size);
+        writeInvoke(outbox.bytes, at, id, contentType, body);
+      }
+    }
+    expect(readAll(outbox.take() as Uint8Array)).toEqual(frames);
   });
 
   it("reads any bytes as valid frames up to a FrameError, nothing else", () => {

@@ -90,6 +90,71 @@ describe("sender", () => {
     expect((await Promise.all(calls)).map((r) => text(r.body))).toEqual(["one", "two", "three"]);
   });
 
+  it("writes calls the window allows at once and queues the rest, all in call order", async () => {
+    const { node, stream } = open({ window: 2 });
+    const s = await node.accept();
+    await tick();
+    const calls = [1, 2, 3, 4, 5].map((i) => stream.invoke({ body: bytes(String(i)) }, LONG));
+    expect(stream.stats()).toMatchObject({ unacked: 2, queueDepth: 3, sent: 2 });
+    await tick();
+    expect(s.invokes()).toEqual([1, 2]);
+    expect(s.messages).toBe(1);
+    s.deliverBatch({ kind: "ack", id: 1 }, { kind: "ack", id: 2 });
+    await tick();
+    expect(s.invokes()).toEqual([1, 2, 3, 4]);
+    expect(s.messages).toBe(2);
+    // An ack frees the window while one is still queued: the queue goes first.
+    s.deliver({ kind: "ack", id: 3 });
+    const late = stream.invoke({ body: bytes("6") }, LONG);
+    await tick();
+    expect(s.invokes()).toEqual([1, 2, 3, 4, 5]);
+    s.deliver({ kind: "ack", id: 4 });
+    await tick();
+    expect(s.invokes()).toEqual([1, 2, 3, 4, 5, 6]);
+    for (const id of [1, 2, 3, 4, 5, 6]) {
+      if (id > 4) s.deliver({ kind: "ack", id });
+      s.deliver({ kind: "result", id, status: 200, contentType: "", body: bytes(`r${id}`) });
+    }
+    expect((await Promise.all([...calls, late])).map((r) => text(r.body))).toEqual(
+      [1, 2, 3, 4, 5, 6].map((id) => `r${id}`),
+    );
+  });
+
+  it("copies the body whether the call is written at once or queued", async () => {
+    const { node, stream } = open({ window: 1 });
+    const s = await node.accept();
+    await tick();
+    const body = bytes("abc");
+    const sent = stream.invoke({ body, contentType: "text/plain" }, LONG);
+    body.set(bytes("xyz"));
+    const queued = stream.invoke({ body, contentType: "text/plain" }, LONG);
+    body.set(bytes("!!!"));
+    await tick();
+    s.deliver({ kind: "ack", id: 1 });
+    await tick();
+    const bodies = s.sent.map((f) => (f.kind === "invoke" ? text(f.body) : f.kind));
+    expect(bodies).toEqual(["abc", "xyz"]);
+    void outcome(sent);
+    void outcome(queued);
+  });
+
+  it("sends a frame larger than a batch alone, and the frames after it in the next message", async () => {
+    const { node, stream } = open();
+    const s = await node.accept();
+    await tick();
+    const big = new Uint8Array(100_000).fill(7);
+    void outcome(stream.invoke({ body: bytes("a") }, LONG));
+    void outcome(stream.invoke({ body: big }, LONG));
+    void outcome(stream.invoke({ body: bytes("b") }, LONG));
+    await tick();
+    expect(s.messages).toBe(3);
+    expect(s.sent.map((f) => (f.kind === "invoke" ? f.body.byteLength : -1))).toEqual([
+      1, 100_000, 1,
+    ]);
+    const second = s.sent[1];
+    expect(second?.kind === "invoke" && second.body.every((b) => b === 7)).toBe(true);
+  });
+
   it("tells the caller when the node acks", async () => {
     const { node, stream } = open();
     const s = await node.accept();
