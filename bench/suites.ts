@@ -3,6 +3,7 @@
 // docs/benchmarks.md were measured in).
 import type { SuiteEntry } from "./suite.ts";
 import { findBinary } from "./versus/binaries.ts";
+import { SYSTEM_NAMES } from "./versus/systems.ts";
 
 /** The versus systems that need a peer proxy installed; CI may lack them. */
 const NEEDS_BINARY: Readonly<Record<string, string>> = {
@@ -146,17 +147,8 @@ export const ALL: readonly SuiteEntry[] = [
     bench: "versus",
     argv: [
       "--systems",
-      [
-        "direct",
-        "nginx",
-        "nginx-tuned",
-        "haproxy",
-        "roundhouse",
-        "roundhouse-workerd",
-        "roundhouse-lor",
-        "roundhouse-outlier",
-        "workerd-floor",
-      ].join(","),
+      // Every system but the gate-path row, which versus-floor below measures beside the floor.
+      SYSTEM_NAMES.filter((name) => name !== "roundhouse-gate-path").join(","),
     ],
     writes: writes("versus"),
     check: versusRowsPresent,
