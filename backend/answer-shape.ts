@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { gzipSync } from "node:zlib";
+import { brotliCompressSync, gzipSync } from "node:zlib";
 
 /**
  * Request headers a test sends to a reference node to shape how its answer goes out on the wire,
@@ -10,7 +10,11 @@ export const SHAPE_HEADERS = {
   chunked: "x-backend-chunked",
   /** Send the headers (with content-length), then the body this many ms later. */
   bodyDelayMs: "x-backend-body-delay-ms",
-  /** gzip the body when the request's Accept-Encoding allows it, as NGINX's gzip module does. */
+  /**
+   * Compress the body with the coding the request's Accept-Encoding prefers (br, then gzip; a
+   * zero weight refuses, `*` stands for any coding not named), as NGINX's gzip and brotli modules
+   * do; the ETag names the representation sent.
+   */
   compress: "x-backend-compress",
   /** Answer 413 at once to a body over this many bytes, and drop the connection, unread. */
   maxBodyBytes: "x-backend-max-body-bytes",
@@ -33,10 +37,15 @@ export function writeShaped(
     return;
   }
   let body: Buffer = Buffer.from(text);
-  const accepts = String(req.headers["accept-encoding"] ?? "");
-  if (req.headers[SHAPE_HEADERS.compress] !== undefined && /\bgzip\b/.test(accepts)) {
-    body = gzipSync(body);
-    headers = { ...headers, "content-encoding": "gzip", vary: "accept-encoding" };
+  if (req.headers[SHAPE_HEADERS.compress] !== undefined) {
+    const coding = negotiate(String(req.headers["accept-encoding"] ?? ""));
+    if (coding !== undefined) body = coding === "br" ? brotliCompressSync(body) : gzipSync(body);
+    headers = {
+      ...headers,
+      ...(coding === undefined ? {} : { "content-encoding": coding }),
+      vary: "accept-encoding",
+      etag: `"shaped-${coding ?? "identity"}"`,
+    };
   }
   res.writeHead(status, { ...headers, "content-length": String(body.length) });
   const delay = Number(req.headers[SHAPE_HEADERS.bodyDelayMs] ?? 0);
@@ -47,6 +56,22 @@ export function writeShaped(
   res.flushHeaders();
   const timer = setTimeout(() => res.end(body), Math.min(delay, 60_000));
   res.once("close", () => clearTimeout(timer));
+}
+
+/** The coding an Accept-Encoding value takes of br and gzip, preferring br; none for identity. */
+function negotiate(accepts: string): "br" | "gzip" | undefined {
+  const weights = new Map<string, number>();
+  for (const element of accepts.split(",")) {
+    const [name = "", ...params] = element.split(";").map((part) => part.trim().toLowerCase());
+    if (name === "") continue;
+    const q = params.find((p) => p.startsWith("q="));
+    weights.set(name, q === undefined ? 1 : Number(q.slice(2)));
+  }
+  const weightOf = (coding: string) => weights.get(coding) ?? weights.get("*") ?? 0;
+  const br = weightOf("br");
+  const gzip = weightOf("gzip");
+  if (br > 0 && br >= gzip) return "br";
+  return gzip > 0 ? "gzip" : undefined;
 }
 
 /**

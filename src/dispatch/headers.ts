@@ -48,6 +48,11 @@ export interface ClientHop {
   readonly proto: string;
   /** Host the client asked for. */
   readonly host: string;
+  /**
+   * The client's own Accept-Encoding when the platform replaced the header (`cf.clientAcceptEncoding`;
+   * "" for none), else undefined and the header is the client's.
+   */
+  readonly acceptEncoding?: string | undefined;
 }
 
 /** Headers for the upstream request: end-to-end headers plus forwarding and request id. */
@@ -66,7 +71,43 @@ export function upstreamHeaders(incoming: Headers, hop: ClientHop, requestId: st
   out.set("x-forwarded-proto", hop.proto);
   out.set("x-forwarded-host", hop.host);
   out.set("x-request-id", requestId);
+  // The node's encoding reaches the client untouched (manual encoding), so the node must be asked
+  // for what the client accepts, not what the runtime asks for on its own: a client that accepts
+  // no coding gets identity from the node, with the node's own Content-Length and ETag for it.
+  const asked = hop.acceptEncoding ?? incoming.get("accept-encoding");
+  if (!asked || !acceptsCoding(asked)) out.set("accept-encoding", "identity");
+  else if (hop.acceptEncoding !== undefined) out.set("accept-encoding", asked);
   return out;
+}
+
+// A zero weight, as RFC 9110 §12.4.2 writes it: "q=0", "q=0.", "q=0.0", up to three zeros.
+const ZERO_WEIGHT = /;\s*q\s*=\s*0(?:\.0{0,3})?\s*(?:;|$)/i;
+
+/**
+ * Whether an Accept-Encoding value accepts some coding other than identity (RFC 9110 §12.5.3):
+ * a named coding or `*` without a zero weight. Scans in place; the common value has no weights.
+ */
+export function acceptsCoding(value: string): boolean {
+  let start = 0;
+  while (start < value.length) {
+    let end = value.indexOf(",", start);
+    if (end === -1) end = value.length;
+    const semi = value.indexOf(";", start);
+    const weighted = semi !== -1 && semi < end;
+    const coding = value
+      .slice(start, weighted ? semi : end)
+      .trim()
+      .toLowerCase();
+    if (
+      coding !== "" &&
+      coding !== "identity" &&
+      !(weighted && ZERO_WEIGHT.test(value.slice(semi, end)))
+    ) {
+      return true;
+    }
+    start = end + 1;
+  }
+  return false;
 }
 
 /**

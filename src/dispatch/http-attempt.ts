@@ -9,6 +9,7 @@ import { type ForwardResult, statusOf } from "./attempt-result.ts";
 import type { AttemptBody, OutgoingBody } from "./body.ts";
 import type { DispatchDeps } from "./deps.ts";
 import { nodeFetcher } from "./egress.ts";
+import { gateHealthContext } from "./gate-context.ts";
 import { stampAnswer } from "./headers.ts";
 import { fetchNode, isFailureStatus, type NodeRequest } from "./node-fetch.ts";
 
@@ -182,16 +183,12 @@ async function throughGate(attempt: Attempt, deps: DispatchDeps): Promise<Forwar
     // Headers cross into the gate as [name, value] pairs, which RPC carries as plain data.
     const upstream = { ...attempt.upstream, headers: [...attempt.upstream.headers] };
     return await gateOf(deps.env, service, attempt.node).forward(upstream, {
-      service: service.name,
-      nodeId: attempt.node.id,
+      ...gateHealthContext(service, attempt.node, runtime.knownCount),
       gateLimit: service.gate.limit,
       queueTimeoutMs: attempt.remainingMs,
       perTryTimeoutMs: attempt.holdMs,
-      ejection: service.ejection,
-      totalNodes: runtime.knownCount,
       ignoreEjection: attempt.panic,
       egress: service.egress,
-      ...(service.gatewayId === undefined ? {} : { gatewayId: service.gatewayId }),
     });
   } catch (error) {
     // The gate object itself failed (overloaded, reset, or its code threw). Whether it had already

@@ -6,6 +6,7 @@ import { gateOf } from "../durable/stubs.ts";
 import { type ProblemType, problem } from "../http/problem.ts";
 import { type AttemptKind, type DispatchEnd, runAttempts } from "./attempt-loop.ts";
 import type { DispatchDeps } from "./deps.ts";
+import { gateHealthContext } from "./gate-context.ts";
 
 /** One invocation as the route hands it over. */
 export interface Invocation {
@@ -35,14 +36,11 @@ export function dispatchInvocation(invocation: Invocation, deps: DispatchDeps): 
       deps.runtime.counters.gateCalls++;
       return gateOf(env, service, node)
         .invoke(invocation.payload, {
-          service: service.name,
-          nodeId: node.id,
+          ...gateHealthContext(service, node, runtime.knownCount),
           nodeUrl: node.url,
           gateLimit: service.gate.limit,
           queueTimeoutMs: remaining,
           deadlineMs: remaining,
-          ejection: service.ejection,
-          totalNodes: runtime.knownCount,
           ignoreEjection: panic,
           egress: service.egress,
           stream: {

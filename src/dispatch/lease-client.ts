@@ -3,6 +3,7 @@ import type { MemberNode } from "../balancer/membership.ts";
 import type { ResolvedService } from "../config/load.ts";
 import type { LeaseRequest } from "../durable/node-gate.ts";
 import type { Counters } from "./counters.ts";
+import { gateHealthContext } from "./gate-context.ts";
 
 /** How the lease client reaches a node's gate; injected so tests can count and fail the calls. */
 export type LeaseCall = (node: MemberNode, request: LeaseRequest) => Promise<LeaseAnswer>;
@@ -122,17 +123,13 @@ export class LeaseClient {
   ): LeaseRequest {
     const service = this.#service;
     return {
+      ...gateHealthContext(service, node, totalNodes),
       holder: this.holder,
       want,
       report,
       ...(failure ? { failure } : {}),
       gateLimit: service.gate.limit,
       ttlMs: service.gate.leaseTtlMs,
-      service: service.name,
-      nodeId: node.id,
-      ejection: service.ejection,
-      totalNodes,
-      ...(service.gatewayId === undefined ? {} : { gatewayId: service.gatewayId }),
     };
   }
 

@@ -67,24 +67,32 @@ export async function discoveryRound(
     const known = Object.keys(state.confirmedAt).map((url) => new URL(url).origin);
     const healthy = shuffled(known.filter((origin) => input.healthy(origin)));
     const rest = shuffled(known.filter((origin) => !input.healthy(origin)));
-    const candidates = [
-      ...new Set([...[...healthy, ...rest].slice(0, KNOWN_ASKS_PER_LEVEL), ...shuffled(seeds)]),
-    ];
-    const urls = await queryLevel(
-      {
-        level,
-        candidates,
-        failed,
-        path: settings.path,
-        timeoutMs: settings.timeoutMs,
-        rules,
-        policy: input.policy,
-        maxAnswerBytes: settings.maxAnswerBytes,
-        headers: input.headers,
-        via: input.via,
-      },
-      state.counters,
-    );
+    const query = {
+      level,
+      failed,
+      path: settings.path,
+      timeoutMs: settings.timeoutMs,
+      rules,
+      policy: input.policy,
+      maxAnswerBytes: settings.maxAnswerBytes,
+      headers: input.headers,
+      via: input.via,
+    };
+    const urls =
+      level.kind === "cluster"
+        ? await clusterUnion(query, [...healthy, ...rest], shuffled(seeds), state.counters)
+        : await queryLevel(
+            {
+              ...query,
+              candidates: [
+                ...new Set([
+                  ...[...healthy, ...rest].slice(0, KNOWN_ASKS_PER_LEVEL),
+                  ...shuffled(seeds),
+                ]),
+              ],
+            },
+            state.counters,
+          );
     if (urls === undefined) continue;
     const fresh = urls.filter((url) => state.confirmedAt[url] === undefined);
     if (!first && fresh.length > settings.maxNewNodes) {
@@ -103,6 +111,37 @@ export async function discoveryRound(
   moved = expireStale(state, now - settings.staleAfterMs) || moved;
   const added = listedUrls(state).filter((url) => !before.has(url));
   return { moved, added, first };
+}
+
+/**
+ * The cluster level's list: the union of the parameterless answers of one live node from every
+ * group of answers, and of every seed. A node answers that question with its own datacenter
+ * (Alternator does), so one answer is one datacenter; a candidate already listed by an answer of
+ * this round is in a group that answered and is not asked. Known nodes (every one learnt within
+ * `staleAfterMs`, healthy first) are asked before the seeds, so a datacenter learnt once keeps
+ * being asked while its seed is down. Undefined when no candidate answered.
+ */
+async function clusterUnion(
+  query: Omit<Parameters<typeof queryLevel>[0], "candidates">,
+  known: readonly string[],
+  seeds: readonly string[],
+  counters: DiscoveredState["counters"],
+): Promise<string[] | undefined> {
+  const union = new Set<string>();
+  const covered = new Set<string>();
+  let answered = false;
+  for (const origin of new Set([...known, ...seeds])) {
+    if (covered.has(origin) || query.failed.has(origin)) continue;
+    const urls = await queryLevel({ ...query, candidates: [origin] }, counters);
+    if (urls === undefined) continue;
+    answered = true;
+    covered.add(origin);
+    for (const url of urls) {
+      union.add(url);
+      covered.add(new URL(url).origin);
+    }
+  }
+  return answered ? [...union].sort() : undefined;
 }
 
 /**

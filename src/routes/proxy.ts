@@ -54,7 +54,9 @@ export const proxyRoutes = new Hono<GatewayEnv>().all("/:service/*", async (c) =
     });
   }
   const requested = requestedScope(service, c.req.header("x-roundhouse-scope"));
-  const cf = c.req.raw.cf as { continent?: string; colo?: string } | undefined;
+  const cf = c.req.raw.cf as
+    | { continent?: string; colo?: string; clientAcceptEncoding?: string }
+    | undefined;
   const chain = scopeChain(preferredScope(service.scope, cf, requested), service.scope.fallback);
 
   const url = new URL(c.req.url);
@@ -76,6 +78,7 @@ export const proxyRoutes = new Hono<GatewayEnv>().all("/:service/*", async (c) =
       ip: c.req.header("cf-connecting-ip") ?? null,
       proto: url.protocol.slice(0, -1),
       host: url.host,
+      acceptEncoding: cf?.clientAcceptEncoding,
     },
     requestId,
   );

@@ -193,6 +193,34 @@ describe("changes made by gates", () => {
     expect(received.map((c) => c.kind)).toEqual(["eject"]);
     await removePeers([peer!]);
   });
+
+  it("records an ejection caused by failing invocations exactly as one caused by proxied requests", async () => {
+    const [peer] = await addPeers(1);
+    const nodes = await addNodes(3);
+    // A node that refuses the stream fails the invocation before any ack: counted toward ejection.
+    await setBehaviour(nodes[0]!, { mode: "refuse" });
+    const service = serviceName("eji");
+    const gw = syncGateway({
+      gatewayId: gatewayId(),
+      peers: [peer!],
+      service,
+      nodes: nodes.map((n) => ({ id: n.id, url: n.url })),
+      serviceOverrides: {
+        ejection: { consecutiveFailures: 2, baseMs: 60_000, maxMs: 120_000 },
+        retry: { backoffBaseMs: 1, backoffMaxMs: 1 },
+        invoke: {},
+      },
+    });
+    for (let i = 0; i < 9; i++) {
+      const response = await gw.fetch(`/v1/invoke/${service}`, { method: "POST", body: `i${i}` });
+      expect(response.status).toBe(200);
+      await response.body?.cancel();
+    }
+    await gw.syncRound();
+    const received = (await changesOf(peer!)).filter((c) => c.key === `${service}/${nodes[0]!.id}`);
+    expect(received.map((c) => c.kind)).toEqual(["eject"]);
+    await removePeers([peer!]);
+  });
 });
 
 describe("changes made by discovery", () => {

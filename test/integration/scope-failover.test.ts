@@ -47,6 +47,18 @@ describe("a scope level going down whole", () => {
     expect([...served].sort()).toEqual(hostsOf(cluster.nodes));
   });
 
+  it("learns the cluster from seeds in two datacenters with none named, ", async () => {
+    const cluster = await twoDatacenters();
+    const dc1 = cluster.nodes.filter((n) => n.dc === "dc1");
+    const dc2 = cluster.nodes.filter((n) => n.dc === "dc2");
+    const seeds = [dc1[0]!.url, dc2[0]!.url];
+    // The cluster preferred: what it lists is what the rotation covers.
+    const whole = discoveringService(cluster, {}, { discovery: { seeds } });
+    expect([...new Set(await hits(whole, 12))].sort()).toEqual(hostsOf(cluster.nodes));
+    await refreshRound(whole.name);
+    expect([...new Set(await hits(whole, 12))].sort()).toEqual(hostsOf(cluster.nodes));
+  });
+
   it("finds a rack that returns while the seeds' rack stays down, by asking the nodes it learnt", async () => {
     const cluster = await twoDatacenters();
     const rack1 = cluster.nodes.filter(inRack("dc1", "r1"));

@@ -88,35 +88,71 @@ describe.each(ATTEMPT_PATHS)("what the node sends back (%s)", (_path, onPath) =>
   it("passes content encoding through as the client asked, bytes untouched", async () => {
     const nodes = await addNodes(1);
     const svc = serviceGateway(nodes, onPath);
-    const ask = (acceptEncoding?: string) =>
+    const ask = (acceptEncoding?: string, cf?: { clientAcceptEncoding: string }) =>
       svc.fetch("/enc", {
         headers: {
           "x-backend-compress": "1",
           ...(acceptEncoding === undefined ? {} : { "accept-encoding": acceptEncoding }),
         },
+        ...(cf === undefined ? {} : { cf }),
       });
     // The client asks for gzip: the node's gzip bytes arrive as they left it, with their length.
     const gzip = await ask("gzip");
     expect(gzip.headers.get("content-encoding")).toBe("gzip");
+    expect(gzip.headers.get("etag")).toBe('"shaped-gzip"');
     const raw = await gzip.arrayBuffer();
     expect(Number(gzip.headers.get("content-length"))).toBe(raw.byteLength);
     const echo = JSON.parse(new TextDecoder().decode(await gunzip(raw))) as {
       headers: Record<string, string>;
     };
     expect(echo.headers["accept-encoding"]).toBe("gzip");
-    // No Accept-Encoding, or identity only: the node is asked for exactly that and answers plain.
-    for (const acceptEncoding of [undefined, "identity"]) {
-      const plain = await ask(acceptEncoding);
-      expect(plain.headers.get("content-encoding")).toBeNull();
-      const body = (await plain.json()) as { headers: Record<string, string> };
-      expect(body.headers["accept-encoding"]).toBe(acceptEncoding);
+    // br and `*`: the node's brotli bytes, untouched and of the length they are.
+    for (const acceptEncoding of ["br", "*"]) {
+      const br = await ask(acceptEncoding);
+      expect(br.headers.get("content-encoding")).toBe("br");
+      expect(br.headers.get("etag")).toBe('"shaped-br"');
+      const bytes = await br.arrayBuffer();
+      expect(Number(br.headers.get("content-length"))).toBe(bytes.byteLength);
     }
-    // br only: not re-encoded by the gateway; the node, which has no brotli, answers plain.
-    const br = await ask("br");
-    expect(br.headers.get("content-encoding")).toBeNull();
-    expect(
-      ((await br.json()) as { headers: Record<string, string> }).headers["accept-encoding"],
-    ).toBe("br");
+  });
+
+  it("asks the node for identity when the client accepts no coding, whatever the runtime asked", async () => {
+    const nodes = await addNodes(1);
+    const svc = serviceGateway(nodes, onPath);
+    const ask = (acceptEncoding?: string, cf?: { clientAcceptEncoding: string }) =>
+      svc.fetch("/enc", {
+        headers: {
+          "x-backend-compress": "1",
+          ...(acceptEncoding === undefined ? {} : { "accept-encoding": acceptEncoding }),
+        },
+        ...(cf === undefined ? {} : { cf }),
+      });
+    const cases: [string | undefined, { clientAcceptEncoding: string } | undefined][] = [
+      [undefined, undefined],
+      ["identity", undefined],
+      ["gzip;q=0", undefined],
+      ["gzip;q=0, identity", undefined],
+      ["*;q=0.000, identity", undefined],
+      // As under `npm start` and deployed: the platform replaced the header and kept the client's
+      // own value (none, or identity) in cf.clientAcceptEncoding.
+      ["br, gzip", { clientAcceptEncoding: "" }],
+      ["br, gzip", { clientAcceptEncoding: "identity" }],
+    ];
+    for (const [acceptEncoding, cf] of cases) {
+      const plain = await ask(acceptEncoding, cf);
+      expect(plain.headers.get("content-encoding"), `${acceptEncoding} ${cf}`).toBeNull();
+      expect(plain.headers.get("etag")).toBe('"shaped-identity"');
+      const text = await plain.text();
+      expect(Number(plain.headers.get("content-length"))).toBe(
+        new TextEncoder().encode(text).length,
+      );
+      const body = JSON.parse(text) as { headers: Record<string, string> };
+      expect(body.headers["accept-encoding"]).toBe("identity");
+    }
+    // The platform replaced a gzip-only client's header: the node is asked for gzip, not br.
+    const replaced = await ask("br, gzip", { clientAcceptEncoding: "gzip" });
+    expect(replaced.headers.get("content-encoding")).toBe("gzip");
+    await replaced.body?.cancel();
   });
 
   it(

@@ -60,6 +60,33 @@ function round(state: DiscoveredState, via: NodeFetcher, now: number, over = {})
 }
 
 describe("discoveryRound", () => {
+  it("learns the cluster from every seed: the union of each datacenter's own answer, kept while one seed's datacenter is down", async () => {
+    const state = empty();
+    const dc1 = ["10.0.1.1", "10.0.1.2", "10.0.1.3", "10.0.1.4"];
+    const dc2 = ["10.0.2.1", "10.0.2.2"];
+    const origin = (ip: string) => `http://${ip}:8000`;
+    // Each node answers the parameterless question with its own datacenter, as Alternator does.
+    const nodes = new Map<string, string[] | "down">([
+      ...dc1.map((ip) => [origin(ip), dc1] as [string, string[]]),
+      ...dc2.map((ip) => [origin(ip), dc2] as [string, string[]]),
+    ]);
+    const { via } = fleet(nodes);
+    const seeds = [origin(dc1[0]!), origin(dc2[0]!)];
+    const all = [...dc1, ...dc2].map(origin).sort();
+    for (let i = 0; i < 10; i++) {
+      await round(state, via, i * 1_000, { seeds });
+      expect(state.discovered.cluster?.urls).toEqual(all);
+    }
+    // dc1's seed and then all of dc1 go down: dc2, learnt from its seed and its nodes, stays.
+    for (const ip of dc1.slice(0, 2)) nodes.set(origin(ip), "down");
+    await round(state, via, 20_000, { seeds });
+    expect(state.discovered.cluster?.urls).toEqual(all);
+    for (const ip of dc1) nodes.set(origin(ip), "down");
+    nodes.set(origin(dc2[0]!), "down");
+    await round(state, via, 21_000, { seeds });
+    expect(state.discovered.cluster?.urls).toEqual(dc2.map(origin));
+  });
+
   it("ages out nodes no answer has confirmed within staleAfterMs, on a fake clock", async () => {
     const state = empty();
     const nodes = new Map<string, string[] | "down">([

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { hopByHopNames, stampAnswer, upstreamHeaders } from "../../src/dispatch/headers.ts";
+import {
+  acceptsCoding,
+  hopByHopNames,
+  stampAnswer,
+  upstreamHeaders,
+} from "../../src/dispatch/headers.ts";
 
 describe("hopByHopNames", () => {
   it("names hop-by-hop lines, proxy-* lines and what Connection names", () => {
@@ -46,6 +51,7 @@ describe("upstreamHeaders", () => {
     const out = upstreamHeaders(incoming, hop, "req-1");
     expect([...out]).toEqual([
       ["accept", "*/*"],
+      ["accept-encoding", "identity"],
       ["x-forwarded-for", "10.0.0.1, 192.0.2.7"],
       ["x-forwarded-host", "gw.example"],
       ["x-forwarded-proto", "https"],
@@ -64,6 +70,37 @@ describe("upstreamHeaders", () => {
     const out = upstreamHeaders(incoming, { ...hop, ip: null }, "r");
     expect(out.get("x-forwarded-for")).toBe("10.0.0.1, 10.0.0.2");
     expect(out.has("host")).toBe(false);
+  });
+});
+
+describe("acceptsCoding", () => {
+  it.each([
+    ["gzip", true],
+    ["br, gzip", true],
+    ["gzip, deflate, br, zstd", true],
+    ["*", true],
+    ["identity;q=1, gzip;q=0.5", true],
+    ["gzip;q=0, br", true],
+    ["gzip;q=0.001", true],
+    ["", false],
+    ["identity", false],
+    [" IDENTITY ", false],
+    ["gzip;q=0", false],
+    ["gzip; q=0.000", false],
+    ["*;q=0, identity", false],
+    [",,", false],
+  ])("%j accepts a coding: %s", (value, expected) => {
+    expect(acceptsCoding(value)).toBe(expected);
+  });
+
+  it("forwards the client's own value when the platform replaced the header", () => {
+    const incoming = new Headers([["accept-encoding", "br, gzip"]]);
+    const hop = { ip: null, proto: "https", host: "gw.example" };
+    const upstream = (acceptEncoding?: string) =>
+      upstreamHeaders(incoming, { ...hop, acceptEncoding }, "r").get("accept-encoding");
+    expect(upstream(undefined)).toBe("br, gzip");
+    expect(upstream("")).toBe("identity");
+    expect(upstream("gzip")).toBe("gzip");
   });
 });
 
