@@ -166,6 +166,20 @@ export function checkNodeUrl(url: string, policy: AddressPolicy): AddressVerdict
   return checkHost(host, policy);
 }
 
+/**
+ * The backend a node URL names, for telling two spellings of one backend apart: the URL parser's
+ * scheme, lower-cased host and port (a default port dropped), and the path without a trailing
+ * slash. Two ids at one key would double that backend's per-node limits.
+ */
+export function nodeUrlKey(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname.replace(/\/+$/, "")}`;
+  } catch {
+    return url;
+  }
+}
+
 function checkName(host: Extract<Host, { kind: "name" }>, policy: AddressPolicy): AddressVerdict {
   if (METADATA_NAMES.has(host.text)) {
     return { ok: false, reason: `${host.text} is a cloud metadata service` };
