@@ -49,6 +49,8 @@ const ALWAYS_DENIED: readonly [string, string][] = [
   ["::/128", "an unspecified address"],
   ["::ffff:0:0/96", "an IPv4-mapped IPv6 address (name the IPv4 address itself)"],
   ["64:ff9b::/96", "a NAT64 address (name the IPv4 address itself)"],
+  ["64:ff9b:1::/48", "a local-use NAT64 address (name the IPv4 address itself)"],
+  ["::ffff:0:0:0/96", "an IPv4-translated IPv6 address (name the IPv4 address itself)"],
   ["fe80::/10", "a link-local address"],
   ["ff00::/8", "a multicast address"],
 ];
@@ -75,6 +77,9 @@ const METADATA_NAMES = new Set([
   "metadata.azure.internal",
   "metadata.oraclecloud.com",
 ]);
+
+/** Other names that resolve to loopback on common systems' hosts files. */
+const LOOPBACK_NAMES = new Set(["localhost.localdomain", "ip6-localhost", "ip6-loopback"]);
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const DOTTED_QUAD = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
@@ -166,13 +171,29 @@ export function checkNodeUrl(url: string, policy: AddressPolicy): AddressVerdict
   return checkHost(host, policy);
 }
 
+/**
+ * The backend a node URL names, for telling two spellings of one backend apart: the URL parser's
+ * scheme, lower-cased host and port (a default port dropped), and the path without a trailing
+ * slash. Two ids at one key would double that backend's per-node limits.
+ */
+export function nodeUrlKey(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname.replace(/\/+$/, "")}`;
+  } catch {
+    return url;
+  }
+}
+
 function checkName(host: Extract<Host, { kind: "name" }>, policy: AddressPolicy): AddressVerdict {
   if (METADATA_NAMES.has(host.text)) {
     return { ok: false, reason: `${host.text} is a cloud metadata service` };
   }
   const matches = (suffix: string) => host.text === suffix || host.text.endsWith(`.${suffix}`);
   const listed = policy.allow.some((entry) => entry.kind === "suffix" && matches(entry.suffix));
-  if (matches("localhost")) {
+  const embedded = embeddedRefusal(host.text, policy, listed);
+  if (embedded) return { ok: false, reason: embedded };
+  if (matches("localhost") || LOOPBACK_NAMES.has(host.text)) {
     // Loopback by name (RFC 6761): the same rule as 127.0.0.0/8.
     const loopbackListed = policy.allow.some(
       (entry) => entry.kind === "cidr" && entry.family === "ipv4" && entry.base >> 24n === 127n,
@@ -189,6 +210,31 @@ function checkName(host: Extract<Host, { kind: "name" }>, policy: AddressPolicy)
     return { ok: false, reason: `${host.text} is outside the service's "allow" list` };
   }
   return { ok: true, host, localOnly: false };
+}
+
+/**
+ * Why a name that spells an IPv4 address in four labels or dash-separated groups
+ * (`169.254.169.254.nip.io`, `10-0-0-5.sslip.io`) is refused: wildcard DNS services answer such
+ * names with that address, so the name is held to the rule for the address. Undefined when it
+ * embeds none, or none that the policy would refuse for its range. An always-denied range is
+ * refused even under a listed suffix; a private or loopback one passes under it.
+ */
+function embeddedRefusal(text: string, policy: AddressPolicy, listed: boolean): string | undefined {
+  const parts = text.split(/[.-]/);
+  for (let i = 0; i + 4 <= parts.length; i++) {
+    const quad = parts.slice(i, i + 4).join(".");
+    if (!DOTTED_QUAD.test(quad)) continue;
+    const value = quad.split(".").reduce((v, o) => (v << 8n) | BigInt(o), 0n);
+    const ip: Host = { kind: "ipv4", text: quad, value };
+    const deny = denied.find(([range]) => inCidr(ip, range));
+    if (deny) return `${text} names ${quad}, ${deny[1]}`;
+    const guard = guarded.find(([range]) => inCidr(ip, range));
+    const allowed = policy.allow.some((entry) => entry.kind === "cidr" && inCidr(ip, entry));
+    if (guard && !allowed && !listed) {
+      return `${text} names ${quad}, a ${guard[1]} address; list its range in the service's "allow" to use it`;
+    }
+  }
+  return undefined;
 }
 
 function parseIpv6(text: string): Host | { readonly error: string } {

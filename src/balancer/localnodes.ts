@@ -48,13 +48,26 @@ export function parseLocalNodes(
     const made =
       typeof entry === "string" ? entryUrl(text, rules, policy) : { reason: "not a string" };
     if ("url" in made) urls.add(made.url);
-    else refused.push({ entry: text.slice(0, 100), reason: made.reason });
+    else refused.push({ entry: logText(text, 100), reason: logText(made.reason, 200) });
   }
   if (urls.size === 0 && refused.length > 0) {
     const first = refused[0] as RefusedEntry;
     return { ok: false, reason: `no usable entry: ${JSON.stringify(first.entry)} ${first.reason}` };
   }
   return { ok: true, urls: [...urls].sort(), refused };
+}
+
+/**
+ * Text from an answer as it may reach logs and stored failure messages: cut to `max` code units
+ * (a reason quotes the entry's host, which can be most of a 1 MiB answer) and with everything
+ * outside printable ASCII escaped, so an entry cannot forge log lines.
+ */
+function logText(text: string, max: number): string {
+  const cut = text.length > max ? `${text.slice(0, max)}…` : text;
+  return cut.replace(
+    /[^\x20-\x7e…]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 /** The node URL of an entry, or why it has none. */

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { cookieName, headerName, secretName } from "./names.ts";
+import { SECRETS } from "./secrets.ts";
 
 export const HashKeySchema = z
   .discriminatedUnion("from", [
@@ -50,6 +51,8 @@ export const HashSchema = z
       'Consistent hashing (`policy: "consistent_hash"`): a ring hash with bounded loads. See [policies.md](policies.md).',
   });
 
+const GATEWAY_SECRETS: ReadonlySet<string> = new Set(SECRETS);
+
 export const AffinitySchema = z
   .strictObject({
     cookie: cookieName
@@ -82,8 +85,25 @@ export const AffinitySchema = z
     secret: secretName
       .default("AFFINITY_SECRET")
       .describe(
-        "Secret of at least 32 bytes that signs the cookie (HMAC-SHA256), so a client cannot pick a node. The gateway refuses to run without it.",
+        "Secret of at least 32 bytes that signs the cookie (HMAC-SHA256), so a client cannot pick a node. The gateway refuses to run without it, and refuses `ADMIN_TOKEN`, `PEER_SECRET` and `METRICS_TOKEN` here: one secret, one job. A `__Host-` cookie must keep `path` `/` and no `domain`, and a `__Host-` or `__Secure-` one must be `secure`; other settings refuse to load.",
       ),
+  })
+  .superRefine((affinity, ctx) => {
+    // What a browser (and Hono's setCookie, which throws) demands of prefixed names, checked at
+    // load so that such a cookie cannot pass validation and then fail every pinned response.
+    const issue = (path: string, message: string) =>
+      ctx.addIssue({ code: "custom", path: [path], message });
+    const host = /^__host-/i.test(affinity.cookie);
+    if ((host || /^__secure-/i.test(affinity.cookie)) && !affinity.secure) {
+      issue("secure", `a cookie named ${affinity.cookie} must be secure`);
+    }
+    if (host && affinity.path !== "/") issue("path", `a __Host- cookie must have the path "/"`);
+    if (host && affinity.domain !== undefined) issue("domain", "a __Host- cookie has no domain");
+    // One secret, one job: the admin token or the peer secret signing cookies would let a leak of
+    // either forge the other's messages, and a rotation of one break the other.
+    if (GATEWAY_SECRETS.has(affinity.secret)) {
+      issue("secret", `${affinity.secret} already does another job; name a secret of its own`);
+    }
   })
   .meta({
     id: "affinity",

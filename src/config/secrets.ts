@@ -3,7 +3,8 @@ import type { ConfigIssue, ResolvedService } from "./load.ts";
 /** Shortest ADMIN_TOKEN or PEER_SECRET accepted: 256 bits, what HMAC-SHA256 keys are sized for. */
 export const MIN_SECRET_BYTES = 32;
 
-const SECRETS = ["ADMIN_TOKEN", "PEER_SECRET", "METRICS_TOKEN"] as const;
+/** The gateway's own secrets; each does one job, so no other setting may name one. */
+export const SECRETS = ["ADMIN_TOKEN", "PEER_SECRET", "METRICS_TOKEN"] as const;
 
 const checked = new WeakMap<object, WeakMap<object, ConfigIssue[]>>();
 

@@ -55,6 +55,7 @@ export async function discoveryRound(
   const before = new Set(listedUrls(state));
   const first = Object.keys(state.confirmedAt).length === 0;
   const seeds = settings.seeds.map((s) => new URL(s).origin);
+  const seedSet = new Set(seeds);
   const rules = {
     scheme: settings.scheme,
     port:
@@ -76,6 +77,7 @@ export async function discoveryRound(
       policy: input.policy,
       maxAnswerBytes: settings.maxAnswerBytes,
       headers: input.headers,
+      seeds: seedSet,
       via: input.via,
     };
     const urls =

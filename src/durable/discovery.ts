@@ -69,7 +69,13 @@ export interface LevelQuery {
   readonly rules: AddressRules;
   readonly policy: AddressPolicy;
   readonly maxAnswerBytes: number;
+  /**
+   * Credentials: sent only to a seed (the operator named it) or over https, never in the clear
+   * to a node that an answer, which anyone at a listed address can write, put in the list.
+   */
   readonly headers: Readonly<Record<string, string>>;
+  /** Seed origins: the candidates the headers may reach over plain http. */
+  readonly seeds: ReadonlySet<string>;
   readonly via: NodeFetcher;
 }
 
@@ -86,7 +92,8 @@ export async function queryLevel(
     if (query.failed.has(origin)) continue;
     counters.requests++;
     const url = `${origin}${query.path}${scopeQuery(query.level)}`;
-    const answer = await askOnce(url, query);
+    const carries = query.seeds.has(origin) || origin.startsWith("https:");
+    const answer = await askOnce(url, query, carries ? query.headers : {});
     if (typeof answer !== "string") {
       counters.refusedEntries += answer.refused.length;
       for (const { entry, reason } of answer.refused) {
@@ -106,13 +113,14 @@ export async function queryLevel(
 async function askOnce(
   url: string,
   query: LevelQuery,
+  credentials: Readonly<Record<string, string>>,
 ): Promise<{ urls: string[]; refused: { entry: string; reason: string }[] } | string> {
   /** The answer was read to its end: the node holds nothing of this request any more. */
   let readWhole = false;
   try {
     const response = await query.via(url, {
       signal: AbortSignal.timeout(query.timeoutMs),
-      headers: { accept: "application/json", ...query.headers },
+      headers: { accept: "application/json", ...credentials },
       redirect: "manual",
     });
     if (!response.ok) {

@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { nodeUrlKey } from "../balancer/address-policy.ts";
 import { type ScopeLevel, scopeKey } from "../balancer/scope.ts";
 import { logOf } from "../logging/log-of.ts";
 import { LiveMembership } from "./live-membership.ts";
@@ -60,12 +61,15 @@ export class LiveNodes extends DurableObject<Env> {
   }
 
   /**
-   * Adds a node and records it for the peers, or neither: false when its id is taken;
-   * throws, with nothing changed, when the change could not be recorded for the peers.
+   * Adds a node and records it for the peers, or neither: false when its id is taken, or its URL
+   * (normalized) is already a node of the service under any id; throws, with nothing changed, when
+   * the change could not be recorded for the peers.
    */
   async register(config: LiveNodesConfig, node: DeclaredNode): Promise<boolean> {
     this.#adopt(config);
-    const taken = () => this.#membership.allNodes().some((n) => n.id === node.id);
+    const key = nodeUrlKey(node.url);
+    const taken = () =>
+      this.#membership.allNodes().some((n) => n.id === node.id || nodeUrlKey(n.url) === key);
     if (taken()) return false;
     const { url, dc, rack, weight } = node;
     const record = { kind: "upsert" as const, record: { url, dc, rack, weight } };

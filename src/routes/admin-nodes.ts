@@ -58,7 +58,7 @@ export function nodeRoutes(app: OpenAPIHono<GatewayEnv>): void {
         .register(runtimeFor(service).liveConfig, node)
         .catch(syncUnavailable);
       if (!registered) {
-        const why = `service "${service.name}" already has node "${node.id}"`;
+        const why = `service "${service.name}" already has node "${node.id}" or a node at ${node.url}`;
         fail(problem({ status: 409, type: "conflict", title: "Node exists", detail: why }));
       }
       return c.json(node, 201);

@@ -96,6 +96,30 @@ describe("checkHost", () => {
     });
   });
 
+  it("holds names to the rule of the address they spell, and knows loopback names (finding 4 of #24)", () => {
+    const vpcEmpty = policy("vpc-network");
+    for (const name of [
+      "169.254.169.254.nip.io",
+      "169-254-169-254.sslip.io",
+      "10.0.0.5.nip.io",
+      "app.127.0.0.1.nip.io",
+      "localhost.localdomain",
+      "ip6-localhost",
+    ]) {
+      expect(checkHost(name, vpcEmpty).ok, name).toBe(false);
+    }
+    for (const address of ["64:ff9b:1::a00:5", "::ffff:0:a00:5"]) {
+      expect(checkHost(address, everywhere).ok, address).toBe(false);
+    }
+    // A private range the operator listed passes by name too; metadata never does.
+    expect(checkHost("10.0.0.5.nip.io", policy("vpc-network", "10.0.0.0/8", "nip.io")).ok).toBe(
+      true,
+    );
+    expect(checkHost("169.254.169.254.nip.io", policy("vpc-network", "nip.io")).ok).toBe(false);
+    expect(checkHost("node-1.example.com", vpcEmpty).ok).toBe(true);
+    expect(checkHost("v1.2.3.example.com", vpcEmpty).ok).toBe(true);
+  });
+
   it("applies allow: CIDRs by prefix, suffixes on label boundaries", () => {
     const p = policy("vpc-network", "10.1.0.0/16", "nodes.example");
     expect(checkHost("10.1.200.3", p).ok).toBe(true);

@@ -90,6 +90,31 @@ describe("parseConfig", () => {
     }
   });
 
+  it("refuses at load an affinity cookie that would fail at run time (finding 13 of #24)", () => {
+    const affinity = (over: Record<string, unknown>) =>
+      paths({
+        services: [
+          {
+            name: "a",
+            allow: ["127.0.0.0/8"],
+            nodes: [{ url: "http://127.0.0.1:9101" }],
+            affinity: over,
+          },
+        ],
+      });
+    expect(affinity({})).toEqual([]);
+    expect(affinity({ cookie: "__Host-node" })).toEqual([]);
+    expect(affinity({ cookie: "__Host-node", path: "/s/a" })).toEqual([
+      "services[0].affinity.path",
+    ]);
+    expect(affinity({ cookie: "__Secure-node", secure: false })).toEqual([
+      "services[0].affinity.secure",
+    ]);
+    for (const secret of ["ADMIN_TOKEN", "PEER_SECRET", "METRICS_TOKEN"]) {
+      expect(affinity({ secret })).toEqual(["services[0].affinity.secret"]);
+    }
+  });
+
   it("applies the address policy to configured nodes and seeds, naming the field", () => {
     const issues = (service: Record<string, unknown>) => {
       const result = parseConfig({ services: [{ name: "a", ...service }] });

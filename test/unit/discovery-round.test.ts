@@ -87,6 +87,38 @@ describe("discoveryRound", () => {
     expect(state.discovered.cluster?.urls).toEqual(dc2.map(origin));
   });
 
+  it("sends discovery credentials only to seeds and over https (finding 6 of #24)", async () => {
+    const carried: Record<string, boolean> = {};
+    const answers: Record<string, string[]> = {
+      "http://10.0.0.1:8000": ["10.0.0.2", "10.0.0.3"],
+      "http://10.0.0.2:8000": ["10.0.0.2", "10.0.0.3"],
+      "http://10.0.0.3:8000": ["10.0.0.2", "10.0.0.3"],
+    };
+    const via: NodeFetcher = async (url, init) => {
+      const origin = new URL(url).origin;
+      carried[origin] = new Headers(init?.headers).has("authorization");
+      return new Response(JSON.stringify(answers[origin] ?? []));
+    };
+    const state = empty();
+    const ask = (now: number) =>
+      discoveryRound(state, {
+        settings: settings(),
+        levels: cluster,
+        policy,
+        via,
+        headers: { authorization: "Bearer discovery-secret" },
+        healthy: () => true,
+        now,
+      });
+    await ask(0);
+    expect(carried["http://10.0.0.1:8000"]).toBe(true);
+    // Later rounds ask the discovered nodes first: over plain http they get no credentials.
+    await ask(1_000);
+    const discovered = Object.keys(carried).filter((o) => o !== "http://10.0.0.1:8000");
+    expect(discovered.length).toBeGreaterThan(0);
+    for (const origin of discovered) expect(carried[origin], origin).toBe(false);
+  });
+
   it("ages out nodes no answer has confirmed within staleAfterMs, on a fake clock", async () => {
     const state = empty();
     const nodes = new Map<string, string[] | "down">([

@@ -91,6 +91,25 @@ describe("parseLocalNodes", () => {
     for (const { reason } of answer.refused) expect(reason.length).toBeGreaterThan(5);
   });
 
+  it("bounds and escapes what a refused entry puts in its reason (finding 10 of #24)", () => {
+    const host = `evil\ndiscovery: forged line ${"a".repeat(500_000)}`;
+    for (const body of [
+      JSON.stringify([host, "10.0.0.7"]),
+      JSON.stringify([`${host}:80`]),
+      JSON.stringify([`[${host}]`]),
+    ]) {
+      const answer = parse(body);
+      const texts = answer.ok
+        ? answer.refused.flatMap((r) => [r.entry, r.reason])
+        : [answer.reason];
+      expect(texts.length).toBeGreaterThan(0);
+      for (const text of texts) {
+        expect(text.length).toBeLessThan(2000);
+        expect(text).not.toMatch(/[\n\r]/);
+      }
+    }
+  });
+
   it("with internet egress drops IP entries other than loopback, saying why", () => {
     const answer = parseLocalNodes(
       '["203.0.113.4","127.0.0.3","node-1.example.com"]',
