@@ -31,7 +31,7 @@ describe("peer fan-out", () => {
     const [node] = await addNodes(1);
     const service = serviceName("sync");
     const gw = syncGateway({ gatewayId: gatewayId(), peers, service });
-    expect((await gw.register({ url: node!.url, id: "reg-1" })).status).toBe(201);
+    expect((await gw.register({ url: `${node!.url}/reg-1`, id: "reg-1" })).status).toBe(201);
     await gw.syncRound();
     for (const peer of peers) expect((await peerStats(peer)).keys).toContain(`${service}/reg-1`);
     const detail = await gw.detail();
@@ -58,7 +58,7 @@ describe("peer fan-out", () => {
       const [node] = await addNodes(1);
       const service = serviceName("wide");
       const gw = syncGateway({ gatewayId: gatewayId(), peers, service });
-      expect((await gw.register({ url: node!.url, id: "wide-1" })).status).toBe(201);
+      expect((await gw.register({ url: `${node!.url}/wide-1`, id: "wide-1" })).status).toBe(201);
       await gw.syncRound();
       const all = await Promise.all(peers.map(peerStats));
       expect(all.filter((s) => !s.keys.includes(`${service}/wide-1`))).toEqual([]);
@@ -84,12 +84,12 @@ describe("peer fan-out", () => {
       service,
       sync: { requestTimeoutMs: 20_000, peerDeadlineMs: 20_000, retrySteps: 0 },
     });
-    expect((await gw.register({ url: node!.url, id: "hung-0" })).status).toBe(201);
+    expect((await gw.register({ url: `${node!.url}/hung-0`, id: "hung-0" })).status).toBe(201);
     const blocked = gw.syncRound();
     // The one wait on the fake peer: the push is asked for in the round above, and held there.
     await eventually(async () => ((await peerStats(hung!)).byStatus.hung ?? 0) >= 1);
     for (const id of ["hung-1", "hung-2", "hung-3"]) {
-      expect((await gw.register({ url: node!.url, id })).status).toBe(201);
+      expect((await gw.register({ url: `${node!.url}/${id}`, id })).status).toBe(201);
     }
     expect((await peerStats(hung!)).received).toEqual([]);
     // The peer restarts, which closes what it held: that push fails, and the same round's first
@@ -122,7 +122,7 @@ describe("peer fan-out", () => {
       service,
       sync: { peerBackoffMs: 60_000, peerBackoffMaxMs: 60_000 },
     });
-    expect((await gw.register({ url: node!.url, id: "c-1" })).status).toBe(201);
+    expect((await gw.register({ url: `${node!.url}/c-1`, id: "c-1" })).status).toBe(201);
     await gw.syncRound();
     const detail = await gw.detail();
     expect(detail.peers).toHaveLength(3);
@@ -146,7 +146,8 @@ describe("peer fan-out", () => {
     });
     await setPeer(away!, { mode: "refuse" });
     const ids = ["a-1", "a-2", "a-3", "a-4", "a-5"];
-    for (const id of ids) expect((await gw.register({ url: node!.url, id })).status).toBe(201);
+    for (const id of ids)
+      expect((await gw.register({ url: `${node!.url}/${id}`, id })).status).toBe(201);
     expect((await gw.deregister("a-2")).status).toBe(204);
     const awayView = async () => (await gw.detail()).peers.find((p) => p.peer === away!.name);
     for (let round = 0; round < 3; round++) await gw.syncRound();

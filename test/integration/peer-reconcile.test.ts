@@ -24,7 +24,7 @@ describe("reconcile", () => {
     const service = serviceName("rec");
     const gw = syncGateway({ gatewayId: gatewayId(), peers: [peer!], service });
     await seedPeer(peer!, [upsert(service, "from-peer", node!.url, Date.now(), peer!.name)]);
-    expect((await gw.register({ url: node!.url, id: "from-gw" })).status).toBe(201);
+    expect((await gw.register({ url: `${node!.url}/from-gw`, id: "from-gw" })).status).toBe(201);
     // A shard compares digests with a peer it has just been given in its first round.
     await gw.syncRound();
     const keys = (await gw.table().entries()).map((e) => e.key);
@@ -54,13 +54,13 @@ describe("reconcile", () => {
     const pumps = [relay(toB!, b.fetch), relay(toA!, a.fetch)];
     const converged = async () => (await a.table().digest()).top === (await b.table().digest()).top;
     try {
-      expect((await a.register({ url: node!.url, id: "before" })).status).toBe(201);
+      expect((await a.register({ url: `${node!.url}/before`, id: "before" })).status).toBe(201);
       await a.syncRound();
       expect((await b.table().entries()).map((e) => e.key)).toContain(`${service}/before`);
       await setPeer(toB!, { mode: "refuse" });
       await setPeer(toA!, { mode: "refuse" });
-      expect((await a.register({ url: node!.url, id: "during-a" })).status).toBe(201);
-      expect((await b.register({ url: node!.url, id: "during-b" })).status).toBe(201);
+      expect((await a.register({ url: `${node!.url}/during-a`, id: "during-a" })).status).toBe(201);
+      expect((await b.register({ url: `${node!.url}/during-b`, id: "during-b" })).status).toBe(201);
       await a.syncRound();
       await b.syncRound();
       expect((await a.detail()).peers[0]!.failures).toBe(1);
@@ -88,7 +88,7 @@ describe("restart", () => {
     const id = gatewayId();
     const gw = syncGateway({ gatewayId: id, peers: [peer!], service });
     for (const n of ["k-1", "k-2"]) {
-      expect((await gw.register({ url: node!.url, id: n })).status).toBe(201);
+      expect((await gw.register({ url: `${node!.url}/${n}`, id: n })).status).toBe(201);
     }
     await gw.syncRound();
     expect((await gw.detail()).peers[0]?.pending).toBe(0);
