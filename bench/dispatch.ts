@@ -46,6 +46,8 @@ export async function dispatchBench(argv: string[]): Promise<void> {
       name: `${scope}-${n}`,
       lockScope: scope,
       allow: ["127.0.0.0/8"],
+      // The figures count answers by node and attempts, from the provenance headers.
+      provenance: "headers",
       gate: { limit: gateLimit },
       retry: { maxAttempts: 1, perTryTimeoutMs: 30_000, deadlineMs: 60_000 },
       nodes: nodes.slice(0, n).map((node) => ({ id: node.id, url: node.url })),
@@ -62,7 +64,7 @@ export async function dispatchBench(argv: string[]): Promise<void> {
         await runLoad({ url, concurrency, durationMs: warmupMs });
         for (const node of nodes) node.resetStats();
         const before = await stats(gateway.url);
-        const run = await runLoad({ url, concurrency, durationMs });
+        const run = await runLoad({ url, concurrency, durationMs, attributed: true });
         const after = await stats(gateway.url);
         if (run.errors > 0) console.warn(`${scope}-${n}: ${run.errors} failed requests`);
         opsPerSec[scope][n] = run.ok / (run.elapsedMs / 1000);

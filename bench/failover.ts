@@ -37,6 +37,8 @@ export async function failoverBench(argv: string[]): Promise<void> {
   const service = {
     name: "failover",
     allow: ["127.0.0.0/8"],
+    // The figures count answers by node and attempts, from the provenance headers.
+    provenance: "headers",
     discovery: { seeds: [seed.url], activeIntervalMs, idleIntervalMs },
     scope: { dc: "dc1" },
   };
@@ -60,6 +62,7 @@ export async function failoverBench(argv: string[]): Promise<void> {
       concurrency: Number(values.concurrency),
       durationMs: activeWindowMs,
       trace: true,
+      attributed: true,
     });
     clearTimeout(kill);
     const activePerMinute = ((discoveryRequests() - activeBefore) * 60_000) / run.elapsedMs;

@@ -35,6 +35,11 @@ export interface LoadOptions {
   readonly body?: string;
   /** Extra request headers. */
   readonly headers?: Record<string, string>;
+  /**
+   * The figures read which node answered and after how many attempts: the run fails when a 2xx
+   * answer names no node (the service lacks `provenance: "headers"`).
+   */
+  readonly attributed?: boolean;
 }
 
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
@@ -48,6 +53,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const trace: TraceEntry[] = [];
   let ok = 0;
   let errors = 0;
+  let unattributed = 0;
   const started = performance.now();
   const stopAt = started + options.durationMs;
   const client = async () => {
@@ -65,6 +71,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         if (status < 400) ok++;
         else errors++;
         if (node) perNode[node] = (perNode[node] ?? 0) + 1;
+        else if (options.attributed && status < 300) unattributed++;
         if (options.trace) trace.push({ sentAt: sent, doneAt, status, attempts, node });
       } catch {
         errors++;
@@ -76,6 +83,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   await Promise.all(Array.from({ length: options.concurrency }, client));
   const elapsedMs = performance.now() - started;
   agent.destroy();
+  // Per-node counts and attempts come from the provenance headers: without them every figure
+  // built on them would read as zero or one, silently.
+  if (unattributed > 0) {
+    throw new Error(
+      `${unattributed} answers carried no x-roundhouse-node: the bench's services need provenance: "headers"`,
+    );
+  }
   latenciesMs.sort((a, b) => a - b);
   return { ok, errors, elapsedMs, latenciesMs, perNode, trace };
 }

@@ -50,6 +50,8 @@ export async function scopeOutages(
     const service = {
       name: "outage",
       allow: ["127.0.0.0/8"],
+      // The figures count answers by node and attempts, from the provenance headers.
+      provenance: "headers",
       discovery: {
         seeds: [seed.url],
         activeIntervalMs: options.activeIntervalMs,
@@ -71,6 +73,7 @@ export async function scopeOutages(
         concurrency: options.concurrency,
         durationMs: options.windowMs,
         trace: true,
+        attributed: true,
       });
       clearTimeout(stop);
       const after = run.trace.filter((t) => t.sentAt >= stoppedAt);

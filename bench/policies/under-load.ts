@@ -50,6 +50,7 @@ async function interleaved(
         concurrency: options.concurrency,
         durationMs: options.durationMs,
         trace: true,
+        attributed: true,
       });
       const into = out.get(variant) as { attempts: number[]; latencies: number[]; errors: number };
       for (const t of run.trace) {
@@ -72,6 +73,8 @@ export async function budgetFigures(fleet: Fleet, options: Options): Promise<Bud
   );
   const common = {
     allow: ["127.0.0.0/8"],
+    // Attempts per request come from the provenance headers.
+    provenance: "headers",
     nodes: nodes.map((n) => ({ id: n.id, url: n.url })),
     // Failures here are the load, not a sick node: no ejection, so every node stays in rotation.
     ejection: { consecutiveFailures: 1_000 },

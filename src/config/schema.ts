@@ -163,6 +163,12 @@ export const ServiceSchema = z
     affinity: AffinitySchema.optional().describe(
       "Session affinity: a signed cookie keeps a client on the node that first answered it, while that node is routable. Off when absent.",
     ),
+    provenance: z
+      .enum(["none", "headers"])
+      .default("none")
+      .describe(
+        '`"headers"`: a node\'s answer carries `x-roundhouse-node`, `x-roundhouse-attempts` and `x-request-id`. `"none"`: it passes through as the node sent it, which keeps node ids private and costs 10–20% less CPU a request (the runtime sends a fetched answer on untouched). The gateway\'s own problem answers carry the attempts and request id either way.',
+      ),
     lockScope: z
       .enum(["node", "global"])
       .default("node")

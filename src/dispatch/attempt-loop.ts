@@ -37,6 +37,18 @@ export interface DispatchEnd<R> {
   readonly pastDeadline: boolean;
 }
 
+/**
+ * A dispatch's answer and who gave it. The route reads the node and attempt count from here, not
+ * from the answer's headers: under `provenance: "none"` a node's answer passes through as fetched,
+ * headers untouched (and immutable).
+ */
+export interface Dispatched {
+  readonly response: Response;
+  /** The node whose answer this is; undefined when the gateway answered with a problem. */
+  readonly node: string | undefined;
+  readonly attempts: number;
+}
+
 /** One kind of attempt (a proxied request, an invocation) as the loop drives it. */
 export interface AttemptKind<R> extends PlanHints {
   /** Time the whole dispatch may take. */
@@ -87,17 +99,14 @@ export async function runAttempts<R>(
   kind: AttemptKind<R>,
   chain: readonly ScopeLevel[],
   deps: DispatchDeps,
-): Promise<Response> {
+): Promise<Dispatched> {
   deps.runtime.counters.dispatches++;
   const leave = deps.runtime.retryBudget.enterRequest();
   try {
     const plan = await planFor(chain, deps, kind);
-    const response = await new AttemptRun(kind, chain, deps, plan).run();
-    deps.runtime.metrics.answered(
-      response.headers.get("x-roundhouse-node") ?? undefined,
-      response.status,
-    );
-    return response;
+    const dispatched = await new AttemptRun(kind, chain, deps, plan).run();
+    deps.runtime.metrics.answered(dispatched.node, dispatched.response.status);
+    return dispatched;
   } finally {
     leave();
     deps.shipMetrics?.();
@@ -140,7 +149,7 @@ class AttemptRun<R> {
     this.#hedgeAfterMs = kind.hedgeAfterMs?.();
   }
 
-  async run(): Promise<Response> {
+  async run(): Promise<Dispatched> {
     let next = this.#plan.next();
     let release: (() => void) | undefined;
     for (;;) {
@@ -189,13 +198,14 @@ class AttemptRun<R> {
         if (pause > 0) await this.#deps.sleep(pause);
       }
     }
-    return this.#kind.fail({
+    const response = this.#kind.fail({
       last: this.#last,
       attempts: this.#attempts,
       attempted: this.#attempted,
       stop: this.#stop,
       pastDeadline: this.#deadline <= this.#deps.now(),
     });
+    return { response, node: undefined, attempts: this.#attempts };
   }
 
   /** Starts an attempt at a node; false (with the reason recorded) when it could not start. */
@@ -282,7 +292,7 @@ class AttemptRun<R> {
    * own (not retryable), the others then cancelled. A retryable answer is set aside as the
    * standing answer, which is let go of once another attempt is made.
    */
-  #settle(settled: Settled<R>): Response | undefined {
+  #settle(settled: Settled<R>): Dispatched | undefined {
     const { flight, result, verdict } = settled;
     this.#flights.delete(flight);
     if (verdict.ejectedUntil) {
@@ -303,13 +313,14 @@ class AttemptRun<R> {
   }
 
   /** The answer, with every attempt still out cancelled and its result let go of. */
-  #answer(result: R, nodeId: string): Response {
+  #answer(result: R, nodeId: string): Dispatched {
     const outstanding = [...this.#flights];
     this.#flights.clear();
     for (const flight of outstanding) {
       flight.cancel.abort();
       void flight.settled.then((late) => this.#kind.discard(late.result)).catch(() => {});
     }
-    return this.#kind.answer(result, nodeId, this.#attempts + outstanding.length);
+    const attempts = this.#attempts + outstanding.length;
+    return { response: this.#kind.answer(result, nodeId, attempts), node: nodeId, attempts };
   }
 }

@@ -22,9 +22,9 @@ const OWN_PREFIX = "x-roundhouse-";
 
 /**
  * The names in `headers` that are hop-by-hop: RFC 9110's, any `proxy-*`, and whatever a
- * Connection header names.
+ * Connection header names; with `ownToo`, the gateway's own `x-roundhouse-*` as well.
  */
-export function hopByHopNames(headers: Headers): string[] {
+export function hopByHopNames(headers: Headers, ownToo = false): string[] {
   const names = [...headers.keys()];
   const connection = names.includes("connection") ? headers.get("connection") : null;
   let named: Set<string> | undefined;
@@ -36,7 +36,11 @@ export function hopByHopNames(headers: Headers): string[] {
     }
   }
   return names.filter(
-    (name) => HOP_BY_HOP.has(name) || name.startsWith("proxy-") || named?.has(name) === true,
+    (name) =>
+      HOP_BY_HOP.has(name) ||
+      name.startsWith("proxy-") ||
+      named?.has(name) === true ||
+      (ownToo && name.startsWith(OWN_PREFIX)),
   );
 }
 
@@ -110,20 +114,31 @@ export function acceptsCoding(value: string): boolean {
   return false;
 }
 
+/** Who answered, as `provenance: "headers"` tells the client. */
+export interface Provenance {
+  readonly nodeId: string;
+  readonly attempts: number;
+  readonly requestId: string;
+}
+
 /**
- * Makes a node's answer headers the client's, in place: hop-by-hop lines out, the gateway's own
- * headers set, replacing any the node sent under the same names.
+ * The names a node's answer may not pass on: hop-by-hop lines, and `x-roundhouse-*`, the
+ * gateway's own namespace in both directions, so a node cannot answer in the gateway's name.
  */
-export function stampAnswer(
-  headers: Headers,
-  nodeId: string,
-  attempts: number,
-  requestId: string,
-): void {
-  for (const name of hopByHopNames(headers)) headers.delete(name);
-  headers.set("x-roundhouse-node", nodeId);
-  headers.set("x-roundhouse-attempts", String(attempts));
-  headers.set("x-request-id", requestId);
+export function droppedAnswerNames(headers: Headers): string[] {
+  return hopByHopNames(headers, true);
+}
+
+/**
+ * Makes a node's answer headers the client's, in place: the dropped names out and, with
+ * provenance, the gateway's own headers set (`x-request-id` replacing the node's).
+ */
+export function stampAnswer(headers: Headers, provenance: Provenance | undefined): void {
+  for (const name of droppedAnswerNames(headers)) headers.delete(name);
+  if (provenance === undefined) return;
+  headers.set("x-roundhouse-node", provenance.nodeId);
+  headers.set("x-roundhouse-attempts", String(provenance.attempts));
+  headers.set("x-request-id", provenance.requestId);
 }
 
 // A client-supplied id is kept when it is short and printable, so it cannot smuggle anything.

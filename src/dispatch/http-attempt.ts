@@ -4,13 +4,18 @@ import type { ScopeLevel } from "../balancer/scope.ts";
 import { gateOf } from "../durable/stubs.ts";
 import { problem } from "../http/problem.ts";
 import type { AttemptOutcomeLabel } from "../metrics/dispatch-metrics.ts";
-import { type AttemptKind, type DispatchEnd, runAttempts } from "./attempt-loop.ts";
+import {
+  type AttemptKind,
+  type DispatchEnd,
+  type Dispatched,
+  runAttempts,
+} from "./attempt-loop.ts";
 import { type ForwardResult, statusOf } from "./attempt-result.ts";
 import type { AttemptBody, OutgoingBody } from "./body.ts";
 import type { DispatchDeps } from "./deps.ts";
 import { nodeFetcher } from "./egress.ts";
 import { gateHealthContext } from "./gate-context.ts";
-import { stampAnswer } from "./headers.ts";
+import { droppedAnswerNames, type Provenance, stampAnswer } from "./headers.ts";
 import { fetchNode, isFailureStatus, type NodeRequest } from "./node-fetch.ts";
 
 /** The request as every attempt sends it, minus the node's origin. */
@@ -31,10 +36,10 @@ export interface UpstreamRequest {
 }
 
 /**
- * Sends a request to the service and answers with the node's response (headers cleaned,
- * provenance added) or a problem document saying why none came.
+ * Sends a request to the service and answers with the node's response (hop-by-hop headers out,
+ * provenance added if the service asks for it) or a problem document saying why none came.
  */
-export function dispatch(request: UpstreamRequest, deps: DispatchDeps): Promise<Response> {
+export function dispatch(request: UpstreamRequest, deps: DispatchDeps): Promise<Dispatched> {
   return runAttempts(httpAttempts(request, deps), request.chain, deps);
 }
 
@@ -77,7 +82,12 @@ function httpAttempts(request: UpstreamRequest, deps: DispatchDeps): AttemptKind
       }
     },
     answer: (result, nodeId, attempts) =>
-      finish(result as ForwardResult & { kind: "response" }, nodeId, attempts, request.requestId),
+      finish(
+        result as ForwardResult & { kind: "response" },
+        deps.runtime.service.provenance === "headers"
+          ? { nodeId, attempts, requestId: request.requestId }
+          : undefined,
+      ),
     fail: (end) => failure(end, request.requestId),
   };
 }
@@ -202,13 +212,23 @@ export function joinUrl(nodeUrl: string, pathAndQuery: string): string {
   return nodeUrl.endsWith("/") ? nodeUrl + pathAndQuery.slice(1) : nodeUrl + pathAndQuery;
 }
 
-/** The node's answer as the client gets it: end-to-end headers, provenance added. */
+/**
+ * The node's answer as the client gets it: end-to-end headers only, provenance added when the
+ * service asks for it. Without provenance, a fetched answer with nothing to drop is returned
+ * as `fetch` gave it: workerd then sends it on natively, where any rebuilt Response costs 10–20%
+ * of a request's CPU (docs/benchmarks.md, "Hot path").
+ */
 function finish(
   result: ForwardResult & { kind: "response" },
-  nodeId: string,
-  attempts: number,
-  requestId: string,
+  provenance: Provenance | undefined,
 ): Response {
+  if (
+    provenance === undefined &&
+    result.delivery === "streamed" &&
+    droppedAnswerNames(result.response.headers).length === 0
+  ) {
+    return result.response;
+  }
   // The body goes out exactly as the node encoded it: the runtime neither decodes nor re-encodes.
   const answer =
     result.delivery === "buffered"
@@ -221,7 +241,7 @@ function finish(
       : // Built from the node's Response itself, whose status, headers and manual encoding the
         // runtime copies natively: measured, a field-by-field init cost 8% more CPU a request.
         new Response(result.response.body, result.response);
-  stampAnswer(answer.headers, nodeId, attempts, requestId);
+  stampAnswer(answer.headers, provenance);
   return answer;
 }
 

@@ -4,7 +4,12 @@ import type { InvokeOutcome } from "../durable/gate-invoke.ts";
 import type { InvokePayload } from "../durable/node-gate.ts";
 import { gateOf } from "../durable/stubs.ts";
 import { type ProblemType, problem } from "../http/problem.ts";
-import { type AttemptKind, type DispatchEnd, runAttempts } from "./attempt-loop.ts";
+import {
+  type AttemptKind,
+  type DispatchEnd,
+  type Dispatched,
+  runAttempts,
+} from "./attempt-loop.ts";
 import type { DispatchDeps } from "./deps.ts";
 import { gateHealthContext } from "./gate-context.ts";
 
@@ -25,7 +30,10 @@ export interface Invocation {
  * may have run, so a later failure is answered 502 and never repeated elsewhere. Invocations stay
  * on the gate path, since the stream they travel on is held by the node's gate.
  */
-export function dispatchInvocation(invocation: Invocation, deps: DispatchDeps): Promise<Response> {
+export function dispatchInvocation(
+  invocation: Invocation,
+  deps: DispatchDeps,
+): Promise<Dispatched> {
   const { runtime, env } = deps;
   const service = runtime.service;
   const kind: AttemptKind<InvokeOutcome> = {
@@ -76,7 +84,13 @@ export function dispatchInvocation(invocation: Invocation, deps: DispatchDeps): 
     },
     discard: async () => {},
     answer: (outcome, nodeId, attempts) =>
-      answer(outcome, nodeId, attempts, invocation.requestId, []),
+      answer(
+        outcome,
+        service.provenance === "headers" ? nodeId : undefined,
+        attempts,
+        invocation.requestId,
+        [],
+      ),
     fail: (end: DispatchEnd<InvokeOutcome>) =>
       answer(
         end.last,
@@ -92,6 +106,11 @@ export function dispatchInvocation(invocation: Invocation, deps: DispatchDeps): 
 
 const NULL_BODY_STATUSES = new Set([204, 205, 304]);
 
+/**
+ * The invocation's answer, built here either way. A function's result carries the attempts,
+ * request id and node only when the node is given (the service's `provenance: "headers"`); the
+ * gateway's problems carry the attempts and request id always, and the node when given.
+ */
 function answer(
   outcome: InvokeOutcome | undefined,
   nodeId: string | undefined,
@@ -100,14 +119,14 @@ function answer(
   tried: string[],
   pastDeadline = false,
 ): Response {
-  const headers: Record<string, string> = {
+  const provenance: Record<string, string> = {
     "x-roundhouse-attempts": String(attempts),
     "x-request-id": requestId,
   };
-  if (nodeId) headers["x-roundhouse-node"] = nodeId;
+  if (nodeId) provenance["x-roundhouse-node"] = nodeId;
   const extensions = { tried, attempts, requestId };
   const fail = (status: number, type: ProblemType, title: string, detail: string) =>
-    problem({ status, type, title, detail, extensions, headers });
+    problem({ status, type, title, detail, extensions, headers: provenance });
   switch (outcome?.kind) {
     case "result": {
       if (outcome.status < 200 || outcome.status > 599) {
@@ -120,6 +139,8 @@ function answer(
       }
       // 204, 205 and 304 carry no body (a Response with one throws): the status passes, the body not.
       const empty = NULL_BODY_STATUSES.has(outcome.status);
+      // The function's own answer carries provenance only when the service asks for it.
+      const headers: Record<string, string> = nodeId === undefined ? {} : { ...provenance };
       if (outcome.contentType && !empty) headers["content-type"] = outcome.contentType;
       return new Response(empty ? null : outcome.body, { status: outcome.status, headers });
     }
@@ -133,7 +154,7 @@ function answer(
         outcome.detail,
       );
     case "busy": {
-      headers["retry-after"] = String(Math.max(1, Math.ceil(outcome.retryAfterMs / 1000)));
+      provenance["retry-after"] = String(Math.max(1, Math.ceil(outcome.retryAfterMs / 1000)));
       return fail(503, "no-node-available", "Node busy", "the node's stream queue is full");
     }
     case "timeout":

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { generateSignedCookie, getSignedCookie } from "hono/cookie";
 import type { ResolvedService } from "../config/load.ts";
+import type { Dispatched } from "../dispatch/attempt-loop.ts";
 import type { GatewayEnv } from "./context.ts";
 
 /**
@@ -24,16 +25,19 @@ export async function affinityNode(
   return value.startsWith(prefix) ? value.slice(prefix.length) : undefined;
 }
 
-/** Sets the cookie on an answer from a node other than the one the request was pinned to. */
+/**
+ * The answer, with the cookie set when its node is not the one the request was pinned to. A
+ * fetched answer's headers are immutable, so that answer is rebuilt to carry the cookie: once a
+ * session, not once a request.
+ */
 export async function keepAffinity(
   c: Context<GatewayEnv>,
   service: ResolvedService,
   pinned: string | undefined,
-  response: Response,
+  { response, node }: Dispatched,
 ): Promise<Response> {
   const affinity = service.affinity;
-  const node = response.headers.get("x-roundhouse-node");
-  if (!affinity || node === null || node === pinned) return response;
+  if (!affinity || node === undefined || node === pinned) return response;
   const cookie = await generateSignedCookie(
     affinity.cookie,
     `${service.name}/${node}`,
@@ -47,8 +51,9 @@ export async function keepAffinity(
       ...(affinity.domain === undefined ? {} : { domain: affinity.domain }),
     },
   );
-  response.headers.append("set-cookie", cookie);
-  return response;
+  const answer = new Response(response.body, response);
+  answer.headers.append("set-cookie", cookie);
+  return answer;
 }
 
 /** The signing secret; its presence and length are checked with the configuration (secrets.ts). */

@@ -56,7 +56,7 @@ export const invokeRoutes = new Hono<GatewayEnv>().post("/:service", async (c) =
   const cf = c.req.raw.cf as { continent?: string; colo?: string } | undefined;
   const chain = scopeChain(preferredScope(service.scope, cf, undefined), service.scope.fallback);
   const requestId = requestIdFor(c.req.raw.headers);
-  const response = await dispatchInvocation(
+  const dispatched = await dispatchInvocation(
     {
       payload: { body, contentType },
       chain,
@@ -66,8 +66,8 @@ export const invokeRoutes = new Hono<GatewayEnv>().post("/:service", async (c) =
     },
     dispatchDeps(c.env, service, (work) => c.executionCtx.waitUntil(work)),
   );
-  await logRequest("invocation", service, requestId, startedAt, response);
-  return response;
+  await logRequest("invocation", service, requestId, startedAt, dispatched);
+  return dispatched.response;
 });
 
 function tooLarge(limit: number): Response {

@@ -82,7 +82,7 @@ export const proxyRoutes = new Hono<GatewayEnv>().all("/:service/*", async (c) =
     },
     requestId,
   );
-  const response = await dispatch(
+  const dispatched = await dispatch(
     {
       method,
       pathAndQuery: rest + url.search,
@@ -101,6 +101,6 @@ export const proxyRoutes = new Hono<GatewayEnv>().all("/:service/*", async (c) =
     },
     dispatchDeps(c.env, service, (work) => c.executionCtx.waitUntil(work)),
   );
-  await logRequest("request", service, requestId, startedAt, response);
-  return keepAffinity(c, service, pinned, response);
+  await logRequest("request", service, requestId, startedAt, dispatched);
+  return keepAffinity(c, service, pinned, dispatched);
 });

@@ -1,4 +1,5 @@
 import type { ResolvedService } from "../config/load.ts";
+import type { Dispatched } from "../dispatch/attempt-loop.ts";
 import { runtimeFor } from "../dispatch/service-runtime.ts";
 
 /**
@@ -11,14 +12,11 @@ export async function logRequest(
   service: ResolvedService,
   requestId: string,
   startedAt: number,
-  response: Response,
+  { response, node, attempts }: Dispatched,
 ): Promise<void> {
-  const headers = response.headers;
-  const node = headers.get("x-roundhouse-node");
-  const attempts = headers.get("x-roundhouse-attempts");
-  const notable = node === null || attempts !== "1" || response.status >= 500;
+  const notable = node === undefined || attempts !== 1 || response.status >= 500;
   let outcome = "answered";
-  if (node === null && headers.get("content-type")?.includes("problem+json")) {
+  if (node === undefined && response.headers.get("content-type")?.includes("problem+json")) {
     // The gateway's own problem document: small, and read from a copy the client never sees.
     const body = (await response.clone().json()) as { type?: string };
     outcome = body.type?.replace("urn:roundhouse:problem:", "") ?? "problem";
@@ -27,8 +25,8 @@ export async function logRequest(
     kind,
     requestId,
     service: service.name,
-    node,
-    attempts: Number(attempts ?? 0),
+    node: node ?? null,
+    attempts,
     status: response.status,
     ms: Date.now() - startedAt,
     outcome,

@@ -64,7 +64,9 @@ export function serviceName(prefix = "svc"): string {
 
 /**
  * The config with loopback allowed for every service that has no `allow` of its own: the test
- * fleet lives on 127.0.0.0/8, which the address policy refuses unless a service lists it.
+ * fleet lives on 127.0.0.0/8, which the address policy refuses unless a service lists it. Tests
+ * read which node answered from `x-roundhouse-node`, so services get `provenance: "headers"`
+ * unless they name their own (the default, `"none"`, has tests of its own in proxy.test.ts).
  */
 export function onLoopback<T>(config: T): T {
   const services = (config as { services?: Record<string, unknown>[] }).services;
@@ -73,7 +75,11 @@ export function onLoopback<T>(config: T): T {
     // A line per request would bury a failing test's output; tests of the lines set their own.
     logging: { level: "warn" },
     ...config,
-    services: services.map((s) => ("allow" in s ? s : { ...s, allow: ["127.0.0.0/8"] })),
+    services: services.map((s) => ({
+      provenance: "headers",
+      ...s,
+      ...("allow" in s ? {} : { allow: ["127.0.0.0/8"] }),
+    })),
   };
 }
 

@@ -23,10 +23,13 @@ describe("request lines", () => {
     const name = serviceName("logged");
     const fetch = gateway({
       logging: { level: "info", requestSampleRate: 1 },
-      services: [{ name, nodes: [{ id: node!.id, url: node!.url }] }],
+      // The default: the answers carry no provenance, and the lines still name the node.
+      services: [{ name, provenance: "none", nodes: [{ id: node!.id, url: node!.url }] }],
     });
     const lines = await linesOf(async () => {
-      await (await fetch(`/s/${name}/a`, { headers: { "x-request-id": "log-1" } })).text();
+      const proxied = await fetch(`/s/${name}/a`, { headers: { "x-request-id": "log-1" } });
+      expect(proxied.headers.get("x-roundhouse-node")).toBeNull();
+      await proxied.text();
       await (await fetch("/s/nope/")).text();
       await (await fetch(`/v1/invoke/${name}`, { method: "POST", body: "x" })).text();
     });
@@ -44,6 +47,7 @@ describe("request lines", () => {
     expect(typeof requests[0]?.ms).toBe("number");
     // An unknown service is no dispatch: no line. The invocation gets its own.
     expect(requests.map((l) => l.kind)).toEqual(["request", "invocation"]);
+    expect(requests[1]).toMatchObject({ node: node!.id, attempts: 1, outcome: "answered" });
   });
 
   it("names the problem when no node answered, and writes it at any sample rate", async () => {
@@ -72,6 +76,7 @@ describe("request lines", () => {
         services: [
           {
             name,
+            provenance: "none",
             // A long consecutive-failure bar keeps the refusing node in rotation throughout.
             ejection: { consecutiveFailures: 1000 },
             nodes: [

@@ -115,6 +115,43 @@ describe.each(ATTEMPT_PATHS)("%s", (_path, onPath) => {
       }
     });
 
+    it("by default passes the node's answer on without provenance, still without hop-by-hop or x-roundhouse-* lines", async () => {
+      const nodes = await addNodes(1);
+      const svc = serviceGateway(nodes, { ...onPath, provenance: "none" });
+      const plain = await svc.fetch("/plain", { headers: { "x-request-id": "client-1" } });
+      expect(await plain.json()).toMatchObject({ node: nodes[0]?.id, path: "/plain" });
+      for (const name of ["x-roundhouse-node", "x-roundhouse-attempts", "x-request-id"]) {
+        expect(plain.headers.get(name)).toBeNull();
+      }
+      if (onPath.gate === undefined) {
+        // Once the isolate holds a lease (the first attempt asked the gate), an answer fetched on
+        // a leased slot is not rebuilt: it is fetch's own, its headers immutable.
+        const leased = await svc.fetch("/plain");
+        await leased.body?.cancel();
+        expect(() => leased.headers.set("x-probe", "1")).toThrow(/immutable/);
+      }
+      const nodeHeaders = JSON.stringify({
+        connection: "x-node-secret",
+        "x-node-secret": "1",
+        "keep-alive": "timeout=5",
+        "x-roundhouse-node": "forged",
+        "x-request-id": "node-made",
+        "x-node-kept": "yes",
+      });
+      const paths: Record<string, string>[] = [{}, { "x-backend-chunked": "1" }];
+      for (const extra of paths) {
+        const response = await svc.fetch("/", {
+          headers: { "x-backend-response-headers": nodeHeaders, ...extra },
+        });
+        expect(await response.json()).toMatchObject({ node: nodes[0]?.id });
+        expect(response.headers.get("x-node-kept")).toBe("yes");
+        expect(response.headers.get("x-request-id")).toBe("node-made");
+        for (const name of ["x-node-secret", "keep-alive", "connection", "x-roundhouse-node"]) {
+          expect(response.headers.get(name)).toBeNull();
+        }
+      }
+    });
+
     it("answers 404 problem+json for an unknown service", async () => {
       const response = await gateway({ services: [] })("/s/nope/x");
       expect(response.status).toBe(404);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   acceptsCoding,
+  droppedAnswerNames,
   hopByHopNames,
   stampAnswer,
   upstreamHeaders,
@@ -115,7 +116,7 @@ describe("stampAnswer", () => {
       ["set-cookie", "a=1"],
       ["set-cookie", "b=2"],
     ]);
-    stampAnswer(headers, "node-1", 2, "req-9");
+    stampAnswer(headers, { nodeId: "node-1", attempts: 2, requestId: "req-9" });
     expect([...headers]).toEqual([
       ["content-length", "2"],
       ["set-cookie", "a=1"],
@@ -123,6 +124,26 @@ describe("stampAnswer", () => {
       ["x-request-id", "req-9"],
       ["x-roundhouse-attempts", "2"],
       ["x-roundhouse-node", "node-1"],
+    ]);
+  });
+
+  it("without provenance drops the same names and adds none, the node's x-request-id kept", () => {
+    const headers = new Headers([
+      ["x-roundhouse-attempts", "forged"],
+      ["x-request-id", "node-made"],
+      ["connection", "x-secret"],
+      ["x-secret", "1"],
+      ["etag", '"a"'],
+    ]);
+    expect(droppedAnswerNames(headers).sort()).toEqual([
+      "connection",
+      "x-roundhouse-attempts",
+      "x-secret",
+    ]);
+    stampAnswer(headers, undefined);
+    expect([...headers]).toEqual([
+      ["etag", '"a"'],
+      ["x-request-id", "node-made"],
     ]);
   });
 });
