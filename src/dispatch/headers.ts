@@ -129,6 +129,26 @@ export function droppedAnswerNames(headers: Headers): string[] {
   return hopByHopNames(headers, true);
 }
 
+// Connection-level headers that workerd's own HTTP layer drops whenever it sends an answer on,
+// whoever built it (checked on the wire: test/isolates/answer-headers.test.ts). Node's servers
+// send `connection` and `keep-alive` on every answer, so they alone must not force a rebuild.
+const RUNTIME_DROPPED = new Set([
+  "connection",
+  "keep-alive",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+/**
+ * Whether a fetched answer carries a header to drop that the runtime would send on: a `proxy-*`
+ * line, a name its Connection header lists, or an `x-roundhouse-*` one.
+ */
+export function answerNeedsCleaning(headers: Headers): boolean {
+  return droppedAnswerNames(headers).some((name) => !RUNTIME_DROPPED.has(name));
+}
+
 /**
  * Makes a node's answer headers the client's, in place: the dropped names out and, with
  * provenance, the gateway's own headers set (`x-request-id` replacing the node's).

@@ -15,7 +15,7 @@ import type { AttemptBody, OutgoingBody } from "./body.ts";
 import type { DispatchDeps } from "./deps.ts";
 import { nodeFetcher } from "./egress.ts";
 import { gateHealthContext } from "./gate-context.ts";
-import { droppedAnswerNames, type Provenance, stampAnswer } from "./headers.ts";
+import { answerNeedsCleaning, type Provenance, stampAnswer } from "./headers.ts";
 import { fetchNode, isFailureStatus, type NodeRequest } from "./node-fetch.ts";
 
 /** The request as every attempt sends it, minus the node's origin. */
@@ -214,9 +214,9 @@ export function joinUrl(nodeUrl: string, pathAndQuery: string): string {
 
 /**
  * The node's answer as the client gets it: end-to-end headers only, provenance added when the
- * service asks for it. Without provenance, a fetched answer with nothing to drop is returned
- * as `fetch` gave it: workerd then sends it on natively, where any rebuilt Response costs 10–20%
- * of a request's CPU (docs/benchmarks.md, "Hot path").
+ * service asks for it. Without provenance, a fetched answer with nothing to drop beyond what the
+ * runtime drops itself is returned as `fetch` gave it: workerd then sends it on natively, where
+ * any rebuilt Response costs 10–20% of a request's CPU (docs/benchmarks.md, "Hot path").
  */
 function finish(
   result: ForwardResult & { kind: "response" },
@@ -225,7 +225,7 @@ function finish(
   if (
     provenance === undefined &&
     result.delivery === "streamed" &&
-    droppedAnswerNames(result.response.headers).length === 0
+    !answerNeedsCleaning(result.response.headers)
   ) {
     return result.response;
   }

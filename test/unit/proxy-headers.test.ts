@@ -147,3 +147,20 @@ describe("stampAnswer", () => {
     ]);
   });
 });
+
+describe("answerNeedsCleaning", () => {
+  it("leaves to the runtime the connection-level lines it drops itself, and nothing else", () => {
+    const node = (pairs: [string, string][]) => answerNeedsCleaning(new Headers(pairs));
+    expect(node([["content-type", "text/plain"]])).toBe(false);
+    expect(
+      node([
+        ["connection", "keep-alive"],
+        ["keep-alive", "timeout=5"],
+        ["transfer-encoding", "chunked"],
+      ]),
+    ).toBe(false);
+    expect(node([["connection", "keep-alive, x-secret"]])).toBe(true);
+    expect(node([["proxy-authenticate", "Basic"]])).toBe(true);
+    expect(node([["x-roundhouse-node", "forged"]])).toBe(true);
+  });
+});
