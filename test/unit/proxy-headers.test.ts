@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   acceptsCoding,
+  answerNeedsCleaning,
   droppedAnswerNames,
   hopByHopNames,
   stampAnswer,
