@@ -21,6 +21,8 @@ export async function failoverBench(argv: string[]): Promise<void> {
       "kill-after-ms": { type: "string", default: "3000" },
       "window-ms": { type: "string", default: "10000" },
       "outage-window-ms": { type: "string", default: "8000" },
+      // In the staged case, from the rack's stop to the rest of its datacenter's.
+      "outage-stage-ms": { type: "string", default: "2000" },
       port: { type: "string", default: "8795" },
     },
   });
@@ -89,6 +91,7 @@ export async function failoverBench(argv: string[]): Promise<void> {
       concurrency: Number(values.concurrency),
       warmupMs,
       killAfterMs,
+      stageMs: Number(values["outage-stage-ms"]),
       windowMs: Number(values["outage-window-ms"]),
       port: Number(values.port) + 1,
     });
@@ -103,6 +106,7 @@ export async function failoverBench(argv: string[]): Promise<void> {
         killAfter: killAfterMs,
         window: activeWindowMs,
         outageWindow: Number(values["outage-window-ms"]),
+        outageStage: Number(values["outage-stage-ms"]),
       },
       requests: run.ok + run.errors,
       failoverMs,
@@ -136,7 +140,8 @@ export async function failoverBench(argv: string[]): Promise<void> {
       ],
     );
     console.log(
-      "\nwhole-level outages: a rack (2 of dc1/r2) or a datacenter (all 4 of dc1) stops at once",
+      "\nwhole-level outages: a rack (2 of dc1/r2) or a datacenter (all 4 of dc1) stops at once; " +
+        "datacenter-unnamed: seeds in dc1 and dc2, none named, dc1/r2 stops and then dc1/r1",
     );
     printTable(
       ["level", "nodes stopped", "requests", "failed idempotent", "retried", "failover ms"],

@@ -3,6 +3,7 @@
 // every benchmark wrote a file that passes, so a figure docs/benchmarks.md names cannot go missing
 // without a failure. Extra fields pass: a benchmark may write more than its docs name.
 import { z } from "zod";
+import { OUTAGE_LEVELS } from "./scope-outage.ts";
 import { SCENARIO_NAMES } from "./versus/scenarios.ts";
 
 /** A measured figure: JSON has no NaN, so one that was not measured arrives as null and fails. */
@@ -48,7 +49,7 @@ const Dispatch = z.object({
 });
 
 const Outage = z.object({
-  level: z.enum(["rack", "datacenter"]),
+  level: z.enum(OUTAGE_LEVELS),
   stopped: z.int().positive(),
   requests: count,
   failedIdempotentRequests: count,
@@ -61,14 +62,14 @@ const Failover = z.object({
   activeIntervalMs: positive,
   idleIntervalMs: positive,
   concurrency: z.int().positive(),
-  phasesMs: each(["warmup", "killAfter", "window", "outageWindow"]),
+  phasesMs: each(["warmup", "killAfter", "window", "outageWindow", "outageStage"]),
   requests: z.int().positive(),
   failoverMs: figure,
   failedIdempotentRequests: count,
   retriedAfterKill: count,
   discoveryPerMinuteActive: figure,
   discoveryPerMinuteIdle: figure,
-  outages: z.tuple([Outage, Outage]),
+  outages: z.array(Outage).length(OUTAGE_LEVELS.length),
 });
 
 const LeaseCell = z.object({

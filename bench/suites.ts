@@ -72,6 +72,7 @@ export const SMOKE: readonly SuiteEntry[] = [
     argv: [
       ...["--idle-ms", "2000", "--idle-window-ms", "2000", "--warmup-ms", "500"],
       ...["--kill-after-ms", "1000", "--window-ms", "3000", "--outage-window-ms", "3000"],
+      ...["--outage-stage-ms", "1000"],
     ],
     writes: writes("failover"),
   },

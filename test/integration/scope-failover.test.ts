@@ -59,6 +59,24 @@ describe("a scope level going down whole", () => {
     expect([...new Set(await hits(whole, 12))].sort()).toEqual(hostsOf(cluster.nodes));
   });
 
+  it("fails no idempotent request with seeds in two datacenters and none named, as the preferred rack and then its datacenter stop", async () => {
+    const cluster = await twoDatacenters();
+    const rack1 = cluster.nodes.filter(inRack("dc1", "r1"));
+    const rack2 = cluster.nodes.filter(inRack("dc1", "r2"));
+    const dc2 = cluster.nodes.filter((n) => n.dc === "dc2");
+    const seeds = [rack1[0]!.url, dc2[0]!.url];
+    const svc = discoveringService(cluster, { dc: "dc1", rack: "r2" }, { discovery: { seeds } });
+    expect(new Set(await hits(svc, 4))).toEqual(new Set(hostsOf(rack2)));
+    for (const node of rack2) await stopNode(node);
+    expect((await hits(svc, 12)).every((host) => hostsOf(rack1).includes(host))).toBe(true);
+    await refreshRound(svc.name);
+    for (const node of rack1) await stopNode(node);
+    // The dc1 seed is down with its rack; the cluster level, learnt from both seeds, holds dc2.
+    expect((await hits(svc, 24)).every((host) => hostsOf(dc2).includes(host))).toBe(true);
+    await refreshRound(svc.name);
+    expect((await hits(svc, 12)).every((host) => hostsOf(dc2).includes(host))).toBe(true);
+  });
+
   it("finds a rack that returns while the seeds' rack stays down, by asking the nodes it learnt", async () => {
     const cluster = await twoDatacenters();
     const rack1 = cluster.nodes.filter(inRack("dc1", "r1"));
