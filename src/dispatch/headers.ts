@@ -142,19 +142,56 @@ const RUNTIME_DROPPED = new Set([
 ]);
 
 /**
- * Whether a fetched answer carries a header to drop that the runtime would send on: a `proxy-*`
- * line, a name its Connection header lists, or an `x-roundhouse-*` one.
+ * Whether a fetched answer carries something to drop that the runtime would send on: a `proxy-*`
+ * line, a name its Connection header lists, an `x-roundhouse-*` one, or a Set-Cookie for one of
+ * the gateway's own cookies.
  */
-export function answerNeedsCleaning(headers: Headers): boolean {
-  return droppedAnswerNames(headers).some((name) => !RUNTIME_DROPPED.has(name));
+export function answerNeedsCleaning(headers: Headers, affinityCookie: string | undefined): boolean {
+  return (
+    droppedAnswerNames(headers).some((name) => !RUNTIME_DROPPED.has(name)) ||
+    (headers.has("set-cookie") &&
+      headers.getSetCookie().some((line) => setsGatewayCookie(line, affinityCookie)))
+  );
+}
+
+// The gateway's cookie namespace: the dashboard's session and the default affinity cookie.
+const OWN_COOKIE_PREFIX = "roundhouse-";
+// The gateway's own paths: a cookie scoped to them reaches the dashboard and the admin API.
+const OWN_PATH = /;\s*path\s*=\s*\/_gw(?:[/;\s]|$)/i;
+
+/**
+ * Whether a node's Set-Cookie line would set one of the gateway's cookies: a `roundhouse-*` name,
+ * the service's affinity cookie, or any cookie scoped to `/_gw`. A node must not be able to plant
+ * a session for the dashboard, which shares the proxy's origin, or pin clients by hand.
+ */
+export function setsGatewayCookie(line: string, affinityCookie: string | undefined): boolean {
+  const eq = line.indexOf("=");
+  const name = (eq < 0 ? line : line.slice(0, eq)).trim().toLowerCase();
+  return (
+    name.startsWith(OWN_COOKIE_PREFIX) ||
+    (affinityCookie !== undefined && name === affinityCookie.toLowerCase()) ||
+    OWN_PATH.test(line)
+  );
 }
 
 /**
- * Makes a node's answer headers the client's, in place: the dropped names out and, with
- * provenance, the gateway's own headers set (`x-request-id` replacing the node's).
+ * Makes a node's answer headers the client's, in place: the dropped names out, the gateway's
+ * cookies out of its Set-Cookie lines and, with provenance, the gateway's own headers set
+ * (`x-request-id` replacing the node's).
  */
-export function stampAnswer(headers: Headers, provenance: Provenance | undefined): void {
+export function stampAnswer(
+  headers: Headers,
+  provenance: Provenance | undefined,
+  affinityCookie: string | undefined,
+): void {
   for (const name of droppedAnswerNames(headers)) headers.delete(name);
+  const cookies = headers.getSetCookie();
+  if (cookies.some((line) => setsGatewayCookie(line, affinityCookie))) {
+    headers.delete("set-cookie");
+    for (const line of cookies) {
+      if (!setsGatewayCookie(line, affinityCookie)) headers.append("set-cookie", line);
+    }
+  }
   if (provenance === undefined) return;
   headers.set("x-roundhouse-node", provenance.nodeId);
   headers.set("x-roundhouse-attempts", String(provenance.attempts));

@@ -87,6 +87,7 @@ function httpAttempts(request: UpstreamRequest, deps: DispatchDeps): AttemptKind
         deps.runtime.service.provenance === "headers"
           ? { nodeId, attempts, requestId: request.requestId }
           : undefined,
+        deps.runtime.service.affinity?.cookie,
       ),
     fail: (end) => failure(end, request.requestId),
   };
@@ -221,11 +222,12 @@ export function joinUrl(nodeUrl: string, pathAndQuery: string): string {
 function finish(
   result: ForwardResult & { kind: "response" },
   provenance: Provenance | undefined,
+  affinityCookie: string | undefined,
 ): Response {
   if (
     provenance === undefined &&
     result.delivery === "streamed" &&
-    !answerNeedsCleaning(result.response.headers)
+    !answerNeedsCleaning(result.response.headers, affinityCookie)
   ) {
     return result.response;
   }
@@ -241,7 +243,7 @@ function finish(
       : // Built from the node's Response itself, whose status, headers and manual encoding the
         // runtime copies natively: measured, a field-by-field init cost 8% more CPU a request.
         new Response(result.response.body, result.response);
-  stampAnswer(answer.headers, provenance);
+  stampAnswer(answer.headers, provenance, affinityCookie);
   return answer;
 }
 

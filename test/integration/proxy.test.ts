@@ -152,6 +152,23 @@ describe.each(ATTEMPT_PATHS)("%s", (_path, onPath) => {
       }
     });
 
+    it("drops a node's Set-Cookie for the gateway's own cookies, keeping its others", async () => {
+      const nodes = await addNodes(1);
+      const svc = serviceGateway(nodes, onPath);
+      const planted = { "set-cookie": "roundhouse-session=forged; Path=/_gw/dashboard" };
+      const scoped = { "set-cookie": "app=1; Path=/_gw" };
+      const own = { "set-cookie": "app=1; Path=/" };
+      const answers: (string | null)[] = [];
+      for (const headers of [planted, scoped, own, planted, own]) {
+        const response = await svc.fetch("/", {
+          headers: { "x-backend-response-headers": JSON.stringify(headers) },
+        });
+        await response.body?.cancel();
+        answers.push(response.headers.get("set-cookie"));
+      }
+      expect(answers).toEqual([null, null, "app=1; Path=/", null, "app=1; Path=/"]);
+    });
+
     it("answers 404 problem+json for an unknown service", async () => {
       const response = await gateway({ services: [] })("/s/nope/x");
       expect(response.status).toBe(404);

@@ -4,6 +4,7 @@ import {
   answerNeedsCleaning,
   droppedAnswerNames,
   hopByHopNames,
+  setsGatewayCookie,
   stampAnswer,
   upstreamHeaders,
 } from "../../src/dispatch/headers.ts";
@@ -117,7 +118,7 @@ describe("stampAnswer", () => {
       ["set-cookie", "a=1"],
       ["set-cookie", "b=2"],
     ]);
-    stampAnswer(headers, { nodeId: "node-1", attempts: 2, requestId: "req-9" });
+    stampAnswer(headers, { nodeId: "node-1", attempts: 2, requestId: "req-9" }, undefined);
     expect([...headers]).toEqual([
       ["content-length", "2"],
       ["set-cookie", "a=1"],
@@ -141,7 +142,7 @@ describe("stampAnswer", () => {
       "x-roundhouse-attempts",
       "x-secret",
     ]);
-    stampAnswer(headers, undefined);
+    stampAnswer(headers, undefined, undefined);
     expect([...headers]).toEqual([
       ["etag", '"a"'],
       ["x-request-id", "node-made"],
@@ -151,7 +152,7 @@ describe("stampAnswer", () => {
 
 describe("answerNeedsCleaning", () => {
   it("leaves to the runtime the connection-level lines it drops itself, and nothing else", () => {
-    const node = (pairs: [string, string][]) => answerNeedsCleaning(new Headers(pairs));
+    const node = (pairs: [string, string][]) => answerNeedsCleaning(new Headers(pairs), undefined);
     expect(node([["content-type", "text/plain"]])).toBe(false);
     expect(
       node([
@@ -170,5 +171,32 @@ describe("answerNeedsCleaning", () => {
     ).toBe(true);
     expect(node([["proxy-authenticate", "Basic"]])).toBe(true);
     expect(node([["x-roundhouse-node", "forged"]])).toBe(true);
+  });
+});
+
+describe("the gateway's cookies in a node's answer", () => {
+  it("names a roundhouse-* cookie, the affinity cookie, and any cookie scoped to /_gw", () => {
+    const own = (line: string) => setsGatewayCookie(line, "pin");
+    expect(own("roundhouse-session=x; Path=/_gw/dashboard; HttpOnly")).toBe(true);
+    expect(own("Roundhouse-Node=svc/n1")).toBe(true);
+    expect(own("pin=svc/n1; Path=/")).toBe(true);
+    expect(own("app=1; path = /_gw")).toBe(true);
+    expect(own("app=1; Path=/_gw/admin; Secure")).toBe(true);
+    expect(own("app=1; Path=/_gwx")).toBe(false);
+    expect(own("app=1; Path=/s/web; Comment=/_gw")).toBe(false);
+    expect(own("pinned=1")).toBe(false);
+  });
+
+  it("drops those lines only, keeping the node's other cookies, and asks for a rebuild", () => {
+    const headers = new Headers([
+      ["set-cookie", "app=1; Path=/"],
+      ["set-cookie", "roundhouse-session=forged; Path=/_gw/dashboard"],
+      ["set-cookie", "pin=svc/n9"],
+      ["set-cookie", "theme=dark"],
+    ]);
+    expect(answerNeedsCleaning(headers, "pin")).toBe(true);
+    expect(answerNeedsCleaning(new Headers([["set-cookie", "app=1"]]), "pin")).toBe(false);
+    stampAnswer(headers, undefined, "pin");
+    expect(headers.getSetCookie()).toEqual(["app=1; Path=/", "theme=dark"]);
   });
 });
