@@ -13,8 +13,11 @@ export interface MemberNode {
   readonly since: number;
   /** Where its gate object should live (a Durable Object location hint). */
   readonly locationHint?: string;
-  /** An operator is draining it: no new dispatch goes to it, not even in panic. */
-  readonly draining?: boolean;
+  /**
+   * Drained: by this gateway's operator, no new dispatch goes to it, not even in panic; by a
+   * peer gateway's (carried by route sync), it is out as an ejected node is, and back in panic.
+   */
+  readonly draining?: "operator" | "peer";
 }
 
 /** The nodes of one scope level. */
@@ -43,13 +46,17 @@ export function selectNodes(
   ejected: (id: string) => boolean,
   panicThreshold: number,
 ): Selection {
-  // A draining node is out whatever else holds: an operator's word outranks panic.
+  // A node this gateway's operator drains is out whatever else holds: their word outranks panic.
+  // A peer's drain weighs no more than a peer's ejection, so it cannot empty a service: with too
+  // few nodes left, panic brings the peer-drained back.
   const serving = levels.map((level) => ({
     ...level,
-    nodes: level.nodes.filter((n) => !n.draining),
+    nodes: level.nodes.filter((n) => n.draining !== "operator"),
   }));
   for (const level of serving) {
-    const routable = level.nodes.filter((n) => n.healthy && !ejected(n.id));
+    const routable = level.nodes.filter(
+      (n) => n.healthy && n.draining === undefined && !ejected(n.id),
+    );
     if (routable.length === 0) continue;
     const panic = routable.length < panicThreshold * level.nodes.length;
     return { scope: level.scope, nodes: panic ? level.nodes : routable, panic };

@@ -4,7 +4,7 @@ import type { MemberNode, MembershipLevel } from "../balancer/membership.ts";
 import { inScope, type ScopeLevel, scopeKey } from "../balancer/scope.ts";
 import { addressPolicyOf } from "../config/network-schema.ts";
 import { listedUrls } from "./discovery-round.ts";
-import type { DeclaredNode, LiveNodesConfig, NodeSetting } from "./live-nodes-types.ts";
+import type { DeclaredNode, KeptSetting, LiveNodesConfig } from "./live-nodes-types.ts";
 
 /** The part of a LiveNodes object's state that its membership is read from. */
 export interface MembershipState {
@@ -13,7 +13,7 @@ export interface MembershipState {
   readonly discovered: Readonly<Record<string, { readonly urls: readonly string[] }>>;
   readonly probes: Readonly<Record<string, ProbeState>>;
   readonly firstSeen: Readonly<Record<string, number>>;
-  readonly settings: Readonly<Record<string, NodeSetting>>;
+  readonly settings: Readonly<Record<string, KeptSetting>>;
 }
 
 /**
@@ -100,7 +100,7 @@ export class LiveMembership {
       weight: setting?.weight ?? node.weight,
       healthy: probe?.healthy ?? true,
       since: Math.max(firstSeen, probe?.healthy ? probe.since : 0),
-      ...(setting?.draining ? { draining: true } : {}),
+      ...(setting?.draining ? { draining: setting.drainedBy ?? "operator" } : {}),
     };
   }
 }

@@ -39,6 +39,18 @@ export interface NodeSetting {
   readonly weight: number | null;
 }
 
+/**
+ * A setting as the live-node object keeps it: who drained the node. This gateway's operator's
+ * drain outranks panic; a drain that arrived from a peer counts only as an ejection does, so a
+ * peer holding the sync secret cannot take every node out (absent: an operator's, as before).
+ */
+export interface KeptSetting extends NodeSetting {
+  readonly drainedBy?: DrainSource;
+}
+
+/** Who drained a node: this gateway's operator, or a peer gateway's, carried by route sync. */
+export type DrainSource = "operator" | "peer";
+
 /** The fields of a setting an operator changes; absent ones stay. */
 export type SettingPatch = Partial<NodeSetting>;
 

@@ -5,6 +5,7 @@ import { logOf } from "../logging/log-of.ts";
 import { LiveMembership } from "./live-membership.ts";
 import type {
   DeclaredNode,
+  DrainSource,
   LiveNodesConfig,
   LiveNodesReport,
   NodeSetting,
@@ -117,7 +118,7 @@ export class LiveNodes extends DurableObject<Env> {
     if (patch.draining !== undefined) await record({ kind: "drain", draining: patch.draining });
     if (patch.weight !== undefined) await record({ kind: "weigh", weight: patch.weight });
     const current = this.#setting(nodeId);
-    this.#setSetting(nodeId, { ...current, ...patch }, "an operator");
+    this.#setSetting(nodeId, { ...current, ...patch }, "operator");
     return this.#setting(nodeId);
   }
 
@@ -127,7 +128,7 @@ export class LiveNodes extends DurableObject<Env> {
    * is the configuration's: never replaced. True when membership changed.
    */
   applySynced(change: SyncedNodeChange): boolean {
-    if (change.kind === "operate") return this.#setSetting(change.nodeId, change.setting, "a peer");
+    if (change.kind === "operate") return this.#setSetting(change.nodeId, change.setting, "peer");
     const at = this.#state.registered.findIndex(
       (n) => n.id === (change.kind === "upsert" ? change.node.id : change.nodeId),
     );
@@ -219,17 +220,33 @@ export class LiveNodes extends DurableObject<Env> {
   }
 
   #setting(nodeId: string): NodeSetting {
-    return this.#state.settings[nodeId] ?? { draining: false, weight: null };
+    const kept = this.#state.settings[nodeId];
+    return kept
+      ? { draining: kept.draining, weight: kept.weight }
+      : { draining: false, weight: null };
   }
 
-  /** Keeps a setting; true when it changed. A node that stops draining starts slow again. */
-  #setSetting(nodeId: string, setting: NodeSetting, by: string): boolean {
+  /**
+   * Keeps a setting; true when it changed. A node that stops draining starts slow again. A drain
+   * keeps who made it: an operator's drain here stands over a peer's, never the other way round.
+   */
+  #setSetting(nodeId: string, setting: NodeSetting, by: DrainSource): boolean {
+    const kept = this.#state.settings[nodeId];
     const current = this.#setting(nodeId);
-    if (current.draining === setting.draining && current.weight === setting.weight) return false;
+    const wasBy = kept?.draining ? (kept.drainedBy ?? "operator") : undefined;
+    const drainedBy = setting.draining ? (wasBy === "operator" ? "operator" : by) : undefined;
+    if (
+      current.draining === setting.draining &&
+      current.weight === setting.weight &&
+      wasBy === drainedBy
+    ) {
+      return false;
+    }
     const service = this.#state.config?.service;
     const log = logOf(this.env);
+    const who = by === "operator" ? "an operator" : "a peer";
     if (current.draining !== setting.draining) {
-      const reason = `${setting.draining ? "drained" : "returned"} by ${by}`;
+      const reason = `${setting.draining ? "drained" : "returned"} by ${who}`;
       log.change({ event: "drain", service, node: nodeId, reason, draining: setting.draining });
     }
     if (current.weight !== setting.weight) {
@@ -237,14 +254,20 @@ export class LiveNodes extends DurableObject<Env> {
         event: "weight",
         service,
         node: nodeId,
-        reason: `set by ${by}`,
+        reason: `set by ${who}`,
         weight: setting.weight,
       });
     }
     if (current.draining && !setting.draining) this.#state.firstSeen[nodeId] = Date.now();
     const plain = !setting.draining && setting.weight === null;
     if (plain) delete this.#state.settings[nodeId];
-    else this.#state.settings[nodeId] = { draining: setting.draining, weight: setting.weight };
+    else {
+      this.#state.settings[nodeId] = {
+        draining: setting.draining,
+        weight: setting.weight,
+        ...(drainedBy ? { drainedBy } : {}),
+      };
+    }
     this.#changed();
     return true;
   }

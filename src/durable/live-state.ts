@@ -3,7 +3,7 @@ import type { ScopeLevel } from "../balancer/scope.ts";
 import { noDiscoveryCounts } from "./discovery.ts";
 import type { DiscoveredState } from "./discovery-round.ts";
 import type { HealthTally } from "./live-health.ts";
-import type { DeclaredNode, LiveNodesConfig, NodeSetting } from "./live-nodes-types.ts";
+import type { DeclaredNode, KeptSetting, LiveNodesConfig } from "./live-nodes-types.ts";
 
 /** What a LiveNodes object persists: its whole state, one storage value. */
 export interface LiveState extends DiscoveredState {
@@ -13,7 +13,7 @@ export interface LiveState extends DiscoveredState {
   probes: Record<string, ProbeState>;
   firstSeen: Record<string, number>;
   /** Operators' drains and weights, by node id, whatever the node's source. */
-  settings: Record<string, NodeSetting>;
+  settings: Record<string, KeptSetting>;
   /** Probe results counted since the object was created, for the metrics. */
   healthTally: HealthTally;
   chains: Record<string, { chain: ScopeLevel[]; usedAt: number }>;

@@ -57,6 +57,10 @@ export const NodeView = z
     rack: z.string().optional(),
     weight: z.number().openapi({ description: "the weight in effect, an operator's if set" }),
     draining: z.boolean(),
+    drainedBy: z.enum(["operator", "peer"]).optional().openapi({
+      description:
+        "who drained it: this gateway's operator (out even in panic) or a peer's (out as an ejected node is)",
+    }),
     source: z.enum(["config", "registered", "discovered"]),
     levels: z.array(z.string()).openapi({ description: "scope levels that list the node" }),
     healthy: z.boolean(),

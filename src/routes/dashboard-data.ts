@@ -54,7 +54,10 @@ export async function serviceCard(
     const ramping =
       service.slowStartMs > 0 && node.since > 0 && now < node.since + service.slowStartMs;
     const [stateName, why]: [NodeRow["state"], string] = node.draining
-      ? ["draining", "drained by an operator"]
+      ? [
+          "draining",
+          node.draining === "peer" ? "drained by a peer gateway" : "drained by an operator",
+        ]
       : until !== undefined
         ? ["ejected", `consecutive failures, until ${new Date(until).toISOString().slice(11, 19)}`]
         : !node.healthy

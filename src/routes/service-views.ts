@@ -76,7 +76,7 @@ export async function gather(env: Env, service: ResolvedService, sync?: SyncConf
   const peers = await peerStatus(env, sync, service.name);
   const takes = (n: MemberNode) => n.healthy && !n.draining && !ejected.has(n.id);
   const serving = nodes.findIndex((level) => level.some(takes));
-  const servingLevel = (nodes[serving] ?? []).filter((n) => !n.draining);
+  const servingLevel = (nodes[serving] ?? []).filter((n) => n.draining !== "operator");
   const routable = servingLevel.filter(takes).length;
   const panic = serving < 0 || routable < service.panicThreshold * servingLevel.length;
   return { chain, report, ejected, byId, gates, peers, serving, routable, panic };
@@ -113,7 +113,8 @@ export async function detail(env: Env, service: ResolvedService, sync?: SyncConf
         dc: node.dc,
         rack: node.rack,
         weight: node.weight,
-        draining: node.draining ?? false,
+        draining: node.draining !== undefined,
+        ...(node.draining ? { drainedBy: node.draining } : {}),
         source: configured.has(node.id)
           ? "config"
           : registered.has(node.id)

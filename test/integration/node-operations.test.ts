@@ -239,4 +239,57 @@ describe("drain and weight across peers", () => {
     expect((await send([drain(false, now + 1_000)])).status).toBe(200);
     expect(await draining()).toBe(false);
   });
+
+  it("cannot let a peer empty a service: peer-drained nodes come back in panic, an operator's drain here stands", async () => {
+    const [peer] = await addPeers(1);
+    const nodes = await addNodes(2);
+    const service = serviceName("oppanic");
+    const id = gatewayId();
+    const gw = syncGateway({
+      gatewayId: id,
+      peers: [peer!],
+      service,
+      nodes: declared(nodes),
+      serviceOverrides: { slowStartMs: 0 },
+    });
+    let wall = Date.now();
+    const drain = (node: TestNode) => ({
+      key: `${service}/${node.id}`,
+      kind: "drain",
+      draining: true,
+      stamp: encodeStamp({ wallMs: ++wall, counter: 0, origin: "remote" }),
+    });
+    const body = JSON.stringify({ origin: "remote", changes: nodes.map(drain) });
+    const sent = await gw.fetch(
+      "/_gw/peer/changes",
+      await signedInit(id, "POST", "/_gw/peer/changes", body),
+    );
+    expect(sent.status).toBe(200);
+    const drainedBy = async () =>
+      ((await gw.detail()).nodes as { id: string; drainedBy?: string }[]).map((n) => n.drainedBy);
+    expect(await drainedBy()).toEqual(["peer", "peer"]);
+    const answered = async () => {
+      const response = await gw.fetch(`/s/${service}/`);
+      await response.body?.cancel();
+      return [response.status, response.headers.get("x-roundhouse-node")];
+    };
+    const served = new Set<unknown>();
+    for (let i = 0; i < 4; i++) {
+      const [status, node] = await answered();
+      expect(status).toBe(200);
+      served.add(node);
+    }
+    expect([...served].sort()).toEqual(nodes.map((n) => n.id).sort());
+    // This gateway's operator drains the first too: out even in panic, and a peer's later drain
+    // of the same node leaves it the operator's.
+    const own = await gw.fetch(`/_gw/admin/services/${service}/nodes/${nodes[0]!.id}/drain`, {
+      method: "POST",
+      headers: AUTH,
+    });
+    expect(own.status).toBe(200);
+    const again = JSON.stringify({ origin: "remote", changes: [drain(nodes[0]!)] });
+    await gw.fetch("/_gw/peer/changes", await signedInit(id, "POST", "/_gw/peer/changes", again));
+    expect(await drainedBy()).toEqual(["operator", "peer"]);
+    for (let i = 0; i < 4; i++) expect(await answered()).toEqual([200, nodes[1]!.id]);
+  });
 });

@@ -95,3 +95,31 @@ describe("selectNodes", () => {
     expect(selectNodes([], none, 0.5)).toEqual({ scope: undefined, nodes: [], panic: false });
   });
 });
+
+describe("drains by source", () => {
+  const drained = (id: string, by: "operator" | "peer"): MemberNode => ({
+    ...node(id),
+    draining: by,
+  });
+  const level = (nodes: MemberNode[]): MembershipLevel => ({ scope: { kind: "cluster" }, nodes });
+
+  it("keeps a peer-drained node out as an ejected one is, while enough others are routable", () => {
+    const selection = selectNodes([level([drained("a", "peer"), node("b"), node("c")])], none, 0.5);
+    expect([ids(selection), selection.panic]).toEqual([["b", "c"], false]);
+  });
+
+  it("brings peer-drained nodes back in panic: a peer draining every node empties nothing", () => {
+    const all = level(["a", "b", "c"].map((id) => drained(id, "peer")));
+    const selection = selectNodes([all], none, 0.5);
+    expect([ids(selection), selection.panic]).toEqual([["a", "b", "c"], true]);
+    const most = level([drained("a", "peer"), drained("b", "peer"), node("c")]);
+    expect(ids(selectNodes([most], none, 0.5))).toEqual(["a", "b", "c"]);
+  });
+
+  it("keeps an operator-drained node out even in panic, and every node drained so routes nowhere", () => {
+    const mixed = level([drained("a", "operator"), drained("b", "peer"), node("c", false)]);
+    expect(ids(selectNodes([mixed], none, 0.5))).toEqual(["b", "c"]);
+    const all = level(["a", "b"].map((id) => drained(id, "operator")));
+    expect(ids(selectNodes([all], none, 0.5))).toEqual([]);
+  });
+});
