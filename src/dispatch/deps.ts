@@ -54,7 +54,7 @@ export function dispatchDeps(
     random: Math.random,
     leaseContext: {
       get totalNodes() {
-        return runtime.knownCount;
+        return runtime.listedCount;
       },
       now: Date.now,
       background: waitUntil,

@@ -194,7 +194,7 @@ async function throughGate(attempt: Attempt, deps: DispatchDeps): Promise<Forwar
     // Headers cross into the gate as [name, value] pairs, which RPC carries as plain data.
     const upstream = { ...attempt.upstream, headers: [...attempt.upstream.headers] };
     return await gateOf(deps.env, service, attempt.node).forward(upstream, {
-      ...gateHealthContext(service, attempt.node, runtime.knownCount),
+      ...gateHealthContext(service, attempt.node, runtime.listedCount),
       gateLimit: service.gate.limit,
       queueTimeoutMs: attempt.remainingMs,
       perTryTimeoutMs: attempt.holdMs,

@@ -44,7 +44,7 @@ export function dispatchInvocation(
       deps.runtime.counters.gateCalls++;
       return gateOf(env, service, node)
         .invoke(invocation.payload, {
-          ...gateHealthContext(service, node, runtime.knownCount),
+          ...gateHealthContext(service, node, runtime.listedCount),
           nodeUrl: node.url,
           gateLimit: service.gate.limit,
           queueTimeoutMs: remaining,

@@ -37,6 +37,9 @@ export type ViewCall = (
   knownVersion: number,
 ) => Promise<ViewResponse>;
 
+/** How long a node no cached view lists any more is still remembered (a dispatch may hold it). */
+export const KNOWN_RETENTION_MS = 60_000;
+
 /**
  * One isolate's view of a service's membership: the levels of each scope chain it has routed in
  * (cached by version, refreshed at most once per active interval), the nodes it has seen, and the
@@ -51,7 +54,11 @@ export class MembershipCache {
   readonly #slowUntil: (nodeId: string) => number;
   readonly #slowEnds: () => Iterable<number>;
   readonly #views = new Map<string, CachedView>();
-  readonly #known = new Map<string, MemberNode>();
+  // Every node listed lately, with when it last was: a dispatch may still hold one a fresh view
+  // dropped, so nodes are forgotten only once unlisted for KNOWN_RETENTION_MS.
+  readonly #known = new Map<string, { node: MemberNode; listedAt: number }>();
+  // Nodes the cached views list now: the total the share cap on ejections is taken of.
+  #listed = 0;
   readonly #places = new Set<string>();
   readonly #ejected = new Map<string, number>();
   // When each node last came back from an ejection, for slow start.
@@ -69,17 +76,38 @@ export class MembershipCache {
     this.#liveConfig = liveConfig;
     this.#slowUntil = slow.until;
     this.#slowEnds = slow.ends;
-    for (const level of declaredLevels(service.nodes, [{ kind: "cluster" }], inScope)) {
-      for (const node of level.nodes) this.#learn(node);
-    }
+    this.#relearn(0);
   }
 
-  /** Remembers a node and the datacenter and rack it is in. */
-  #learn(node: MemberNode): void {
-    this.#known.set(node.id, node);
-    if (node.dc !== undefined) this.#places.add(node.dc);
-    if (node.dc !== undefined && node.rack !== undefined)
-      this.#places.add(`${node.dc}/${node.rack}`);
+  /**
+   * Rebuilds what the isolate knows from the configured nodes and every cached view: each listed
+   * node (and the datacenter and rack it is in) marked as listed at `now`, nodes unlisted for
+   * longer than KNOWN_RETENTION_MS forgotten with their ejection records, so churning membership
+   * cannot grow any per-node map here.
+   */
+  #relearn(now: number): void {
+    const listed = new Map<string, MemberNode>();
+    for (const level of declaredLevels(this.#service.nodes, [{ kind: "cluster" }], inScope)) {
+      for (const node of level.nodes) listed.set(node.id, node);
+    }
+    for (const view of this.#views.values()) {
+      for (const level of view.levels) for (const node of level.nodes) listed.set(node.id, node);
+    }
+    for (const [id, node] of listed) this.#known.set(id, { node, listedAt: now });
+    this.#listed = listed.size;
+    this.#places.clear();
+    for (const [id, { node, listedAt }] of this.#known) {
+      if (!listed.has(id) && now - listedAt > KNOWN_RETENTION_MS) {
+        this.#known.delete(id);
+        this.#ejected.delete(id);
+        this.#ejectionEnds.delete(id);
+        continue;
+      }
+      if (node.dc !== undefined) this.#places.add(node.dc);
+      if (node.dc !== undefined && node.rack !== undefined) {
+        this.#places.add(`${node.dc}/${node.rack}`);
+      }
+    }
   }
 
   /**
@@ -96,13 +124,18 @@ export class MembershipCache {
     return this.#service.discovery?.activeIntervalMs ?? 1_000;
   }
 
-  /** A node by id, from any membership this isolate has seen. */
+  /** A node by id, from any membership this isolate has seen lately. */
   node(id: string): MemberNode | undefined {
-    return this.#known.get(id);
+    return this.#known.get(id)?.node;
   }
 
-  /** Nodes this isolate knows of, for the share cap on ejections. */
-  get knownCount(): number {
+  /** Nodes the memberships this isolate holds list now, for the share cap on ejections. */
+  get listedCount(): number {
+    return this.#listed;
+  }
+
+  /** Nodes this isolate remembers, listed now or lately (bounded by KNOWN_RETENTION_MS). */
+  get rememberedCount(): number {
     return this.#known.size;
   }
 
@@ -179,7 +212,7 @@ export class MembershipCache {
 
   /** Whether a node in slow start takes this first pick: its share of a full node's traffic. */
   admits(id: string, now: number, random: () => number): boolean {
-    const node = this.#known.get(id);
+    const node = this.#known.get(id)?.node;
     if (!node || this.#service.slowStartMs === 0) return true;
     const since = Math.max(node.since, this.#ejectionEnds.get(id) ?? 0);
     return random() < slowStartShare(since, now, this.#service.slowStartMs);
@@ -242,7 +275,7 @@ export class MembershipCache {
       if (answer.levels) {
         entry.levels = answer.levels;
         entry.route = undefined;
-        for (const level of answer.levels) for (const node of level.nodes) this.#learn(node);
+        this.#relearn(now);
       }
       entry.version = answer.version;
     } catch (error) {

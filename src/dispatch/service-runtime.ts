@@ -116,8 +116,9 @@ export class ServiceRuntime {
     return this.membership.node(id);
   }
 
-  get knownCount(): number {
-    return this.membership.knownCount;
+  /** Nodes the isolate's memberships list now: the total the ejection cap is a share of. */
+  get listedCount(): number {
+    return this.membership.listedCount;
   }
 
   /**
@@ -157,7 +158,7 @@ export class ServiceRuntime {
     this.latency.begin(nodeId);
     return (latencyMs, now) => {
       if (latencyMs !== undefined) this.#handshakes.record(latencyMs);
-      const taken = this.latency.end(nodeId, latencyMs, now, this.knownCount, (id) =>
+      const taken = this.latency.end(nodeId, latencyMs, now, this.listedCount, (id) =>
         this.membership.isEjected(id, now),
       );
       for (const { nodeId: id, until } of taken) {

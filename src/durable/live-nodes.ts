@@ -287,7 +287,20 @@ export class LiveNodes extends DurableObject<Env> {
   }
 
   #save(): void {
+    this.#prune();
     this.ctx.storage.kv.put(STATE_KEY, this.#state);
+  }
+
+  /**
+   * Drops the per-node records of nodes listed nowhere any more (configured, registered or
+   * discovered and not yet stale), so a discovery answerer churning node names cannot grow the
+   * state; a node that comes back starts afresh, slow start included. Operators' settings stay.
+   */
+  #prune(): void {
+    const listed = new Set(this.#membership.allNodes().map((node) => node.id));
+    for (const records of [this.#state.firstSeen, this.#state.healthTally]) {
+      for (const id of Object.keys(records)) if (!listed.has(id)) delete records[id];
+    }
   }
 
   #idleInterval(): number {

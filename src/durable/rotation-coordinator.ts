@@ -1,7 +1,14 @@
 import { DurableObject } from "cloudflare:workers";
 import { ejectionAllowance } from "../balancer/ejection.ts";
 import type { RotationLease } from "../balancer/rotation.ts";
-import { type DispatchMetrics, emptyMetrics, mergeMetrics } from "../metrics/dispatch-metrics.ts";
+import {
+  type DispatchMetrics,
+  emptyMetrics,
+  forgetIdleNodes,
+  mergeMetrics,
+  type NodeTallies,
+  nodesIn,
+} from "../metrics/dispatch-metrics.ts";
 import { addToHistory, type HistoryStep } from "../metrics/history.ts";
 
 /** A lease plus what the isolate must know to route with it. */
@@ -31,7 +38,7 @@ export interface CoordinatorStats {
 const EJECTIONS_KEY = "ejections";
 
 /** What the coordinator totals for a service's metrics. */
-export interface ServiceMetrics {
+export interface ServiceMetrics extends NodeTallies {
   /** Every isolate's dispatch counts. */
   readonly dispatch: DispatchMetrics;
   /** Ejections for consecutive failures granted, by node. */
@@ -63,14 +70,24 @@ export class RotationCoordinator extends DurableObject<Env> {
       dispatch: emptyMetrics(),
       ejectionsGranted: {},
       history: [],
+      lastSeen: {},
       ...ctx.storage.kv.get<ServiceMetrics>(METRICS_KEY),
     };
+    // Totals stored before nodes were aged carry no times: their nodes start aging now.
+    const { dispatch, ejectionsGranted, lastSeen } = this.#metrics;
+    const now = Date.now();
+    for (const id of [...nodesIn(dispatch), ...Object.keys(ejectionsGranted)]) {
+      lastSeen[id] ??= now;
+    }
   }
 
   /** Adds an isolate's shipment of dispatch counts to the service's totals. */
   reportMetrics(counts: DispatchMetrics): void {
+    const now = Date.now();
     mergeMetrics(this.#metrics.dispatch, counts);
-    addToHistory(this.#metrics.history, counts, Date.now());
+    addToHistory(this.#metrics.history, counts, now);
+    for (const id of nodesIn(counts)) this.#metrics.lastSeen[id] = now;
+    forgetIdleNodes(this.#metrics, now);
     this.ctx.storage.kv.put(METRICS_KEY, this.#metrics);
   }
 
@@ -99,6 +116,7 @@ export class RotationCoordinator extends DurableObject<Env> {
     this.#save();
     const granted = this.#metrics.ejectionsGranted;
     granted[request.nodeId] = (granted[request.nodeId] ?? 0) + 1;
+    this.#metrics.lastSeen[request.nodeId] = now;
     this.ctx.storage.kv.put(METRICS_KEY, this.#metrics);
     return true;
   }

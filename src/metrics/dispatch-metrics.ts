@@ -70,6 +70,51 @@ export function mergeMetrics(into: DispatchMetrics, from: DispatchMetrics): void
   into.retriesRefused += from.retriesRefused;
 }
 
+/** How long a node's counts are kept after the last shipment or ejection that named it. */
+export const NODE_METRICS_RETENTION_MS = 10 * 60_000;
+
+/** The per-node tallies a service's totals keep, and when each node last appeared in them. */
+export interface NodeTallies {
+  readonly dispatch: DispatchMetrics;
+  readonly ejectionsGranted: Record<string, number>;
+  /** When each node was last named by a shipment or an ejection, ms since epoch. */
+  readonly lastSeen: Record<string, number>;
+}
+
+/** The node ids `metrics` counts anything for ("" is no node). */
+export function nodesIn(metrics: DispatchMetrics): Set<string> {
+  const ids = new Set<string>();
+  for (const map of perNodeMaps(metrics)) for (const id of Object.keys(map)) ids.add(id);
+  ids.delete("");
+  return ids;
+}
+
+/**
+ * Forgets every node not named within NODE_METRICS_RETENTION_MS of `now`, so the totals of a
+ * service whose nodes churn stay bounded by the nodes of the last minutes. A node that comes back
+ * starts its counters from zero, which Prometheus reads as a counter reset.
+ */
+export function forgetIdleNodes(tallies: NodeTallies, now: number): void {
+  for (const [id, at] of Object.entries(tallies.lastSeen)) {
+    if (now - at <= NODE_METRICS_RETENTION_MS) continue;
+    delete tallies.lastSeen[id];
+    delete tallies.ejectionsGranted[id];
+    for (const map of perNodeMaps(tallies.dispatch)) delete map[id];
+  }
+}
+
+function perNodeMaps(metrics: DispatchMetrics): Record<string, unknown>[] {
+  return [
+    metrics.requests,
+    metrics.attempts,
+    metrics.retries,
+    metrics.failures,
+    metrics.hedges,
+    metrics.latencyEjections,
+    metrics.handshakes,
+  ];
+}
+
 function mergeCounts(into: Counts, from: Counts): void {
   for (const [node, byLabel] of Object.entries(from)) {
     for (const [label, n] of Object.entries(byLabel)) bump(into, node, label, n);

@@ -105,6 +105,27 @@ describe("admin API nodes", () => {
     expect(after.registered.map((n) => n.id)).toEqual(["reg-1"]);
   });
 
+  it("keeps no record of a node once it is listed nowhere, over 50 rounds of churn", async () => {
+    const { nodes, name, fetchVia } = await setup();
+    for (let round = 0; round < 50; round++) {
+      const id = `churn-${round}`;
+      const added = await fetchVia(
+        `/_gw/admin/services/${name}/nodes`,
+        post({ id, url: `${nodes[1]!.url}/churn-${round}` }),
+      );
+      expect(added.status).toBe(201);
+      const gone = await fetchVia(`/_gw/admin/services/${name}/nodes/${id}`, {
+        method: "DELETE",
+        headers: auth,
+      });
+      expect(gone.status).toBe(204);
+    }
+    const stored = await runInDurableObject(liveNodesOf(env, name), (_i: LiveNodes, state) =>
+      state.storage.kv.get<{ firstSeen: Record<string, number> }>("state"),
+    );
+    expect(Object.keys(stored?.firstSeen ?? {})).toEqual(["static-1"]);
+  });
+
   it("rejects a duplicate id with 409 and an invalid body with 400 naming the field", async () => {
     const { nodes, name, fetchVia } = await setup();
     const dup = await fetchVia(

@@ -4,8 +4,12 @@ import { describe, expect, it } from "vitest";
 import { METRICS, VERSION } from "../../src/metrics/catalogue.ts";
 import {
   emptyMetrics,
+  forgetIdleNodes,
   MetricsRecorder,
   mergeMetrics,
+  NODE_METRICS_RETENTION_MS,
+  type NodeTallies,
+  nodesIn,
   statusClass,
 } from "../../src/metrics/dispatch-metrics.ts";
 import { render } from "../../src/metrics/exposition.ts";
@@ -100,5 +104,38 @@ describe("the metrics catalogue", () => {
   it("reports the package's version", () => {
     const pkg = JSON.parse(readFileSync("package.json", "utf8")) as { version: string };
     expect(VERSION).toBe(pkg.version);
+  });
+});
+
+describe("per-node totals under churn", () => {
+  it("keep only the nodes named within the retention, over 50 rounds of new nodes", () => {
+    const tallies = { dispatch: emptyMetrics(), ejectionsGranted: {}, lastSeen: {} } as NodeTallies;
+    const stepMs = 60_000;
+    let now = 1_000_000;
+    for (let round = 0; round < 50; round++) {
+      const recorder = new MetricsRecorder();
+      for (const i of [0, 1]) {
+        const id = `r${round}-${i}`;
+        recorder.attempt(id, "response", false);
+        recorder.handshake(id, 12);
+        recorder.answered(id, 200);
+      }
+      recorder.answered(undefined, 503);
+      const counts = recorder.take();
+      mergeMetrics(tallies.dispatch, counts);
+      for (const id of nodesIn(counts)) tallies.lastSeen[id] = now;
+      tallies.ejectionsGranted[`r${round}-0`] = 1;
+      forgetIdleNodes(tallies, now);
+      now += stepMs;
+    }
+    const kept = Math.floor(NODE_METRICS_RETENTION_MS / stepMs) + 1;
+    expect(Object.keys(tallies.lastSeen)).toHaveLength(2 * kept);
+    expect(Object.keys(tallies.dispatch.attempts)).toHaveLength(2 * kept);
+    expect(Object.keys(tallies.dispatch.handshakes)).toHaveLength(2 * kept);
+    expect(Object.keys(tallies.ejectionsGranted)).toHaveLength(kept);
+    // The requests no node answered are no node's: they stay.
+    expect(tallies.dispatch.requests[""]).toEqual({ "5xx": 50 });
+    expect(tallies.dispatch.attempts["r49-0"]).toEqual({ response: 1 });
+    expect(tallies.dispatch.attempts["r0-0"]).toBeUndefined();
   });
 });
