@@ -28,6 +28,7 @@ interface JsonSchema {
   additionalProperties?: JsonSchema | boolean;
   propertyNames?: JsonSchema;
   oneOf?: JsonSchema[];
+  anyOf?: JsonSchema[];
 }
 
 const PREAMBLE = `# Configuration reference
@@ -101,6 +102,7 @@ function collectRefs(node: JsonSchema, refs: string[]): void {
   if (node.items) collectRefs(node.items, refs);
   if (typeof node.additionalProperties === "object") collectRefs(node.additionalProperties, refs);
   for (const variant of node.oneOf ?? []) collectRefs(variant, refs);
+  for (const variant of node.anyOf ?? []) collectRefs(variant, refs);
 }
 
 function typeOf(node: JsonSchema): string {
@@ -110,6 +112,7 @@ function typeOf(node: JsonSchema): string {
   }
   if (node.enum) return listOf(node.enum.map((v) => `\`${JSON.stringify(v)}\``));
   if (node.const !== undefined) return `\`${JSON.stringify(node.const)}\``;
+  if (node.anyOf) return node.anyOf.map(typeOf).join(" or ");
   switch (node.type) {
     case "integer":
     case "number":

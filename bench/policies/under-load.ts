@@ -81,7 +81,7 @@ export async function budgetFigures(fleet: Fleet, options: Options): Promise<Bud
   };
   const services = [
     { name: "budget-on", ...common, retry: { budget: { percent: 20, minRetries: 3 } } },
-    { name: "budget-off", ...common },
+    { name: "budget-off", ...common, retry: { budget: false } },
   ];
   const gateway = await startGateway({ services }, options.port);
   try {

@@ -75,9 +75,12 @@ export const RetrySchema = z
       .describe(
         "Largest request body kept in memory so it can be sent again. A larger body is streamed to the first node, and the request is not retried once it may have reached that node.",
       ),
-    budget: RetryBudgetSchema.optional().describe(
-      "Envoy's retry budget: retries in flight limited to a share of the requests in flight. Off when absent.",
-    ),
+    budget: z
+      .union([RetryBudgetSchema, z.literal(false)])
+      .default({ percent: 20, minRetries: 3 })
+      .describe(
+        "Envoy's retry budget: retries in flight limited to a share of the requests in flight. On by default (20%, or 3 retries whatever the share); `false` turns it off, and then every failing request may cost `maxAttempts` attempts. See [policies.md](policies.md#what-one-request-can-cost-upstream).",
+      ),
     hedge: HedgeSchema.optional().describe(
       "Send a slow request that is safe to repeat to a second node; the first answer wins. Off when absent. Needs `maxAttempts` of 2 or more.",
     ),

@@ -78,7 +78,7 @@ export class ServiceRuntime {
       allow: service.allow,
       ...(service.gatewayId === undefined ? {} : { gatewayId: service.gatewayId }),
     };
-    this.retryBudget = new RetryBudget(service.retry.budget);
+    this.retryBudget = new RetryBudget(service.retry.budget || undefined);
     this.log = new Log(service.logging);
     this.rings = new RingCache(service.hash.pointsPerWeight);
     this.latency = new LatencyTracker(service.latencyEjection, service.ejection.maxEjectedShare);

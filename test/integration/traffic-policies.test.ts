@@ -193,7 +193,7 @@ describe("retry budget", () => {
       retry: { ...retry, budget: { percent: 0, minRetries: 0 } },
       ejection,
     });
-    const unbudgeted = serviceGateway(nodes, { retry, ejection });
+    const unbudgeted = serviceGateway(nodes, { retry: { ...retry, budget: false }, ejection });
     for (let i = 0; i < 3; i++) {
       const refused = await send(budgeted.fetch);
       expect(refused.status).toBe(503);
