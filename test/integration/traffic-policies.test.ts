@@ -205,6 +205,36 @@ describe("retry budget", () => {
   });
 });
 
+describe("what one client request can cost upstream", () => {
+  it("sends a failing, hedged POST with an Idempotency-Key to maxAttempts nodes at most", async () => {
+    // The worst case: a request safe to repeat, hedged early, to more nodes than the cap, every
+    // one failing slowly, so each hedge goes out while the others are still in flight.
+    const nodes = await addNodes(5);
+    for (const node of nodes) {
+      await setBehaviour(node, { mode: "fail", failStatus: 503, delayMs: 60 });
+    }
+    const retry = { maxAttempts: 3, backoffBaseMs: 0, backoffMaxMs: 0, hedge: { afterMs: 5 } };
+    const ejection = { consecutiveFailures: 1_000 };
+    for (const budget of [{}, { budget: false }]) {
+      const svc = serviceGateway(nodes, { retry: { ...retry, ...budget }, ejection });
+      const requestId = `worst-${svc.name}`;
+      const response = await send(svc.fetch, {
+        method: "POST",
+        body: "payload",
+        headers: { "idempotency-key": "k1", "x-request-id": requestId },
+      });
+      expect(response.status).toBe(503);
+      expect(response.headers.get("x-roundhouse-attempts")).toBe("3");
+      const stats = await Promise.all(nodes.map(nodeStats));
+      const received = stats.map((s) => s.byRequestId[requestId] ?? 0);
+      expect(received.reduce((sum, n) => sum + n, 0)).toBe(retry.maxAttempts);
+      expect(Math.max(...received)).toBe(1);
+      // Hedges went out beside the first attempt, and still counted toward the cap.
+      expect((await svc.stats()).hedges).toBeGreaterThanOrEqual(1);
+    }
+  });
+});
+
 describe("hedging", () => {
   it("sends a slow request to a second node and cancels the first", async () => {
     const nodes = await addNodes(3);

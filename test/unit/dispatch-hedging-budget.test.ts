@@ -183,6 +183,49 @@ describe("retry budget in the attempt loop", () => {
   });
 });
 
+describe("the default retry budget", () => {
+  /**
+   * `count` requests at once whose first attempts all fail at once and whose retries hang until
+   * released: how many retries started, and how many the budget refused.
+   */
+  async function burst(retry: Record<string, unknown>, count: number) {
+    const svc = service({ retry: { backoffBaseMs: 0, backoffMaxMs: 0, ...retry } });
+    const { deps } = world(svc);
+    let releaseRetries: () => void = () => {};
+    const retriesHeld = new Promise<void>((resolve) => {
+      releaseRetries = resolve;
+    });
+    let started = 0;
+    const dispatches = Array.from({ length: count }, () => {
+      const tries: string[] = [];
+      const kind = hangingKind(svc, tries, () => {
+        if (tries.length === 1) return Promise.resolve({ node: "first", ok: false });
+        started++;
+        return retriesHeld.then(() => ({ node: "retry", ok: true }));
+      });
+      return answerOf(runAttempts(kind, cluster, deps));
+    });
+    // Every request has failed its first attempt and been granted or refused its retry.
+    await vi.waitFor(() => expect(started + deps.runtime.counters.retriesRefused).toBe(count));
+    await settle();
+    releaseRetries();
+    await Promise.all(dispatches);
+    expect(deps.runtime.retryBudget.inFlight).toEqual({ requests: 0, retries: 0 });
+    return { started, refused: deps.runtime.counters.retriesRefused };
+  }
+
+  it("holds a burst of failing requests to 20% of them, or 3 retries, with no budget configured", async () => {
+    // 10 requests in flight: 20% is 2, so the minimum of 3 rules.
+    expect(await burst({}, 10)).toEqual({ started: 3, refused: 7 });
+    // 40 in flight: 20% is 8.
+    expect(await burst({}, 40)).toEqual({ started: 8, refused: 32 });
+  });
+
+  it("lets every retry start with budget: false", async () => {
+    expect(await burst({ budget: false }, 10)).toEqual({ started: 10, refused: 0 });
+  });
+});
+
 /** An attempt kind whose attempts resolve as `outcome` says; `ok: false` is a retryable failure. */
 function hangingKind(
   svc: ReturnType<typeof service>,
