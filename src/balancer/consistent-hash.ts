@@ -115,3 +115,29 @@ export class BoundedHashPlan implements NodePlan {
     return id;
   }
 }
+
+/**
+ * Whether one more request fits under a node's bounded load: its requests in flight, this one
+ * counted, within `balanceFactor` times its weighted share of the mean over `round` (the weighted
+ * round of routable nodes), rounded up as the ring's second pass rounds it, so a lightly loaded
+ * node always has room. A node outside the round has none.
+ */
+export function underBoundedLoad(
+  id: string,
+  round: readonly string[],
+  outstanding: (id: string) => number,
+  balanceFactor: number,
+): boolean {
+  let weight = 0;
+  let total = 0;
+  const seen = new Set<string>();
+  for (const member of round) {
+    if (member === id) weight++;
+    if (seen.has(member)) continue;
+    seen.add(member);
+    total += outstanding(member);
+  }
+  if (weight === 0) return false;
+  const capacity = Math.ceil((balanceFactor * (total + 1) * weight) / round.length);
+  return outstanding(id) + 1 <= capacity;
+}

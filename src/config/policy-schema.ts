@@ -28,7 +28,7 @@ export const HashSchema = z
       .boolean()
       .default(true)
       .describe(
-        "Cap each node's requests in flight at `balanceFactor` times its weighted share of the mean; an overloaded owner's keys spill onward.",
+        "Cap each node's requests in flight at `balanceFactor` times its weighted share of the mean; an overloaded owner's keys spill onward. Under every policy, it also caps a node that an affinity cookie pins.",
       ),
     balanceFactor: z
       .number()
@@ -64,7 +64,7 @@ export const AffinitySchema = z
       .max(31_536_000)
       .default(82_800)
       .describe(
-        "Max-Age of the cookie, from when it names a node (Cloudflare Load Balancing's default: 23 hours).",
+        "Max-Age of the cookie, from when it names a node (Cloudflare Load Balancing's default: 23 hours). The signed value carries its issue time, and the gateway ignores a cookie older than this whatever its Max-Age says.",
       ),
     path: z
       .string()
@@ -82,6 +82,12 @@ export const AffinitySchema = z
       .default(true)
       .describe("Secure attribute (browsers require it with `SameSite=None`)."),
     httpOnly: z.boolean().default(true).describe("HttpOnly attribute."),
+    bindTo: z
+      .enum(["client-ip"])
+      .optional()
+      .describe(
+        "Bind the cookie to the client's address (`CF-Connecting-IP`): presented from another address, it pins nothing and is replaced. Off when absent: a client whose address changes (a phone between networks) then moves to a new node.",
+      ),
     secret: secretName
       .default("AFFINITY_SECRET")
       .describe(

@@ -17,6 +17,7 @@ import { nodeFetcher } from "./egress.ts";
 import { gateHealthContext } from "./gate-context.ts";
 import { answerNeedsCleaning, type Provenance, stampAnswer } from "./headers.ts";
 import { fetchNode, isFailureStatus, type NodeRequest } from "./node-fetch.ts";
+import type { Pin } from "./plan.ts";
 
 /** The request as every attempt sends it, minus the node's origin. */
 export interface UpstreamRequest {
@@ -32,7 +33,7 @@ export interface UpstreamRequest {
   /** The request's key under `policy: "consistent_hash"`. */
   readonly hashKey?: string | undefined;
   /** The node the request's affinity cookie names, if valid. */
-  readonly pinned?: string | undefined;
+  readonly pinned?: Pin | undefined;
 }
 
 /**

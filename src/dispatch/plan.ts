@@ -1,4 +1,4 @@
-import { BoundedHashPlan } from "../balancer/consistent-hash.ts";
+import { BoundedHashPlan, underBoundedLoad } from "../balancer/consistent-hash.ts";
 import { murmur3 } from "../balancer/hash.ts";
 import { LeastOutstandingPlan, type NodePlan } from "../balancer/least-outstanding.ts";
 import { PinnedPlan } from "../balancer/pinned-plan.ts";
@@ -10,8 +10,18 @@ import type { DispatchDeps } from "./deps.ts";
 export interface PlanHints {
   /** The request's hash key under `policy: "consistent_hash"`; absent: a random point. */
   readonly hashKey?: string | undefined;
-  /** The node a valid affinity cookie names: tried first while it is routable. */
-  readonly pinned?: string | undefined;
+  /** The node a valid affinity cookie names: tried first while it is routable and has room. */
+  readonly pinned?: Pin | undefined;
+}
+
+/** A session's node, as its affinity cookie names it. */
+export interface Pin {
+  readonly node: string;
+  /**
+   * Told that the node is routable but at its bounded load, so that this one request goes where
+   * the policy sends it while the session stays with its node.
+   */
+  spilled(): void;
 }
 
 /** The order of nodes for one dispatch, by the service's policy and the request's affinity. */
@@ -23,9 +33,19 @@ export async function planFor(
   const plan = await policyPlan(chain, deps, hints.hashKey);
   const { pinned } = hints;
   if (pinned === undefined) return plan;
+  const { runtime } = deps;
+  const round = runtime.route(chain, deps.now()).schedule;
   // A pinned node that is not routable now is not pinned: its sessions move like any key.
-  const routable = deps.runtime.route(chain, deps.now()).schedule.includes(pinned);
-  return routable ? new PinnedPlan(pinned, plan) : plan;
+  if (!round.includes(pinned.node)) return plan;
+  // Nor may a cookie carry a node past the bound that a hash key could not: whoever holds one
+  // (a replayed cookie shared by many clients, say) would otherwise choose a node's whole load.
+  const { hash } = runtime.service;
+  const outstanding = (id: string) => runtime.latency.outstanding(id);
+  if (hash.boundedLoads && !underBoundedLoad(pinned.node, round, outstanding, hash.balanceFactor)) {
+    pinned.spilled();
+    return plan;
+  }
+  return new PinnedPlan(pinned.node, plan);
 }
 
 async function policyPlan(

@@ -1,3 +1,4 @@
+import { generateSignedCookie } from "hono/cookie";
 import { describe, expect, it } from "vitest";
 import {
   addNodes,
@@ -14,6 +15,9 @@ import {
 // reference nodes on loopback.
 
 const nodeOf = (response: Response) => response.headers.get("x-roundhouse-node");
+
+/** The AFFINITY_SECRET the test worker is given (vitest.config.ts). */
+const TEST_AFFINITY_SECRET = "test-affinity-secret-0123456789abcdef";
 
 async function send(
   fetch: (path: string, init?: RequestInit) => Promise<Response>,
@@ -71,16 +75,21 @@ describe("consistent_hash", () => {
 });
 
 describe("cookie affinity", () => {
-  const affine = (nodes: TestNode[], name = serviceName()) => {
+  const affine = (
+    nodes: TestNode[],
+    name = serviceName(),
+    extra: { affinity?: Record<string, unknown>; hash?: Record<string, unknown> } = {},
+  ) => {
     const fetch = gateway({
       services: [
         {
           name,
           nodes: nodes.map((n) => ({ id: n.id, url: n.url })),
-          affinity: { cookie: "rh", ttlSeconds: 600 },
           ejection: { consecutiveFailures: 1 },
           retry: { backoffBaseMs: 0, backoffMaxMs: 0 },
           slowStartMs: 0,
+          ...extra,
+          affinity: { cookie: "rh", ttlSeconds: 600, ...extra.affinity },
         },
       ],
     });
@@ -130,6 +139,86 @@ describe("cookie affinity", () => {
       // Not pinned: the rotation spreads the requests over all three nodes.
       expect(counts.size).toBe(3);
     }
+  });
+
+  /** A cookie signed as the gateway signs one, issued `ageSeconds` ago. */
+  const signed = async (value: string) =>
+    (await generateSignedCookie("rh", value, TEST_AFFINITY_SECRET)).split(";")[0] as string;
+  const issued = (ageSeconds: number) => Math.floor(Date.now() / 1000) - ageSeconds;
+
+  it("pins with a cookie issued within ttlSeconds, and not with an older one", async () => {
+    const nodes = await addNodes(3);
+    const svc = affine(nodes);
+    const home = nodes[1] as TestNode;
+    const fresh = await signed(`${svc.name}/${home.id}/${issued(590)}`);
+    for (let i = 0; i < 6; i++) {
+      const response = await send(svc.fetch, { headers: { cookie: fresh } });
+      expect(nodeOf(response)).toBe(home.id);
+      expect(response.headers.get("set-cookie")).toBeNull();
+    }
+    // Past its time, or of the earlier form that carried none, a genuine signature pins nothing.
+    for (const stale of [
+      await signed(`${svc.name}/${home.id}/${issued(601)}`),
+      await signed(`${svc.name}/${home.id}`),
+    ]) {
+      const counts = new Map<string | null, number>();
+      for (let i = 0; i < 6; i++) {
+        const response = await send(svc.fetch, { headers: { cookie: stale } });
+        expect(response.status).toBe(200);
+        // Rewritten on every answer, with a new issue time, whichever node gave it.
+        const renewed = cookieOf(response) as string;
+        expect(renewed).toMatch(/^rh=/);
+        expect(renewed).not.toBe(stale);
+        counts.set(nodeOf(response), (counts.get(nodeOf(response)) ?? 0) + 1);
+      }
+      expect(counts.size).toBe(3);
+    }
+  });
+
+  it("sends a request elsewhere while its pinned node is at its bounded load, and keeps the session", async () => {
+    const nodes = await addNodes(3);
+    const home = nodes[0] as TestNode;
+    await setBehaviour(home, { delayMs: 400 });
+    for (const [hash, spills] of [
+      [{}, true],
+      [{ boundedLoads: false }, false],
+    ] as const) {
+      const svc = affine(nodes, serviceName(), { hash });
+      const cookie = await signed(`${svc.name}/${home.id}/${issued(0)}`);
+      const before = (await nodeStats(home)).requests;
+      const slow = send(svc.fetch, { headers: { cookie } });
+      await eventually(async () => (await nodeStats(home)).requests > before);
+      // One request in flight at the pinned node, none elsewhere: one more would put it past
+      // 1.25 times its share of the mean.
+      const second = await send(svc.fetch, { headers: { cookie } });
+      expect(second.status).toBe(200);
+      if (spills) expect(nodeOf(second)).not.toBe(home.id);
+      else expect(nodeOf(second)).toBe(home.id);
+      expect(second.headers.get("set-cookie")).toBeNull();
+      expect(nodeOf(await slow)).toBe(home.id);
+    }
+  });
+
+  it("binds the cookie to the client's address with bindTo", async () => {
+    const nodes = await addNodes(3);
+    const svc = affine(nodes, serviceName(), { affinity: { bindTo: "client-ip" } });
+    const from = (ip: string, cookie?: string) => ({
+      headers: { "cf-connecting-ip": ip, ...(cookie ? { cookie } : {}) },
+    });
+    const first = await send(svc.fetch, from("203.0.113.5"));
+    const cookie = cookieOf(first) as string;
+    for (let i = 0; i < 4; i++) {
+      const again = await send(svc.fetch, from("203.0.113.5", cookie));
+      expect(nodeOf(again)).toBe(nodeOf(first));
+      expect(again.headers.get("set-cookie")).toBeNull();
+    }
+    const counts = new Map<string | null, number>();
+    for (let i = 0; i < 6; i++) {
+      const elsewhere = await send(svc.fetch, from("198.51.100.7", cookie));
+      expect(elsewhere.headers.get("set-cookie")).toMatch(/^rh=/);
+      counts.set(nodeOf(elsewhere), (counts.get(nodeOf(elsewhere)) ?? 0) + 1);
+    }
+    expect(counts.size).toBe(3);
   });
 
   it("moves the client when its node is ejected, rewriting the cookie", async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { underBoundedLoad } from "../../src/balancer/consistent-hash.ts";
 import { HandshakeWindow } from "../../src/balancer/handshake-window.ts";
 import { PinnedPlan } from "../../src/balancer/pinned-plan.ts";
 import { QueryPlan } from "../../src/balancer/query-plan.ts";
@@ -53,5 +54,29 @@ describe("PinnedPlan", () => {
     expect(plan.next()).toBeUndefined();
     expect(plan.hasNext()).toBe(false);
     expect(plan.triedNodes[0]).toBe("b");
+  });
+});
+
+describe("underBoundedLoad", () => {
+  const loads = (map: Record<string, number>) => (id: string) => map[id] ?? 0;
+
+  it("gives an idle node room, and none past 1.25 times its share of the mean, rounded up", () => {
+    const round = ["a", "b", "c"];
+    expect(underBoundedLoad("a", round, loads({}), 1.25)).toBe(true);
+    // One in flight at a: 1.25 × 2 / 3 rounds up to 1, which a second request would pass.
+    expect(underBoundedLoad("a", round, loads({ a: 1 }), 1.25)).toBe(false);
+    expect(underBoundedLoad("b", round, loads({ a: 1 }), 1.25)).toBe(true);
+    // 12 in flight, 4 each: a fifth at a stays within 1.25 × 13 / 3 = 5.4, rounded up to 6.
+    expect(underBoundedLoad("a", round, loads({ a: 5, b: 4, c: 3 }), 1.25)).toBe(true);
+    expect(underBoundedLoad("a", round, loads({ a: 6, b: 4, c: 2 }), 1.25)).toBe(false);
+  });
+
+  it("weighs a node by its places in the round, and gives one outside it no room", () => {
+    // a has weight 2 of 3: its share of 1.25 × 3 is 2.5, rounded up to 3.
+    expect(underBoundedLoad("a", ["a", "a", "b"], loads({ a: 2 }), 1.25)).toBe(true);
+    // Two in flight: b's share of 1.25 × 3 is 1.25, rounded up to 2, which a third would pass.
+    expect(underBoundedLoad("b", ["a", "a", "b"], loads({ a: 1, b: 1 }), 1.25)).toBe(true);
+    expect(underBoundedLoad("b", ["a", "a", "b"], loads({ b: 2 }), 1.25)).toBe(false);
+    expect(underBoundedLoad("z", ["a", "b"], loads({}), 1.25)).toBe(false);
   });
 });
