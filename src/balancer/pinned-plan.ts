@@ -3,7 +3,8 @@ import type { NodePlan } from "./least-outstanding.ts";
 /**
  * A plan that tries one given node first (the node a session's affinity names) and then goes on
  * by the service's own plan, which counts that node as tried. The caller pins only a node that is
- * routable now; one that is not is simply not pinned, so its sessions move like any other key.
+ * routable now and under its bounded load (`underBoundedLoad`); one that is not is simply not
+ * pinned, so the request goes where the service's plan sends it.
  */
 export class PinnedPlan implements NodePlan {
   readonly #pinned: string;
