@@ -74,7 +74,7 @@ export const dashboardRoutes = new Hono<DashboardEnv>()
     await startSession(c);
     return c.redirect("/_gw/dashboard", 303);
   })
-  .post("/logout", (c) => {
-    endSession(c);
+  .post("/logout", async (c) => {
+    await endSession(c);
     return c.redirect("/_gw/dashboard", 303);
   });

@@ -1,4 +1,6 @@
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { dashboardSessionsOf } from "../../src/durable/stubs.ts";
 import { addNodes, gateway, serviceName, setBehaviour } from "./helpers.ts";
 
 // The dashboard's sign-in and pages over plain fetch; test/browser drives it in Chromium.
@@ -165,5 +167,41 @@ describe("GET /_gw/dashboard", () => {
     const page = await (await fetch("/_gw/dashboard", { headers: { cookie } })).text();
     // The page's script sends the header the fragment asks for.
     expect(page).toContain('"x-roundhouse-dashboard":"1"');
+  });
+
+  it("refuses after a sign-out every session begun before it, a copied cookie among them", async () => {
+    const { fetch, signIn } = dashboard({ services: [] });
+    const signedIn = async (cookie: string) =>
+      (await fetch("/_gw/dashboard/fragment", { headers: { cookie, ...PAGE } })).status;
+    const signOut = (cookie: string) =>
+      fetch("/_gw/dashboard/logout", {
+        method: "POST",
+        headers: { origin: "http://gateway.test", cookie },
+        redirect: "manual",
+      });
+    const cookie = await sessionCookie(signIn);
+    const copy = cookie;
+    const other = await sessionCookie(signIn);
+    expect([await signedIn(cookie), await signedIn(other)]).toEqual([200, 200]);
+
+    // Signing out without a session ends nobody's.
+    const before = await dashboardSessionsOf(env).dashboardGeneration();
+    expect((await signOut("roundhouse-session=1700000000000")).status).toBe(303);
+    expect(await signedIn(other)).toBe(200);
+    expect(await dashboardSessionsOf(env).dashboardGeneration()).toBe(before);
+
+    const out = await signOut(cookie);
+    expect(out.status).toBe(303);
+    expect(out.headers.get("set-cookie")).toMatch(/^roundhouse-session=;/);
+    expect(await signedIn(copy)).toBe(401);
+    expect(await signedIn(other)).toBe(401);
+    const page = await (await fetch("/_gw/dashboard", { headers: { cookie: copy } })).text();
+    expect(page).toContain('action="/_gw/dashboard/login"');
+    // Kept in the object every isolate reads, not only in this one's memory.
+    expect(await dashboardSessionsOf(env).dashboardGeneration()).toBe(before + 1);
+
+    const again = await sessionCookie(signIn);
+    expect(await signedIn(again)).toBe(200);
+    expect(await signedIn(copy)).toBe(401);
   });
 });
