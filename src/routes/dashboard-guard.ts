@@ -16,13 +16,15 @@ const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 /**
  * Whether a request was sent by a page of another origin: its Origin is not the request's own,
  * or, where a browser sent no Origin, Sec-Fetch-Site says it came from another site or origin.
- * A client that is no browser sends neither, and is not refused for it: it has no cookie a page
- * could have made it send.
+ * An Origin of `null` (a sandboxed frame, or a page whose referrer policy withholds its origin)
+ * proves nothing, so only Sec-Fetch-Site: same-origin admits it. A client that is no browser sends
+ * neither header, and is not refused for it: it has no cookie a page could have made it send.
  */
 export function fromAnotherOrigin(request: Request): boolean {
   const origin = request.headers.get("origin");
-  if (origin !== null) return origin !== new URL(request.url).origin;
   const site = request.headers.get("sec-fetch-site");
+  if (origin === "null") return site !== "same-origin";
+  if (origin !== null) return origin !== new URL(request.url).origin;
   return site !== null && site !== "same-origin" && site !== "none";
 }
 

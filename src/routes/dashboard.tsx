@@ -37,6 +37,9 @@ export const dashboardRoutes = new Hono<DashboardEnv>()
         imgSrc: ["'self'"],
         frameAncestors: ["'none'"],
       },
+      // Not the default no-referrer: under it a browser sends `Origin: null` with the page's own
+      // forms, and the origin check needs the real one. Nothing leaves for another origin.
+      referrerPolicy: "same-origin",
     }),
   )
   .use("*", dashboardGuard)

@@ -114,6 +114,7 @@ describe("GET /_gw/dashboard", () => {
     const crossSite: Record<string, string>[] = [
       { origin: "https://evil.example" },
       { origin: "null" },
+      { origin: "null", "sec-fetch-site": "cross-site" },
       { origin: "https://gateway.test" },
       { "sec-fetch-site": "cross-site" },
       { "sec-fetch-site": "same-site" },
@@ -134,6 +135,14 @@ describe("GET /_gw/dashboard", () => {
     // The refused sign-out ended nothing; the page's own one does.
     const page = await fetch("/_gw/dashboard/fragment", { headers: { cookie, ...PAGE } });
     expect(page.status).toBe(200);
+    // A browser withholding the page's origin says where the form came from in Sec-Fetch-Site.
+    const withheld = await fetch("/_gw/dashboard/login", {
+      method: "POST",
+      headers: { ...form, origin: "null", "sec-fetch-site": "same-origin" },
+      body: `token=${TOKEN}`,
+      redirect: "manual",
+    });
+    expect(withheld.status).toBe(303);
     const own = await fetch("/_gw/dashboard/logout", {
       method: "POST",
       headers: { origin: "http://gateway.test", "sec-fetch-site": "same-origin", cookie },
@@ -155,6 +164,8 @@ describe("GET /_gw/dashboard", () => {
       await fetch("/_gw/dashboard/fragment"),
     ];
     expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 401]);
+    // So that the page's own forms carry its origin (see the origin check).
+    expect(answers[1]?.headers.get("referrer-policy")).toBe("same-origin");
     for (const answer of answers) expect(answer.headers.get("cache-control")).toBe("no-store");
   });
 
