@@ -66,24 +66,37 @@ export async function startSession(c: Context<GatewayEnv>): Promise<void> {
 }
 
 /**
+ * The generation a request's session cookie carries, when the cookie is signed with the current
+ * key and under SESSION_SECONDS old; undefined otherwise.
+ */
+async function carriedGeneration(c: Context<GatewayEnv>): Promise<number | undefined> {
+  const key = sessionKey(c);
+  if (!key) return undefined;
+  const value = await getSignedCookie(c, key, COOKIE);
+  const parts = typeof value === "string" ? /^(\d{1,16}):(\d{1,16})$/.exec(value) : null;
+  if (!parts) return undefined;
+  const age = Date.now() - Number(parts[1]);
+  return age >= 0 && age < SESSION_SECONDS * 1000 ? Number(parts[2]) : undefined;
+}
+
+/** Whether `carried` is the current generation; throws when that cannot be read. */
+async function isCurrent(env: Env, carried: number): Promise<boolean> {
+  const current = await generation(env);
+  // A session begun after a sign-out this isolate has not heard of yet: ask again, not refuse.
+  if (carried > current) return carried === (await generation(env, true));
+  return carried === current;
+}
+
+/**
  * Whether the request carries a session signed with the current key, not yet expired, and of the
  * current generation (no sign-out since it began). When the generation cannot be read no session
  * is good: a sign-out must not be undone by an object that is briefly unreachable.
  */
 export async function hasSession(c: Context<GatewayEnv>): Promise<boolean> {
-  const key = sessionKey(c);
-  if (!key) return false;
-  const value = await getSignedCookie(c, key, COOKIE);
-  const parts = typeof value === "string" ? /^(\d{1,16}):(\d{1,16})$/.exec(value) : null;
-  if (!parts) return false;
-  const age = Date.now() - Number(parts[1]);
-  if (!(age >= 0 && age < SESSION_SECONDS * 1000)) return false;
-  const carried = Number(parts[2]);
+  const carried = await carriedGeneration(c);
+  if (carried === undefined) return false;
   try {
-    const current = await generation(c.env);
-    // A session begun after a sign-out this isolate has not heard of yet: ask again, not refuse.
-    if (carried > current) return carried === (await generation(c.env, true));
-    return carried === current;
+    return await isCurrent(c.env, carried);
   } catch (error) {
     console.error(`dashboard: reading the session generation failed: ${String(error)}`);
     return false;
@@ -93,10 +106,12 @@ export async function hasSession(c: Context<GatewayEnv>): Promise<boolean> {
 /**
  * Signs out. A request with a good session ends every session of the deployment, this browser's
  * and any copy of its cookie, by moving to the next generation; the cookie is deleted either way.
- * A request without one ends nothing, so nobody can sign everyone else out.
+ * A request without one ends nothing, so nobody can sign everyone else out. When the generation
+ * cannot be read or moved this throws (a 500), rather than answer as if the session had ended.
  */
 export async function endSession(c: Context<GatewayEnv>): Promise<void> {
-  if (await hasSession(c)) {
+  const carried = await carriedGeneration(c);
+  if (carried !== undefined && (await isCurrent(c.env, carried))) {
     const value = await dashboardSessionsOf(c.env).endDashboardSessions();
     generations.set(c.env.ROUTE_SYNC, { value, readAt: Date.now() });
   }

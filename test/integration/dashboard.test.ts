@@ -215,4 +215,27 @@ describe("GET /_gw/dashboard", () => {
     expect(await signedIn(again)).toBe(200);
     expect(await signedIn(copy)).toBe(401);
   });
+
+  it("takes no session for good while the generation cannot be read, and fails sign-out aloud", async () => {
+    const { signIn } = dashboard({ services: [] });
+    const cookie = await sessionCookie(signIn);
+    const unreachable = {
+      idFromName: (name: string) => env.ROUTE_SYNC.idFromName(name),
+      get: () => ({
+        dashboardGeneration: () => Promise.reject(new Error("object unreachable")),
+        endDashboardSessions: () => Promise.reject(new Error("object unreachable")),
+      }),
+    } as unknown as Env["ROUTE_SYNC"];
+    const fetch = gateway({ services: [] }, { ROUTE_SYNC: unreachable });
+    const fragment = await fetch("/_gw/dashboard/fragment", { headers: { cookie, ...PAGE } });
+    expect(fragment.status).toBe(401);
+    const out = await fetch("/_gw/dashboard/logout", {
+      method: "POST",
+      headers: { cookie },
+      redirect: "manual",
+    });
+    expect(out.status).toBe(500);
+    expect(out.headers.get("content-type")).toContain("application/problem+json");
+    expect(out.headers.get("set-cookie")).toBeNull();
+  });
 });
