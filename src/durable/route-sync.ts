@@ -36,6 +36,8 @@ const CONFIG_KEY = "config";
 const ORIGIN_KEY = "origin";
 const CLOCK_KEY = "clock";
 const EFFECTS_KEY = "effects";
+/** Kept only by the `dashboard` instance (`dashboardSessionsOf`): the dashboard's session generation. */
+const DASHBOARD_GENERATION_KEY = "dashboard-generation";
 const ROUTE_PREFIX = "r:";
 /** Retry pending effects (LiveNodes, coordinator, gate calls that failed) this long after a failure. */
 const EFFECT_RETRY_MS = 1_000;
@@ -212,6 +214,22 @@ export class RouteSync extends DurableObject<Env> {
 
   stats(): RouteSyncStats {
     return { ...this.#counters };
+  }
+
+  /**
+   * The dashboard's session generation: a session is good only while it carries the current one
+   * (src/routes/dashboard-session.ts). Kept here because this is the deployment's one object
+   * every isolate can reach; only the instance named by `dashboardSessionsOf` holds it.
+   */
+  dashboardGeneration(): number {
+    return this.ctx.storage.kv.get<number>(DASHBOARD_GENERATION_KEY) ?? 0;
+  }
+
+  /** Ends every dashboard session, in every isolate, by moving to the next generation. */
+  endDashboardSessions(): number {
+    const next = this.dashboardGeneration() + 1;
+    this.ctx.storage.kv.put(DASHBOARD_GENERATION_KEY, next);
+    return next;
   }
 
   /** Wakes every shard that has peers, handing it its part of the configuration; retries failed effects. */

@@ -29,6 +29,14 @@ export function routeSyncOf(env: Env, gatewayId: string) {
   return env.ROUTE_SYNC.get(env.ROUTE_SYNC.idFromName(routeSyncName(gatewayId)));
 }
 
+/**
+ * The object holding the dashboard's session generation: a RouteSync instance apart from every
+ * gateway's own (those are named `sync:<gatewayId>`), so it exists whether or not peers are set.
+ */
+export function dashboardSessionsOf(env: Env) {
+  return env.ROUTE_SYNC.get(env.ROUTE_SYNC.idFromName("dashboard"));
+}
+
 /** One of a gateway's PeerShard objects. */
 export function peerShardOf(env: Env, gatewayId: string, index: number) {
   return env.PEER_SHARD.get(env.PEER_SHARD.idFromName(peerShardName(gatewayId, index)));

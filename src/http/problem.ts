@@ -14,6 +14,7 @@ export type ProblemType =
   | "not-found"
   | "bad-request"
   | "unauthorized"
+  | "forbidden"
   | "conflict"
   | "payload-too-large"
   | "unsupported-media-type"

@@ -1,12 +1,34 @@
 import type { Context } from "hono";
 import { deleteCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
 import { timingSafeEqual } from "hono/utils/buffer";
+import { dashboardSessionsOf } from "../durable/stubs.ts";
 import type { GatewayEnv } from "./context.ts";
 
 const COOKIE = "roundhouse-session";
 /** How long a dashboard session lasts after sign-in. */
 export const SESSION_SECONDS = 12 * 3600;
 const PATH = "/_gw/dashboard";
+/**
+ * How long an isolate trusts the session generation it last read. A sign-out in another isolate
+ * reaches this one within this long; meanwhile a dashboard request costs no call to the object.
+ */
+export const GENERATION_TTL_MS = 5_000;
+
+// The generation as this isolate last read it, by namespace (tests bind several gateways).
+const generations = new WeakMap<DurableObjectNamespace, { value: number; readAt: number }>();
+
+/**
+ * The current session generation, read from the deployment's one object at most once per
+ * GENERATION_TTL_MS; `fresh` reads it now. Throws when it cannot be read.
+ */
+async function generation(env: Env, fresh = false): Promise<number> {
+  const now = Date.now();
+  const cached = generations.get(env.ROUTE_SYNC);
+  if (!fresh && cached && now - cached.readAt < GENERATION_TTL_MS) return cached.value;
+  const value = await dashboardSessionsOf(env).dashboardGeneration();
+  generations.set(env.ROUTE_SYNC, { value, readAt: now });
+  return value;
+}
 
 /**
  * The key sessions are signed with: derived from ADMIN_TOKEN, so that rotating the token ends
@@ -25,13 +47,16 @@ export async function tokenMatches(c: Context<GatewayEnv>, token: string): Promi
 }
 
 /**
- * Starts a session: an HttpOnly, SameSite=Strict cookie whose value (the time of sign-in) is
- * signed, Secure whenever the page is served over https. The token itself never leaves the form.
+ * Starts a session: an HttpOnly, SameSite=Strict cookie whose value (the time of sign-in and the
+ * session generation) is signed, Secure whenever the page is served over https. The token itself
+ * never leaves the form. The generation is read afresh, so that a sign-out another isolate has
+ * just made cannot end the new session a few seconds later.
  */
 export async function startSession(c: Context<GatewayEnv>): Promise<void> {
   const key = sessionKey(c);
   if (!key) return;
-  await setSignedCookie(c, COOKIE, String(Date.now()), key, {
+  const current = await generation(c.env, true);
+  await setSignedCookie(c, COOKIE, `${Date.now()}:${current}`, key, {
     httpOnly: true,
     secure: new URL(c.req.url).protocol === "https:",
     sameSite: "Strict",
@@ -40,16 +65,55 @@ export async function startSession(c: Context<GatewayEnv>): Promise<void> {
   });
 }
 
-/** Whether the request carries a session signed with the current key and not yet expired. */
-export async function hasSession(c: Context<GatewayEnv>): Promise<boolean> {
+/**
+ * The generation a request's session cookie carries, when the cookie is signed with the current
+ * key and under SESSION_SECONDS old; undefined otherwise.
+ */
+async function carriedGeneration(c: Context<GatewayEnv>): Promise<number | undefined> {
   const key = sessionKey(c);
-  if (!key) return false;
+  if (!key) return undefined;
   const value = await getSignedCookie(c, key, COOKIE);
-  if (typeof value !== "string") return false;
-  const age = Date.now() - Number(value);
-  return Number.isFinite(age) && age >= 0 && age < SESSION_SECONDS * 1000;
+  const parts = typeof value === "string" ? /^(\d{1,16}):(\d{1,16})$/.exec(value) : null;
+  if (!parts) return undefined;
+  const age = Date.now() - Number(parts[1]);
+  return age >= 0 && age < SESSION_SECONDS * 1000 ? Number(parts[2]) : undefined;
 }
 
-export function endSession(c: Context<GatewayEnv>): void {
+/** Whether `carried` is the current generation; throws when that cannot be read. */
+async function isCurrent(env: Env, carried: number): Promise<boolean> {
+  const current = await generation(env);
+  // A session begun after a sign-out this isolate has not heard of yet: ask again, not refuse.
+  if (carried > current) return carried === (await generation(env, true));
+  return carried === current;
+}
+
+/**
+ * Whether the request carries a session signed with the current key, not yet expired, and of the
+ * current generation (no sign-out since it began). When the generation cannot be read no session
+ * is good: a sign-out must not be undone by an object that is briefly unreachable.
+ */
+export async function hasSession(c: Context<GatewayEnv>): Promise<boolean> {
+  const carried = await carriedGeneration(c);
+  if (carried === undefined) return false;
+  try {
+    return await isCurrent(c.env, carried);
+  } catch (error) {
+    console.error(`dashboard: reading the session generation failed: ${String(error)}`);
+    return false;
+  }
+}
+
+/**
+ * Signs out. A request with a good session ends every session of the deployment, this browser's
+ * and any copy of its cookie, by moving to the next generation; the cookie is deleted either way.
+ * A request without one ends nothing, so nobody can sign everyone else out. When the generation
+ * cannot be read or moved this throws (a 500), rather than answer as if the session had ended.
+ */
+export async function endSession(c: Context<GatewayEnv>): Promise<void> {
+  const carried = await carriedGeneration(c);
+  if (carried !== undefined && (await isCurrent(c.env, carried))) {
+    const value = await dashboardSessionsOf(c.env).endDashboardSessions();
+    generations.set(c.env.ROUTE_SYNC, { value, readAt: Date.now() });
+  }
   deleteCookie(c, COOKIE, { path: PATH });
 }

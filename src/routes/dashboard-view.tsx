@@ -1,5 +1,6 @@
 import { raw } from "hono/html";
 import type { ServiceCard } from "./dashboard-data.ts";
+import { PAGE_HEADER, PAGE_HEADER_VALUE } from "./dashboard-guard.ts";
 import { REFRESH_MS } from "./dashboard-refresh.ts";
 
 const STYLE = `
@@ -55,7 +56,7 @@ export function SignIn(props: { error?: string | undefined; nonce?: string | und
   );
 }
 
-const refresh = `setInterval(async()=>{const r=await fetch("/_gw/dashboard/fragment",{credentials:"same-origin"});if(r.status===401){location.reload();return}if(r.ok)document.getElementById("services").innerHTML=await r.text()},${REFRESH_MS});`;
+const refresh = `setInterval(async()=>{const r=await fetch("/_gw/dashboard/fragment",{credentials:"same-origin",headers:{"${PAGE_HEADER}":"${PAGE_HEADER_VALUE}"}});if(r.status===401){location.reload();return}if(r.ok)document.getElementById("services").innerHTML=await r.text()},${REFRESH_MS});`;
 
 /** The whole page: the services, re-rendered in place every REFRESH_MS. */
 export function Dashboard(props: { cards: readonly ServiceCard[]; nonce?: string | undefined }) {

@@ -4,6 +4,7 @@ import { NONCE, secureHeaders } from "hono/secure-headers";
 import { problem } from "../http/problem.ts";
 import type { GatewayEnv } from "./context.ts";
 import { serviceCard } from "./dashboard-data.ts";
+import { dashboardGuard, fromDashboardPage, PAGE_HEADER } from "./dashboard-guard.ts";
 import { endSession, hasSession, startSession, tokenMatches } from "./dashboard-session.ts";
 import { Dashboard, Services, SignIn } from "./dashboard-view.tsx";
 import { shipOwnCounts } from "./metrics-collect.ts";
@@ -21,6 +22,7 @@ async function cards(c: Context<DashboardEnv>) {
  * `GET /_gw/dashboard`: every service and its nodes, server-rendered with hono/jsx and no asset
  * from anywhere else; the page fetches a fresh rendering of its services every two seconds.
  * Signing in takes the admin token through a form and answers with a signed session cookie.
+ * Forms from another origin are refused, and nothing the dashboard answers may be cached.
  */
 export const dashboardRoutes = new Hono<DashboardEnv>()
   .use(
@@ -35,8 +37,12 @@ export const dashboardRoutes = new Hono<DashboardEnv>()
         imgSrc: ["'self'"],
         frameAncestors: ["'none'"],
       },
+      // Not the default no-referrer: under it a browser sends `Origin: null` with the page's own
+      // forms, and the origin check needs the real one. Nothing leaves for another origin.
+      referrerPolicy: "same-origin",
     }),
   )
+  .use("*", dashboardGuard)
   .get("/", async (c) => {
     const nonce = c.get("secureHeadersNonce");
     if (!(await hasSession(c))) return c.html(<SignIn nonce={nonce} />);
@@ -51,6 +57,14 @@ export const dashboardRoutes = new Hono<DashboardEnv>()
         detail: "sign in",
       });
     }
+    if (!fromDashboardPage(c)) {
+      return problem({
+        status: 403,
+        type: "forbidden",
+        title: "Forbidden",
+        detail: `the fragment is read by the dashboard page, which sends ${PAGE_HEADER}`,
+      });
+    }
     return c.html(<Services cards={await cards(c)} />);
   })
   .post("/login", bodyLimit({ maxSize: 4096 }), async (c) => {
@@ -63,7 +77,7 @@ export const dashboardRoutes = new Hono<DashboardEnv>()
     await startSession(c);
     return c.redirect("/_gw/dashboard", 303);
   })
-  .post("/logout", (c) => {
-    endSession(c);
+  .post("/logout", async (c) => {
+    await endSession(c);
     return c.redirect("/_gw/dashboard", 303);
   });

@@ -49,7 +49,10 @@ describe("Durable Object RPC surfaces", () => {
         "bucketChanges",
         "checkNonce",
         "configure",
+        // The dashboard's session generation, on the instance named "dashboard" only.
+        "dashboardGeneration",
         "digest",
+        "endDashboardSessions",
         // Every entry, tombstones included: for tests and diagnosis.
         "entries",
         "ownSince",
