@@ -1,6 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import type { Counters } from "../../src/dispatch/counters.ts";
 import { liveNodesOf } from "../../src/durable/stubs.ts";
 import { HEAVY_TEST } from "../timeouts.ts";
 import {
@@ -248,6 +249,62 @@ describe("x-roundhouse-scope from clients", () => {
     const svc = serviceGateway(nodes, { scope: { allowHeader: true } });
     const response = await svc.fetch("/", { headers: { "x-roundhouse-scope": "dc=a;;" } });
     expect(response.status).toBe(400);
+  });
+});
+
+const auth = { authorization: "Bearer test-admin-token-0123456789abcdef" };
+
+describe("anonymous /localnodes reads", () => {
+  async function setup() {
+    const nodes = await addNodes(2);
+    const name = serviceName("ln");
+    const fetchVia = gateway({
+      services: [{ name, nodes: nodes.map(({ id, url }) => ({ id, url })) }],
+    });
+    const stats = async () =>
+      (await (await fetchVia("/_gw/stats", { headers: auth })).json()) as Counters;
+    return { nodes, name, fetchVia, stats };
+  }
+
+  it("write no Durable Object storage, and call the live-node object once per refresh, not per read", async () => {
+    const { nodes, name, fetchVia, stats } = await setup();
+    // Traffic first: the live-node object adopts the configuration and stores its state.
+    await (await fetchVia(`/s/${name}/`)).body?.cancel();
+    const stub = liveNodesOf(env, name);
+    // Its stored state goes away (the object keeps its own in memory): any save brings it back.
+    const stored = await runInDurableObject(stub, (_i, state) => {
+      const value = state.storage.kv.get("state");
+      state.storage.kv.delete("state");
+      return value;
+    });
+    expect(stored).toBeDefined();
+    const before = await stats();
+    const hosts = nodes.map((n) => new URL(n.url).host).sort();
+    for (let i = 0; i < 20; i++) {
+      const response = await fetchVia(`/_gw/services/${name}/localnodes`);
+      expect(response.status).toBe(200);
+      expect(((await response.json()) as string[]).sort()).toEqual(hosts);
+    }
+    const written = await runInDurableObject(stub, (_i, state) => state.storage.kv.get("state"));
+    expect(written).toBeUndefined();
+    // One call per refresh interval (a second) at most; twenty reads take far less than two.
+    const after = await stats();
+    expect(after.liveNodeCalls - before.liveNodeCalls).toBeLessThanOrEqual(2);
+    expect(after.coordinatorCalls - before.coordinatorCalls).toBeLessThanOrEqual(2);
+  });
+
+  it("answer made-up places empty without calling any object", async () => {
+    const { name, fetchVia, stats } = await setup();
+    const before = await stats();
+    for (let i = 0; i < 20; i++) {
+      for (const query of [`dc=made-up-${i}`, `dc=made-up-${i}&rack=r`, `rack=r-${i}`]) {
+        const response = await fetchVia(`/_gw/services/${name}/localnodes?${query}`);
+        expect(await response.json()).toEqual([]);
+      }
+    }
+    const after = await stats();
+    expect(after.liveNodeCalls).toBe(before.liveNodeCalls);
+    expect(after.coordinatorCalls).toBe(before.coordinatorCalls);
   });
 });
 
