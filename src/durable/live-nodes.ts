@@ -70,9 +70,8 @@ export class LiveNodes extends DurableObject<Env> {
     const version = this.#state.version;
     const adopted = JSON.stringify(request.config) === this.#state.configJson;
     if (adopted && version === request.knownVersion) return { version };
-    const membership = adopted
-      ? this.#membership
-      : new LiveMembership(() => ({ ...this.#state, config: request.config }));
+    const unadopted = { ...this.#state, config: request.config };
+    const membership = adopted ? this.#membership : new LiveMembership(() => unadopted);
     return { version, levels: membership.levels(request.chain) };
   }
 
