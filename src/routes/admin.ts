@@ -103,6 +103,8 @@ adminRoutes.openapi(
     method: "get",
     path: "/services/{service}/localnodes",
     summary: "Routable nodes of a scope, in the ScyllaDB Alternator /localnodes format",
+    description:
+      "Public. Served from this isolate's membership cache (at most one refresh interval old); a datacenter or rack it has not heard of answers [].",
     request: { params: ServiceParam, query: LocalNodesQuery },
     responses: {
       200: {
