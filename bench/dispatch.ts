@@ -3,7 +3,7 @@
 import { parseArgs } from "node:util";
 import { startFleet } from "../backend/fleet.ts";
 import type { BackendNode } from "../backend/node-types.ts";
-import { startGateway } from "./gateway.ts";
+import { type Gateway, startGateway } from "./gateway.ts";
 import { runLoad } from "./load.ts";
 import { DISPATCH_REFERENCE } from "./reference.ts";
 import { fmt, machine, printTable, writeResult } from "./report.ts";
@@ -63,9 +63,9 @@ export async function dispatchBench(argv: string[]): Promise<void> {
         const url = `${gateway.url}/s/${scope}-${n}/`;
         await runLoad({ url, concurrency, durationMs: warmupMs });
         for (const node of nodes) node.resetStats();
-        const before = await stats(gateway.url);
+        const before = await stats(gateway);
         const run = await runLoad({ url, concurrency, durationMs, attributed: true });
-        const after = await stats(gateway.url);
+        const after = await stats(gateway);
         if (run.errors > 0) console.warn(`${scope}-${n}: ${run.errors} failed requests`);
         opsPerSec[scope][n] = run.ok / (run.elapsedMs / 1000);
         peaks[scope][n] = Math.max(...nodes.slice(0, n).map((node) => node.stats().peakHandshakes));
@@ -147,6 +147,8 @@ export async function dispatchBench(argv: string[]): Promise<void> {
   console.log(`wrote ${writeResult("dispatch", result)}`);
 }
 
-async function stats(url: string): Promise<GatewayStats> {
-  return (await (await fetch(`${url}/_gw/stats`)).json()) as GatewayStats;
+/** The gateway's counters; `/_gw/stats` needs the admin token. */
+async function stats(gateway: Gateway): Promise<GatewayStats> {
+  const headers = { authorization: `Bearer ${gateway.adminToken}` };
+  return (await (await fetch(`${gateway.url}/_gw/stats`, { headers })).json()) as GatewayStats;
 }

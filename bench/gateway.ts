@@ -98,7 +98,9 @@ export async function startGateway(
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}`);
     try {
-      const health = await fetch(`${url}/_gw/health`);
+      // With the token, a rejected configuration's answer says why, not only where.
+      const headers = { authorization: `Bearer ${adminToken}` };
+      const health = await fetch(`${url}/_gw/health`, { headers });
       const body = (await health.json()) as { status: string };
       if (body.status !== "ok") throw new Error(`gateway config rejected: ${JSON.stringify(body)}`);
       return { url, adminToken, stop };

@@ -4,7 +4,7 @@
 import { parseArgs } from "node:util";
 import { startFleet } from "../backend/fleet.ts";
 import type { BackendNode } from "../backend/node-types.ts";
-import { startGatewayIsolates } from "../scripts/gateway-isolates.ts";
+import { type GatewayIsolates, startGatewayIsolates } from "../scripts/gateway-isolates.ts";
 import { runLoad } from "./load.ts";
 import { fmt, machine, printTable, writeResult } from "./report.ts";
 
@@ -88,9 +88,9 @@ export async function leasesBench(argv: string[]): Promise<void> {
             );
           await load(warmupMs);
           for (const node of nodes) node.resetStats();
-          const before = await countersOf(gateways.urls);
+          const before = await countersOf(gateways);
           const runs = await load(durationMs);
-          const after = await countersOf(gateways.urls);
+          const after = await countersOf(gateways);
           const delta = (key: keyof IsolateCounters) => after[key] - before[key];
           const ok = runs.reduce((sum, r) => sum + r.ok, 0);
           const elapsed = Math.max(...runs.map((r) => r.elapsedMs));
@@ -214,9 +214,14 @@ async function nodeCeiling(connections: number, warmupMs: number, durationMs: nu
   }
 }
 
-async function countersOf(urls: readonly string[]): Promise<IsolateCounters> {
+/** Every isolate's counters summed; `/_gw/stats` needs the admin token. */
+async function countersOf(gateways: GatewayIsolates): Promise<IsolateCounters> {
+  const headers = { authorization: `Bearer ${gateways.adminToken}` };
   const all = await Promise.all(
-    urls.map(async (url) => (await (await fetch(`${url}/_gw/stats`)).json()) as IsolateCounters),
+    gateways.urls.map(
+      async (url) =>
+        (await (await fetch(`${url}/_gw/stats`, { headers })).json()) as IsolateCounters,
+    ),
   );
   const sum = (key: keyof IsolateCounters) => all.reduce((s, c) => s + c[key], 0);
   return {

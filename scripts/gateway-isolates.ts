@@ -18,12 +18,17 @@ const OBJECTS = {
   STREAM_BENCH: "StreamBench",
 } as const;
 
+/** The ADMIN_TOKEN every isolate is started with. */
+export const ISOLATES_ADMIN_TOKEN = "isolates-admin-token-0123456789abcdef";
+
 /** Running gateway isolates. */
 export interface GatewayIsolates {
   /** One fetch per isolate, by index. */
   fetch(isolate: number, path: string, init?: RequestInit): Promise<Response>;
   /** Each isolate's own HTTP entry, for load generators. */
   readonly urls: readonly string[];
+  /** Their ADMIN_TOKEN, for `/_gw/stats` and the admin API. */
+  readonly adminToken: string;
   close(): Promise<void>;
 }
 
@@ -65,7 +70,7 @@ export async function startGatewayIsolates(
       compatibilityFlags: ["nodejs_compat"],
       bindings: {
         ROUNDHOUSE_CONFIG: JSON.stringify(config),
-        ADMIN_TOKEN: "isolates-admin-token-0123456789abcdef",
+        ADMIN_TOKEN: ISOLATES_ADMIN_TOKEN,
         PEER_SECRET: "isolates-peer-secret-0123456789abcdef",
         METRICS_TOKEN: "isolates-metrics-token-0123456789abcdef",
       },
@@ -85,6 +90,7 @@ export async function startGatewayIsolates(
   );
   return {
     urls,
+    adminToken: ISOLATES_ADMIN_TOKEN,
     fetch: (isolate, path, init) => fetch(`${urls[isolate]}${path}`, init),
     close: () => mf.dispose(),
   };

@@ -4,6 +4,7 @@ import { cachedSecretIssues } from "./config/secrets.ts";
 import { errorResponse } from "./http/errors.ts";
 import { problem } from "./http/problem.ts";
 import { adminRoutes } from "./routes/admin.ts";
+import { publicIssues } from "./routes/config-issues.ts";
 import type { GatewayEnv } from "./routes/context.ts";
 import { dashboardRoutes } from "./routes/dashboard.tsx";
 import { diagnosticsRoutes } from "./routes/diagnostics.ts";
@@ -29,8 +30,9 @@ app.use("*", async (c, next) => {
       status: 503,
       type: "bad-config",
       title: "Gateway configuration is invalid",
-      detail: first ? `${first.path}: ${first.message}` : undefined,
-      extensions: { issues },
+      // Paths only: GET /_gw/health with the admin token, and the log, say what is wrong.
+      detail: first ? `invalid at ${first.path}` : undefined,
+      extensions: { issues: publicIssues(issues) },
     });
   }
   c.set("config", config.services);

@@ -36,7 +36,7 @@ export const EgressSchema = z
   .meta({
     id: "egress",
     description:
-      "How a service's outbound requests leave the Worker. A binding the deployment does not have makes the service answer 503 `egress-unavailable` and `GET /_gw/health` answer 503 naming it. Cloudflare documents VPC bindings for HTTP `fetch()` only, not for WebSocket upgrades, so a VPC egress has no invocations: an `invoke` block is refused at load and `POST /v1/invoke/{service}` answers 501 `invoke-unavailable`.",
+      "How a service's outbound requests leave the Worker. A binding the deployment does not have makes the service answer 503 `egress-unavailable` and `GET /_gw/health` answer 503, naming it to the admin token's holder. Cloudflare documents VPC bindings for HTTP `fetch()` only, not for WebSocket upgrades, so a VPC egress has no invocations: an `invoke` block is refused at load and `POST /v1/invoke/{service}` answers 501 `invoke-unavailable`.",
   });
 
 export type EgressConfig = z.output<typeof EgressSchema>;

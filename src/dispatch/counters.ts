@@ -12,7 +12,7 @@ export function newCounters() {
     hedges: 0,
     /** Retries and hedges the retry budget refused. */
     retriesRefused: 0,
-    /** Calls to a rotation coordinator (lease grants). */
+    /** Calls to a rotation coordinator: lease grants, and a public read's ejections. */
     coordinatorCalls: 0,
     /** Attempts sent through a node's gate (one gate call each, refusals included). */
     gateCalls: 0,

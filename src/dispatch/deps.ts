@@ -2,7 +2,12 @@ import type { ResolvedService } from "../config/load.ts";
 import { coordinatorOf, gateOf, liveNodesOf } from "../durable/stubs.ts";
 import { requireEgress } from "./egress.ts";
 import type { LeaseContext } from "./lease-client.ts";
-import { runtimeFor, type ServiceObjects, type ServiceRuntime } from "./service-runtime.ts";
+import {
+  type PublicReads,
+  runtimeFor,
+  type ServiceObjects,
+  type ServiceRuntime,
+} from "./service-runtime.ts";
 
 /** Runtime pieces the dispatch loop needs; injected so the loop stays testable. */
 export interface DispatchDeps {
@@ -30,6 +35,15 @@ export function serviceObjects(env: Env, service: string): ServiceObjects {
         chain: [...chain],
         knownVersion,
       }),
+  };
+}
+
+/** The service's objects as a public read uses them: nothing it calls writes their storage. */
+export function publicReads(env: Env, service: string): PublicReads {
+  return {
+    peek: (config, chain, knownVersion) =>
+      liveNodesOf(env, service).peek({ config, chain: [...chain], knownVersion }),
+    ejections: () => coordinatorOf(env, service).ejectedNodes(),
   };
 }
 

@@ -248,9 +248,18 @@ function finish(
   return answer;
 }
 
+/** A failed connection to a node, as a problem document's `detail` says it. */
+const NODE_CONNECTION_FAILED = "the node's connection failed";
+
 function failure(end: DispatchEnd<ForwardResult>, requestId: string): Response {
   const { attempts, attempted: tried, last } = end;
-  const detail = last && "detail" in last ? last.detail : "";
+  // The runtime's own error text (an address, how the connection failed) goes to the log only;
+  // the client gets a fixed sentence. Timeouts' details are the gateway's own words.
+  let detail = last?.kind === "timeout" ? last.detail : "";
+  if (last?.kind === "network-error") {
+    console.warn(`request ${requestId}: upstream connection failed: ${last.detail}`);
+    detail = NODE_CONNECTION_FAILED;
+  }
   const headers = { "x-roundhouse-attempts": String(attempts), "x-request-id": requestId };
   const extensions = { tried, attempts, requestId };
   if (last?.kind === "timeout" || end.stop === "deadline" || end.pastDeadline) {

@@ -147,11 +147,15 @@ function answer(
     case "function-error":
       return fail(502, "upstream-error", "Function failed", outcome.message);
     case "lost-after-ack":
+      // The transport's own words about the stream go to the log only, not to the client.
+      console.warn(
+        `invocation ${requestId}: stream lost after the node accepted: ${outcome.detail}`,
+      );
       return fail(
         502,
         "upstream-error",
         "Stream lost after the node accepted the invocation",
-        outcome.detail,
+        "the node's connection failed after it accepted; the invocation may have run",
       );
     case "busy": {
       provenance["retry-after"] = String(Math.max(1, Math.ceil(outcome.retryAfterMs / 1000)));

@@ -163,6 +163,11 @@ export class MembershipCache {
     if (entry.version === 0) await entry.pending;
   }
 
+  /** The chain's levels as the last refresh left them: the configured nodes before any. */
+  levels(chain: readonly ScopeLevel[]): readonly MembershipLevel[] {
+    return this.#views.get(chainKey(chain))?.levels ?? [];
+  }
+
   /**
    * Drops cached memberships so the next dispatch asks the live-node object again and waits for
    * its answer: called after this isolate changed the membership itself (an admin call), whose

@@ -12,7 +12,7 @@ import { Log } from "../logging/log.ts";
 import { MetricsRecorder } from "../metrics/dispatch-metrics.ts";
 import { newCounters } from "./counters.ts";
 import { LeaseClient } from "./lease-client.ts";
-import { MembershipCache, type Route } from "./membership-cache.ts";
+import { MembershipCache, type Route, type ViewCall } from "./membership-cache.ts";
 import { MetricsShipping } from "./metrics-shipping.ts";
 
 /** How isolates reach a service's Durable Objects; injected so tests can fail them. */
@@ -23,6 +23,17 @@ export interface ServiceObjects {
     chain: readonly ScopeLevel[],
     knownVersion: number,
   ): Promise<ViewResponse>;
+}
+
+/**
+ * How a public read reaches a service's objects: calls that change nothing the objects store, so
+ * an anonymous caller cannot write the state routing depends on.
+ */
+export interface PublicReads {
+  /** The live-node object's levels of a chain, without adopting, counting or saving anything. */
+  peek: ViewCall;
+  /** The coordinator's current ejections. */
+  ejections(): Promise<readonly { nodeId: string; until: number }[]>;
 }
 
 /**
@@ -54,6 +65,8 @@ export class ServiceRuntime {
   readonly log: Log;
   readonly #namedDatacenters: ReadonlySet<string>;
   #pendingLease: Promise<void> | undefined;
+  #ejectionsAt = Number.NEGATIVE_INFINITY;
+  #pendingEjections: Promise<void> | undefined;
 
   constructor(service: ResolvedService) {
     this.service = service;
@@ -106,6 +119,50 @@ export class ServiceRuntime {
   /** Makes sure the chain's membership is at most one refresh interval old. */
   refresh(objects: ServiceObjects, chain: readonly ScopeLevel[], now: number): Promise<void> {
     return this.membership.refresh(objects.view, chain, now);
+  }
+
+  /**
+   * The routable nodes of one scope level, for an anonymous `/localnodes` read, from this isolate's
+   * membership cache: at most one read-only call to each of the service's objects per refresh
+   * interval, however many reads come. A datacenter or rack this isolate has not heard of answers
+   * empty at once, so rotating made-up names neither calls an object nor evicts a cached chain.
+   */
+  async localNodes(reads: PublicReads, level: ScopeLevel, now: number): Promise<MemberNode[]> {
+    if (!this.#knowsLevel(level)) return [];
+    const chain = [level];
+    await Promise.all([
+      this.membership.refresh(reads.peek, chain, now),
+      this.#refreshEjections(reads, now),
+    ]);
+    const nodes = this.membership.levels(chain)[0]?.nodes ?? [];
+    return nodes.filter((n) => n.healthy && !this.membership.isEjected(n.id, now));
+  }
+
+  #knowsLevel(level: ScopeLevel): boolean {
+    if (level.kind === "cluster") return true;
+    const known = this.knownScope(level.kind === "rack" ? level : { dc: level.dc });
+    return known !== undefined && (level.kind === "dc" || known.rack === level.rack);
+  }
+
+  /** Takes the coordinator's ejections at most once per refresh interval; the first read waits. */
+  async #refreshEjections(reads: PublicReads, now: number): Promise<void> {
+    const first = this.#ejectionsAt === Number.NEGATIVE_INFINITY;
+    if (now - this.#ejectionsAt < this.membership.refreshMs) return;
+    this.#pendingEjections ??= this.#fetchEjections(reads, now).finally(() => {
+      this.#pendingEjections = undefined;
+    });
+    if (first) await this.#pendingEjections;
+  }
+
+  async #fetchEjections(reads: PublicReads, now: number): Promise<void> {
+    this.counters.coordinatorCalls++;
+    try {
+      this.membership.adoptEjections(await reads.ejections(), now);
+    } catch (error) {
+      // Keep what this isolate knows of ejections and ask again next interval.
+      console.warn(`ejections of ${this.service.name} unavailable: ${String(error)}`);
+    }
+    this.#ejectionsAt = now;
   }
 
   route(chain: readonly ScopeLevel[], now: number, tried?: ReadonlySet<string>): Route {

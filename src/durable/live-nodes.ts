@@ -62,6 +62,21 @@ export class LiveNodes extends DurableObject<Env> {
   }
 
   /**
+   * The chain's levels as this object knows them, for a public read: it adopts nothing, records no
+   * traffic, discovers nothing and writes nothing, so an anonymous caller cannot change the state
+   * routing depends on. Levels follow the caller's configuration even before it is adopted; the
+   * adoption moves the version, so an isolate that cached this answer asks again.
+   */
+  peek(request: ViewRequest): ViewResponse {
+    const version = this.#state.version;
+    const adopted = JSON.stringify(request.config) === this.#state.configJson;
+    if (adopted && version === request.knownVersion) return { version };
+    const unadopted = { ...this.#state, config: request.config };
+    const membership = adopted ? this.#membership : new LiveMembership(() => unadopted);
+    return { version, levels: membership.levels(request.chain) };
+  }
+
+  /**
    * Adds a node and records it for the peers, or neither: false when its id is taken, or its URL
    * (normalized) is already a node of the service under any id; throws, with nothing changed, when
    * the change could not be recorded for the peers.
@@ -151,10 +166,12 @@ export class LiveNodes extends DurableObject<Env> {
     return true;
   }
 
-  /** Everything known, with the levels of `chain`, for the services API; not counted as traffic. */
+  /**
+   * Everything known, with the levels of `chain`, for the services API; not counted as traffic.
+   * Adopting the caller's configuration is the only write, and only when it is new.
+   */
   async report(config: LiveNodesConfig, chain: readonly ScopeLevel[]): Promise<LiveNodesReport> {
     this.#adopt(config);
-    this.#save();
     return {
       levels: this.#membership.levels(chain),
       version: this.#state.version,

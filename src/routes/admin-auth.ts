@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
 import { timingSafeEqual } from "hono/utils/buffer";
+import { MIN_SECRET_BYTES } from "../config/secrets.ts";
 import { problem } from "../http/problem.ts";
 
 const unauthorized = (detail: string) => () =>
@@ -29,3 +30,18 @@ export const adminAuth = tokenAuth("ADMIN_TOKEN");
 
 /** The metrics scrape: METRICS_TOKEN, so a scraper need not hold the admin token, else ADMIN_TOKEN. */
 export const metricsAuth = tokenAuth("METRICS_TOKEN", "ADMIN_TOKEN");
+
+const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i;
+
+/**
+ * Whether a request to a public route carries the admin token, so the route may show its holder
+ * more than it shows anyone. An ADMIN_TOKEN shorter than MIN_SECRET_BYTES never counts: it is
+ * itself the bad configuration being reported, and a guessable token must unlock nothing.
+ */
+export async function holdsAdminToken(c: Context): Promise<boolean> {
+  const expected = (c.env as Record<string, unknown>).ADMIN_TOKEN;
+  if (typeof expected !== "string") return false;
+  if (new TextEncoder().encode(expected).byteLength < MIN_SECRET_BYTES) return false;
+  const token = BEARER.exec(c.req.header("authorization") ?? "")?.[1];
+  return token !== undefined && (await timingSafeEqual(expected, token));
+}

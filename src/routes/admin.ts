@@ -1,6 +1,8 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { ScopeLevel } from "../balancer/scope.ts";
+import { publicReads } from "../dispatch/deps.ts";
+import { runtimeFor } from "../dispatch/service-runtime.ts";
 import { peerShardOf } from "../durable/stubs.ts";
 import { errorResponse } from "../http/errors.ts";
 import { fail, invalidRequest, problem } from "../http/problem.ts";
@@ -16,7 +18,7 @@ import {
   SyncStatsView,
 } from "./admin-schemas.ts";
 import type { GatewayEnv } from "./context.ts";
-import { address, detail, membership, summary } from "./service-views.ts";
+import { address, detail, summary } from "./service-views.ts";
 import { ensureSyncConfigured, routeSyncStub } from "./sync-runtime.ts";
 
 /** Largest admin request body. */
@@ -101,6 +103,8 @@ adminRoutes.openapi(
     method: "get",
     path: "/services/{service}/localnodes",
     summary: "Routable nodes of a scope, in the ScyllaDB Alternator /localnodes format",
+    description:
+      "Public. Served from this isolate's membership cache (at most one refresh interval old); a datacenter or rack it has not heard of answers [].",
     request: { params: ServiceParam, query: LocalNodesQuery },
     responses: {
       200: {
@@ -121,8 +125,12 @@ adminRoutes.openapi(
         : home
           ? { kind: "dc", dc: home }
           : { kind: "cluster" };
-    const { nodes, ejected } = await membership(c.env, service, [level]);
-    const routable = (nodes[0] ?? []).filter((n) => n.healthy && !ejected.has(n.id));
+    // Anyone may ask, so the answer comes from this isolate's cache, never a write to the objects.
+    const routable = await runtimeFor(service).localNodes(
+      publicReads(c.env, service.name),
+      level,
+      Date.now(),
+    );
     const port = service.discovery?.port;
     return c.json(
       routable.map((n) => address(n.url, port)),

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { liveNodesOf } from "../../src/durable/stubs.ts";
 import { addCluster, discoveringService, hits, hostsOf } from "./cluster-helpers.ts";
 import {
+  ADMIN,
   ATTEMPT_PATHS,
   addNodes,
   eventually,
@@ -95,7 +96,7 @@ describe("a missing egress binding", () => {
   it("is reported by GET /_gw/health", async () => {
     const name = serviceName("vpc");
     const fetchVia = gateway({ services: [{ name, ...missing }] });
-    const response = await fetchVia("/_gw/health");
+    const response = await fetchVia("/_gw/health", { headers: ADMIN });
     expect(response.status).toBe(503);
     expect(await response.json()).toMatchObject({
       status: "egress-unavailable",

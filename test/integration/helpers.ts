@@ -54,6 +54,9 @@ export async function nodeStats(node: TestNode): Promise<NodeStats> {
   return (await (await control(`/nodes/${node.id}/stats`)).json()) as NodeStats;
 }
 
+/** The test environment's ADMIN_TOKEN as a request header (vitest.config.ts sets it). */
+export const ADMIN = { authorization: "Bearer test-admin-token-0123456789abcdef" };
+
 let services = 0;
 
 /** A service name no other test uses, so Durable Object state never leaks between tests. */
@@ -117,7 +120,8 @@ export function serviceGateway(
     name,
     fetch: (path: string, init?: RequestInit) => fetchVia(`/s/${name}${path}`, init),
     /** This isolate's round-trip counters for the service (`/_gw/stats`). */
-    stats: async () => (await (await fetchVia("/_gw/stats")).json()) as Counters,
+    stats: async () =>
+      (await (await fetchVia("/_gw/stats", { headers: ADMIN })).json()) as Counters,
   };
 }
 

@@ -24,7 +24,7 @@ describe("Durable Object RPC surfaces", () => {
     [
       "LiveNodes",
       LiveNodes,
-      ["alarm", "applySynced", "operate", "register", "remove", "report", "view"],
+      ["alarm", "applySynced", "operate", "peek", "register", "remove", "report", "view"],
     ],
     [
       "RotationCoordinator",

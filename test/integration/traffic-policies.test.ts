@@ -1,6 +1,7 @@
 import { generateSignedCookie } from "hono/cookie";
 import { describe, expect, it } from "vitest";
 import {
+  ADMIN,
   addNodes,
   eventually,
   gateway,
@@ -268,7 +269,10 @@ describe("cookie affinity", () => {
     expect(response.status).toBe(503);
     const problem = (await response.json()) as { type: string; detail: string };
     expect(problem.type).toContain("bad-config");
-    expect(problem.detail).toContain("NO_SUCH_SECRET");
+    expect(problem.detail).toContain(`services.${name}.affinity.secret`);
+    // Which secret, and what to do, the admin token's holder reads at /_gw/health.
+    const health = await fetch("/_gw/health", { headers: ADMIN });
+    expect(JSON.stringify(await health.json())).toContain("NO_SUCH_SECRET");
   });
 });
 

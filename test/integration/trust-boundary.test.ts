@@ -1,6 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import type { Counters } from "../../src/dispatch/counters.ts";
 import { liveNodesOf } from "../../src/durable/stubs.ts";
 import { HEAVY_TEST } from "../timeouts.ts";
 import {
@@ -11,6 +12,7 @@ import {
   twoDatacenters,
 } from "./cluster-helpers.ts";
 import {
+  ADMIN,
   ATTEMPT_PATHS,
   addNodes,
   gateway,
@@ -248,6 +250,146 @@ describe("x-roundhouse-scope from clients", () => {
     const svc = serviceGateway(nodes, { scope: { allowHeader: true } });
     const response = await svc.fetch("/", { headers: { "x-roundhouse-scope": "dc=a;;" } });
     expect(response.status).toBe(400);
+  });
+});
+
+describe("anonymous /localnodes reads", () => {
+  async function setup() {
+    const nodes = await addNodes(2);
+    const name = serviceName("ln");
+    const fetchVia = gateway({
+      services: [{ name, nodes: nodes.map(({ id, url }) => ({ id, url })) }],
+    });
+    const stats = async () =>
+      (await (await fetchVia("/_gw/stats", { headers: ADMIN })).json()) as Counters;
+    return { nodes, name, fetchVia, stats };
+  }
+
+  it("write no Durable Object storage, and call the live-node object once per refresh, not per read", async () => {
+    const { nodes, name, fetchVia, stats } = await setup();
+    // Traffic first: the live-node object adopts the configuration and stores its state.
+    await (await fetchVia(`/s/${name}/`)).body?.cancel();
+    const stub = liveNodesOf(env, name);
+    // Its stored state goes away (the object keeps its own in memory): any save brings it back.
+    const stored = await runInDurableObject(stub, (_i, state) => {
+      const value = state.storage.kv.get("state");
+      state.storage.kv.delete("state");
+      return value;
+    });
+    expect(stored).toBeDefined();
+    const before = await stats();
+    const hosts = nodes.map((n) => new URL(n.url).host).sort();
+    for (let i = 0; i < 20; i++) {
+      const response = await fetchVia(`/_gw/services/${name}/localnodes`);
+      expect(response.status).toBe(200);
+      expect(((await response.json()) as string[]).sort()).toEqual(hosts);
+    }
+    const written = await runInDurableObject(stub, (_i, state) => state.storage.kv.get("state"));
+    expect(written).toBeUndefined();
+    // One call per refresh interval (a second) at most; twenty reads take far less than two.
+    const after = await stats();
+    expect(after.liveNodeCalls - before.liveNodeCalls).toBeLessThanOrEqual(2);
+    expect(after.coordinatorCalls - before.coordinatorCalls).toBeLessThanOrEqual(2);
+  });
+
+  it("answer made-up places empty without calling any object", async () => {
+    const { name, fetchVia, stats } = await setup();
+    const before = await stats();
+    for (let i = 0; i < 20; i++) {
+      for (const query of [`dc=made-up-${i}`, `dc=made-up-${i}&rack=r`, `rack=r-${i}`]) {
+        const response = await fetchVia(`/_gw/services/${name}/localnodes?${query}`);
+        expect(await response.json()).toEqual([]);
+      }
+    }
+    const after = await stats();
+    expect(after.liveNodeCalls).toBe(before.liveNodeCalls);
+    expect(after.coordinatorCalls).toBe(before.coordinatorCalls);
+  });
+});
+
+describe.each(ATTEMPT_PATHS)("what a failed dispatch tells the client (%s)", (_path, onPath) => {
+  it("gives a fixed detail for a failed connection, never the runtime's words", async () => {
+    const name = serviceName("conn");
+    // Nothing listens on the discard port: the connection fails, and a POST is not retried.
+    const fetchVia = gateway({
+      services: [{ name, ...onPath, retry: fastRetry, nodes: [{ url: "http://127.0.0.1:9" }] }],
+    });
+    const response = await fetchVia(`/s/${name}/`, { method: "POST", body: "x" });
+    expect(response.status).toBe(502);
+    const body = (await response.json()) as { type: string; detail: string; tried: string[] };
+    expect(body.type).toBe("urn:roundhouse:problem:upstream-error");
+    expect(body.detail).toBe("the node's connection failed");
+    // A node's id is its host and port unless the configuration names it (docs/security.md).
+    expect(body.tried).toEqual(["127.0.0.1:9"]);
+  });
+});
+
+describe("what anonymous callers learn", () => {
+  const good = () => ({ services: [{ name: serviceName("pub"), nodes: [] }] });
+
+  it("/_gw/stats needs the admin token", async () => {
+    const fetchVia = gateway(good());
+    for (const headers of [{}, { authorization: "Bearer wrong" }] as Record<string, string>[]) {
+      const response = await fetchVia("/_gw/stats", { headers });
+      expect(response.status).toBe(401);
+      expect(response.headers.get("content-type")).toBe("application/problem+json");
+    }
+    const counted = await fetchVia("/_gw/stats", { headers: ADMIN });
+    expect(counted.status).toBe(200);
+    expect(await counted.json()).toMatchObject({ dispatches: expect.any(Number) });
+  });
+
+  it("/_gw/health tells anyone the status only; the services are the token holder's", async () => {
+    const config = good();
+    const fetchVia = gateway(config);
+    expect(await (await fetchVia("/_gw/health")).json()).toEqual({ status: "ok" });
+    expect(await (await fetchVia("/_gw/health", { headers: ADMIN })).json()).toEqual({
+      status: "ok",
+      services: [config.services[0]!.name],
+    });
+    const unbound = gateway({
+      services: [
+        {
+          name: serviceName("vpc"),
+          nodes: [],
+          egress: { kind: "vpc-network", binding: "NOT_BOUND" },
+          allow: ["127.0.0.0/8"],
+        },
+      ],
+    });
+    const response = await unbound("/_gw/health");
+    expect(response.status).toBe(503);
+    expect(await response.json()).toEqual({ status: "egress-unavailable" });
+  });
+
+  it("names a bad configuration's fields, but not what is wrong with them, to anyone", async () => {
+    const fetchVia = gateway(good(), { PEER_SECRET: "too-short" } as Partial<Env>);
+    const health = await fetchVia("/_gw/health");
+    expect(health.status).toBe(503);
+    expect(await health.json()).toEqual({
+      status: "bad-config",
+      issues: [{ path: "PEER_SECRET" }],
+    });
+    const refused = await fetchVia("/s/anything/");
+    expect(refused.status).toBe(503);
+    const problem = (await refused.json()) as { detail: string; issues: unknown[] };
+    expect(problem.issues).toEqual([{ path: "PEER_SECRET" }]);
+    expect(JSON.stringify(problem)).not.toMatch(/bytes/);
+    // The admin token's holder reads the messages.
+    const told = (await (await fetchVia("/_gw/health", { headers: ADMIN })).json()) as {
+      issues: { path: string; message: string }[];
+    };
+    expect(told.issues).toEqual([{ path: "PEER_SECRET", message: expect.stringMatching(/bytes/) }]);
+  });
+
+  it("lets no short ADMIN_TOKEN unlock the messages", async () => {
+    const short = "short-admin-token";
+    const fetchVia = gateway(good(), { ADMIN_TOKEN: short });
+    const health = await fetchVia("/_gw/health", { headers: { authorization: `Bearer ${short}` } });
+    expect(await health.json()).toEqual({
+      status: "bad-config",
+      issues: [{ path: "ADMIN_TOKEN" }],
+    });
   });
 });
 

@@ -64,7 +64,7 @@ afterAll(async () => {
 async function counters(): Promise<IsolateCounters[]> {
   return Promise.all(
     Array.from({ length: ISOLATES }, async (_, i) =>
-      (await gateways.fetch(i, "/_gw/stats")).json(),
+      (await gateways.fetch(i, "/_gw/stats", { headers: ADMIN })).json(),
     ),
   ) as Promise<IsolateCounters[]>;
 }
