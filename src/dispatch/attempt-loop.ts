@@ -47,6 +47,8 @@ export interface Dispatched {
   /** The node whose answer this is; undefined when the gateway answered with a problem. */
   readonly node: string | undefined;
   readonly attempts: number;
+  /** Why the last attempt failed, in the runtime's words: for the log, never the client. */
+  readonly cause?: string | undefined;
 }
 
 /** One kind of attempt (a proxied request, an invocation) as the loop drives it. */
@@ -70,6 +72,8 @@ export interface AttemptKind<R> extends PlanHints {
   discard(result: R): Promise<void>;
   answer(result: R, nodeId: string, attempts: number): Response;
   fail(end: DispatchEnd<R>): Response;
+  /** The runtime's words for a failed result, which the problem answer leaves out. */
+  causeOf?(result: R): string | undefined;
   /** Delay after which a slow attempt gets a hedge at another node; undefined: never hedge. */
   hedgeAfterMs?(): number | undefined;
 }
@@ -205,7 +209,9 @@ class AttemptRun<R> {
       stop: this.#stop,
       pastDeadline: this.#deadline <= this.#deps.now(),
     });
-    return { response, node: undefined, attempts: this.#attempts };
+    const last = this.#last;
+    const cause = last === undefined ? undefined : this.#kind.causeOf?.(last);
+    return { response, node: undefined, attempts: this.#attempts, cause };
   }
 
   /** Starts an attempt at a node; false (with the reason recorded) when it could not start. */
@@ -321,6 +327,7 @@ class AttemptRun<R> {
       void flight.settled.then((late) => this.#kind.discard(late.result)).catch(() => {});
     }
     const attempts = this.#attempts + outstanding.length;
-    return { response: this.#kind.answer(result, nodeId, attempts), node: nodeId, attempts };
+    const response = this.#kind.answer(result, nodeId, attempts);
+    return { response, node: nodeId, attempts, cause: this.#kind.causeOf?.(result) };
   }
 }

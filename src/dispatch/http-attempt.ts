@@ -91,6 +91,7 @@ function httpAttempts(request: UpstreamRequest, deps: DispatchDeps): AttemptKind
         deps.runtime.service.affinity?.cookie,
       ),
     fail: (end) => failure(end, request.requestId),
+    causeOf: (result) => (result.kind === "network-error" ? result.detail : undefined),
   };
 }
 
@@ -253,13 +254,15 @@ const NODE_CONNECTION_FAILED = "the node's connection failed";
 
 function failure(end: DispatchEnd<ForwardResult>, requestId: string): Response {
   const { attempts, attempted: tried, last } = end;
-  // The runtime's own error text (an address, how the connection failed) goes to the log only;
-  // the client gets a fixed sentence. Timeouts' details are the gateway's own words.
-  let detail = last?.kind === "timeout" ? last.detail : "";
-  if (last?.kind === "network-error") {
-    console.warn(`request ${requestId}: upstream connection failed: ${last.detail}`);
-    detail = NODE_CONNECTION_FAILED;
-  }
+  // The runtime's own error text (an address, how the connection failed) goes to the request's
+  // log line only (causeOf); the client gets a fixed sentence. Timeouts' details are the
+  // gateway's own words.
+  const detail =
+    last?.kind === "timeout"
+      ? last.detail
+      : last?.kind === "network-error"
+        ? NODE_CONNECTION_FAILED
+        : "";
   const headers = { "x-roundhouse-attempts": String(attempts), "x-request-id": requestId };
   const extensions = { tried, attempts, requestId };
   if (last?.kind === "timeout" || end.stop === "deadline" || end.pastDeadline) {

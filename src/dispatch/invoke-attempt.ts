@@ -91,6 +91,10 @@ export function dispatchInvocation(
         invocation.requestId,
         [],
       ),
+    causeOf: (outcome) =>
+      outcome.kind === "lost-after-ack" || outcome.kind === "not-acked"
+        ? outcome.detail
+        : undefined,
     fail: (end: DispatchEnd<InvokeOutcome>) =>
       answer(
         end.last,
@@ -147,10 +151,7 @@ function answer(
     case "function-error":
       return fail(502, "upstream-error", "Function failed", outcome.message);
     case "lost-after-ack":
-      // The transport's own words about the stream go to the log only, not to the client.
-      console.warn(
-        `invocation ${requestId}: stream lost after the node accepted: ${outcome.detail}`,
-      );
+      // The transport's own words about the stream go to the log line only (causeOf).
       return fail(
         502,
         "upstream-error",

@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { nodeUrlKey } from "../balancer/address-policy.ts";
 import { type ScopeLevel, scopeKey } from "../balancer/scope.ts";
+import { unlistedToForget } from "../balancer/unlisted.ts";
 import { logOf } from "../logging/log-of.ts";
 import { LiveMembership } from "./live-membership.ts";
 import type {
@@ -309,14 +310,17 @@ export class LiveNodes extends DurableObject<Env> {
   }
 
   /**
-   * Drops the per-node records of nodes listed nowhere any more (configured, registered or
-   * discovered and not yet stale), so a discovery answerer churning node names cannot grow the
-   * state; a node that comes back starts afresh, slow start included. Operators' settings stay.
+   * Forgets the per-node records of nodes listed nowhere any more (configured, registered or
+   * discovered and not yet stale), by the retention of `unlistedToForget`, so a discovery
+   * answerer churning node names cannot grow the state. Operators' settings stay.
    */
   #prune(): void {
+    const { firstSeen, healthTally, unlistedAt } = this.#state;
     const listed = new Set(this.#membership.allNodes().map((node) => node.id));
-    for (const records of [this.#state.firstSeen, this.#state.healthTally]) {
-      for (const id of Object.keys(records)) if (!listed.has(id)) delete records[id];
+    const recorded = [...Object.keys(firstSeen), ...Object.keys(healthTally)];
+    for (const id of unlistedToForget(unlistedAt, listed, recorded, Date.now())) {
+      delete firstSeen[id];
+      delete healthTally[id];
     }
   }
 

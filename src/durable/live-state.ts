@@ -12,6 +12,8 @@ export interface LiveState extends DiscoveredState {
   registered: DeclaredNode[];
   probes: Record<string, ProbeState>;
   firstSeen: Record<string, number>;
+  /** When each node with records here was first seen listed nowhere; cleared when it returns. */
+  unlistedAt: Record<string, number>;
   /** Operators' drains and weights, by node id, whatever the node's source. */
   settings: Record<string, KeptSetting>;
   /** Probe results counted since the object was created, for the metrics. */
@@ -31,6 +33,7 @@ export function withDefaults(stored: LiveState | undefined): LiveState {
     confirmedAt: {},
     probes: {},
     firstSeen: {},
+    unlistedAt: {},
     settings: {},
     healthTally: {},
     chains: {},

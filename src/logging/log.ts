@@ -35,6 +35,8 @@ export interface RequestLine {
   readonly ms: number;
   /** answered: a node's answer passed on; otherwise the problem type the gateway answered with. */
   readonly outcome: string;
+  /** The runtime's own words for the last attempt's failure, kept out of the client's answer. */
+  readonly cause?: string;
 }
 
 /**

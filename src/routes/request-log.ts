@@ -12,7 +12,7 @@ export async function logRequest(
   service: ResolvedService,
   requestId: string,
   startedAt: number,
-  { response, node, attempts }: Dispatched,
+  { response, node, attempts, cause }: Dispatched,
 ): Promise<void> {
   const notable = node === undefined || attempts !== 1 || response.status >= 500;
   let outcome = "answered";
@@ -30,5 +30,6 @@ export async function logRequest(
     status: response.status,
     ms: Date.now() - startedAt,
     outcome,
+    ...(cause === undefined ? {} : { cause }),
   }));
 }

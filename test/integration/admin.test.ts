@@ -105,7 +105,7 @@ describe("admin API nodes", () => {
     expect(after.registered.map((n) => n.id)).toEqual(["reg-1"]);
   });
 
-  it("keeps no record of a node once it is listed nowhere, over 50 rounds of churn", async () => {
+  it("keeps a removed node's records only as an unlisted one, over 50 rounds of churn", async () => {
     const { nodes, name, fetchVia } = await setup();
     for (let round = 0; round < 50; round++) {
       const id = `churn-${round}`;
@@ -121,9 +121,15 @@ describe("admin API nodes", () => {
       expect(gone.status).toBe(204);
     }
     const stored = await runInDurableObject(liveNodesOf(env, name), (_i: LiveNodes, state) =>
-      state.storage.kv.get<{ firstSeen: Record<string, number> }>("state"),
+      state.storage.kv.get<{
+        firstSeen: Record<string, number>;
+        unlistedAt: Record<string, number>;
+      }>("state"),
     );
-    expect(Object.keys(stored?.firstSeen ?? {})).toEqual(["static-1"]);
+    // Every removed node is counted as unlisted, so the retention (unlisted.test.ts) forgets it.
+    const removed = Array.from({ length: 50 }, (_, round) => `churn-${round}`).sort();
+    expect(Object.keys(stored?.unlistedAt ?? {}).sort()).toEqual(removed);
+    expect(Object.keys(stored?.firstSeen ?? {}).sort()).toEqual([...removed, "static-1"].sort());
   });
 
   it("rejects a duplicate id with 409 and an invalid body with 400 naming the field", async () => {

@@ -66,6 +66,26 @@ describe("request lines", () => {
     ]);
   });
 
+  it("keeps the runtime's words for a failed connection in the line, out of the answer", async () => {
+    const name = serviceName("logged");
+    const fetch = gateway({
+      logging: { requestSampleRate: 0 },
+      // Nothing listens on the discard port; a POST is not retried.
+      services: [{ name, nodes: [{ id: "gone", url: "http://127.0.0.1:9" }] }],
+    });
+    let detail = "";
+    const lines = await linesOf(async () => {
+      const answer = await fetch(`/s/${name}/`, { method: "POST", body: "x" });
+      detail = ((await answer.json()) as { detail: string }).detail;
+    });
+    expect(detail).toBe("the node's connection failed");
+    const line = lines.find((l) => l.kind === "request");
+    expect(line).toMatchObject({ status: 502, outcome: "upstream-error" });
+    expect(typeof line?.cause).toBe("string");
+    expect(line?.cause).not.toBe(detail);
+    expect(String(line?.cause).length).toBeGreaterThan(0);
+  });
+
   it("samples plain successes by the rate, and always writes a retried one", async () => {
     const [good, bad] = await addNodes(2);
     await setBehaviour(bad!, { mode: "refuse" });
