@@ -1,6 +1,6 @@
 import { z } from "zod";
+import { NodeUrlSchema } from "../balancer/node-url.ts";
 import { headerName, scopeName, secretName } from "./names.ts";
-import { NodeUrlSchema } from "./network-schema.ts";
 
 export const DiscoverySchema = z
   .strictObject({

@@ -6,11 +6,6 @@ import {
   parseAllowEntry,
 } from "../balancer/address-policy.ts";
 
-/** One node URL schema for config, admin registrations and peer records: no query, no fragment. */
-export const NodeUrlSchema = z
-  .url({ protocol: /^https?$/, error: "must be an absolute http:// or https:// URL" })
-  .refine((u) => !/[?#]/.test(u), "must not carry a query or fragment");
-
 const bindingName = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, "a binding name: letters, digits and _");

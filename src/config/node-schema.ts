@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { NodeUrlSchema } from "./network-schema.ts";
+import { NodeUrlSchema } from "../balancer/node-url.ts";
 
 /** Durable Object location hints a node's gate may be placed by. */
 export const LOCATION_HINTS = [

@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { isLoopbackUrl } from "../balancer/address-policy.ts";
+import { NodeUrlSchema } from "../balancer/node-url.ts";
 import { ORIGIN_PATTERN } from "../sync/hlc.ts";
 import { validateBackoffPolicy } from "../sync/retry-policy.ts";
-import { NodeUrlSchema } from "./network-schema.ts";
 
 /** Outbound connections one Worker invocation (an alarm included) may hold open at once. */
 export const CONNECTIONS_PER_INVOCATION = 6;

@@ -1,6 +1,6 @@
 import type { ResolvedService } from "../config/load.ts";
 import { coordinatorOf, gateOf, liveNodesOf } from "../durable/stubs.ts";
-import { requireEgress } from "./egress.ts";
+import { requireEgress } from "../upstream/egress.ts";
 import type { LeaseContext } from "./lease-client.ts";
 import {
   type PublicReads,

@@ -4,19 +4,19 @@ import type { ScopeLevel } from "../balancer/scope.ts";
 import { gateOf } from "../durable/stubs.ts";
 import { problem } from "../http/problem.ts";
 import type { AttemptOutcomeLabel } from "../metrics/dispatch-metrics.ts";
+import { type ForwardResult, statusOf } from "../upstream/attempt-result.ts";
+import { nodeFetcher } from "../upstream/egress.ts";
+import { fetchNode, isFailureStatus, type NodeRequest } from "../upstream/node-fetch.ts";
 import {
   type AttemptKind,
   type DispatchEnd,
   type Dispatched,
   runAttempts,
 } from "./attempt-loop.ts";
-import { type ForwardResult, statusOf } from "./attempt-result.ts";
 import type { AttemptBody, OutgoingBody } from "./body.ts";
 import type { DispatchDeps } from "./deps.ts";
-import { nodeFetcher } from "./egress.ts";
 import { gateHealthContext } from "./gate-context.ts";
 import { answerNeedsCleaning, type Provenance, stampAnswer } from "./headers.ts";
-import { fetchNode, isFailureStatus, type NodeRequest } from "./node-fetch.ts";
 import type { Pin } from "./plan.ts";
 
 /** The request as every attempt sends it, minus the node's origin. */

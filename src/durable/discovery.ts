@@ -1,9 +1,9 @@
 import type { AddressPolicy } from "../balancer/address-policy.ts";
 import { type AddressRules, parseLocalNodes } from "../balancer/localnodes.ts";
 import { type ScopeLevel, scopeQuery } from "../balancer/scope.ts";
-import type { NodeFetcher } from "../dispatch/egress.ts";
 import { readLimited } from "../http/limited-body.ts";
 import { tornDown } from "../http/torn-down.ts";
+import type { NodeFetcher } from "../upstream/egress.ts";
 
 /** Counters of the discovery traffic one live-node object has made, for the services API. */
 export interface DiscoveryCounters {

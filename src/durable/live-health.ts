@@ -1,6 +1,6 @@
 import { type ProbeState, recordProbe, unprobed } from "../balancer/health-probe.ts";
 import type { ServiceConfig } from "../config/schema.ts";
-import type { NodeFetcher } from "../dispatch/egress.ts";
+import type { NodeFetcher } from "../upstream/egress.ts";
 import { eachLimited } from "../util/each-limited.ts";
 import { probe } from "./discovery.ts";
 

@@ -1,7 +1,7 @@
 import type { ScopeLevel } from "../balancer/scope.ts";
 import type { ServiceConfig } from "../config/schema.ts";
-import { type NodeFetcher, nodeFetcher } from "../dispatch/egress.ts";
 import { logOf } from "../logging/log-of.ts";
+import { type NodeFetcher, nodeFetcher } from "../upstream/egress.ts";
 import { secretHeaders } from "./discovery.ts";
 import { discoveryRound, roundLevels } from "./discovery-round.ts";
 import { probeNodes } from "./live-health.ts";

@@ -4,12 +4,12 @@ import { GateQueue } from "../balancer/gate-queue.ts";
 import { type HolderRecord, heldSlots, LeaseLedger } from "../balancer/lease-ledger.ts";
 import type { LeaseAnswer, LeaseReport } from "../balancer/lease-slots.ts";
 import type { EgressConfig } from "../config/network-schema.ts";
-import type { ForwardResult } from "../dispatch/attempt-result.ts";
-import { nodeFetcher } from "../dispatch/egress.ts";
-import { fetchNode, isFailureStatus, type NodeRequest } from "../dispatch/node-fetch.ts";
 import { NodeStream } from "../transport/node-stream.ts";
 import { DEFAULT_STREAM_PATH } from "../transport/protocol.ts";
 import { connectWorkersSocket } from "../transport/workers-socket.ts";
+import type { ForwardResult } from "../upstream/attempt-result.ts";
+import { nodeFetcher } from "../upstream/egress.ts";
+import { fetchNode, isFailureStatus, type NodeRequest } from "../upstream/node-fetch.ts";
 import { GateHealth, type HealthContext } from "./gate-health.ts";
 import { type InvokeOutcome, outcomeOfInvoke } from "./gate-invoke.ts";
 

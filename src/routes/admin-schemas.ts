@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { NodeUrlSchema } from "../config/network-schema.ts";
+import { NodeUrlSchema } from "../balancer/node-url.ts";
 import { LOCATION_HINTS } from "../config/node-schema.ts";
 
 /** Path parameter: a service name. */

@@ -2,8 +2,8 @@ import { Hono } from "hono";
 import { loadConfig } from "../config/load.ts";
 import { cachedSecretIssues } from "../config/secrets.ts";
 import { sumCounters } from "../dispatch/counters.ts";
-import { missingBinding } from "../dispatch/egress.ts";
 import { runtimeFor } from "../dispatch/service-runtime.ts";
+import { missingBinding } from "../upstream/egress.ts";
 import { adminAuth, holdsAdminToken } from "./admin-auth.ts";
 import { publicIssues } from "./config-issues.ts";
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { NodeUrlSchema } from "../config/network-schema.ts";
+import { NodeUrlSchema } from "../balancer/node-url.ts";
 import { MAX_BUCKET_COUNT } from "./digest.ts";
 import { decodeStamp, encodeStamp, isValidStamp, ORIGIN_PATTERN, type Stamp } from "./hlc.ts";
 import { MAX_BATCH } from "./peer-queue.ts";

@@ -1,10 +1,10 @@
 import type { LeaseAnswer } from "../../src/balancer/lease-slots.ts";
 import { parseConfig, type ResolvedService } from "../../src/config/load.ts";
 import type { AttemptKind, Verdict } from "../../src/dispatch/attempt-loop.ts";
-import type { ForwardResult } from "../../src/dispatch/attempt-result.ts";
 import type { DispatchDeps } from "../../src/dispatch/deps.ts";
 import { ServiceRuntime } from "../../src/dispatch/service-runtime.ts";
 import type { ForwardOptions, LeaseRequest } from "../../src/durable/node-gate.ts";
+import type { ForwardResult } from "../../src/upstream/attempt-result.ts";
 
 // A world for the attempt loop in plain Node: a fake clock, sleeps that only record and advance
 // it, Durable Objects and nodes as fakes.
