@@ -1,5 +1,5 @@
 import { HashRing } from "./hash-ring.ts";
-import type { NodePlan } from "./least-outstanding.ts";
+import type { NodePlan } from "./node-plan.ts";
 
 /**
  * The rings of one service, by the weighted round of routable nodes they were built from. A round
@@ -58,7 +58,7 @@ export class BoundedHashPlan implements NodePlan {
 
   /**
    * @param hash the request key's hash
-   * @param members the weighted round of routable nodes, given the tried-set (see QueryPlan)
+   * @param members the weighted round of routable nodes, given the tried-set (see RoundRobinPlan)
    * @param outstanding requests in flight at a node now
    * @param balanceFactor most load a node takes over its share of the mean; undefined: unbounded
    */

@@ -4,40 +4,40 @@
  * dispatch overtake one that has been waiting.
  */
 export class GateQueue {
-  private active = 0;
-  private peakActive = 0;
-  private readonly waiting: Waiter[] = [];
-  private limit: number;
+  #active = 0;
+  #peakActive = 0;
+  readonly #waiting: Waiter[] = [];
+  #limit: number;
 
   constructor(limit: number) {
-    this.limit = limit;
+    this.#limit = limit;
   }
 
   /** Handshakes in progress. */
   get inFlight(): number {
-    return this.active;
+    return this.#active;
   }
 
   /** Most handshakes that were in progress at once. */
   get peak(): number {
-    return this.peakActive;
+    return this.#peakActive;
   }
 
   /** Dispatches waiting for a slot. */
   get queued(): number {
-    return this.waiting.length;
+    return this.#waiting.length;
   }
 
   /** Applies a new limit; waiters are admitted at once if it grew. */
   setLimit(limit: number): void {
-    this.limit = limit;
-    this.admit();
+    this.#limit = limit;
+    this.#admit();
   }
 
   /** Resolves true once a slot is held, or false if `timeoutMs` passed first. */
   acquire(timeoutMs: number): Promise<boolean> {
-    if (this.active < this.limit && this.waiting.length === 0) {
-      this.take();
+    if (this.#active < this.#limit && this.#waiting.length === 0) {
+      this.#take();
       return Promise.resolve(true);
     }
     if (timeoutMs <= 0) return Promise.resolve(false);
@@ -45,34 +45,34 @@ export class GateQueue {
       const waiter: Waiter = {
         resolve,
         timer: setTimeout(() => {
-          const at = this.waiting.indexOf(waiter);
-          if (at >= 0) this.waiting.splice(at, 1);
+          const at = this.#waiting.indexOf(waiter);
+          if (at >= 0) this.#waiting.splice(at, 1);
           resolve(false);
         }, timeoutMs),
       };
-      this.waiting.push(waiter);
+      this.#waiting.push(waiter);
     });
   }
 
   /** Gives a held slot back. */
   release(): void {
-    this.active = Math.max(0, this.active - 1);
-    this.admit();
+    this.#active = Math.max(0, this.#active - 1);
+    this.#admit();
   }
 
-  private admit(): void {
-    while (this.active < this.limit) {
-      const waiter = this.waiting.shift();
+  #admit(): void {
+    while (this.#active < this.#limit) {
+      const waiter = this.#waiting.shift();
       if (!waiter) return;
       clearTimeout(waiter.timer);
-      this.take();
+      this.#take();
       waiter.resolve(true);
     }
   }
 
-  private take(): void {
-    this.active++;
-    if (this.active > this.peakActive) this.peakActive = this.active;
+  #take(): void {
+    this.#active++;
+    if (this.#active > this.#peakActive) this.#peakActive = this.#active;
   }
 }
 

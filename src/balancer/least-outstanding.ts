@@ -1,14 +1,4 @@
-/** Order of nodes for one dispatch, whichever policy builds it. */
-export interface NodePlan {
-  /** The next node to try, or undefined when every routable node has been tried. */
-  next(): string | undefined;
-  /** Whether some routable node is still untried. */
-  hasNext(): boolean;
-  /** Node ids tried so far, in order. */
-  readonly triedNodes: string[];
-  /** Counts a node as tried without trying it (one another plan already took). */
-  exclude(id: string): void;
-}
+import type { NodePlan } from "./node-plan.ts";
 
 /**
  * Least outstanding requests by the power of two choices, as Envoy's least-request balancer:
@@ -21,10 +11,10 @@ export interface NodePlan {
  * the round-robin query plan.
  */
 export class LeastOutstandingPlan implements NodePlan {
-  private readonly tried = new Set<string>();
-  private readonly members: (tried: ReadonlySet<string>) => readonly string[];
-  private readonly outstanding: (id: string) => number;
-  private readonly random: () => number;
+  readonly #tried = new Set<string>();
+  readonly #members: (tried: ReadonlySet<string>) => readonly string[];
+  readonly #outstanding: (id: string) => number;
+  readonly #random: () => number;
 
   /**
    * @param members routable node ids (a weighted round may repeat ids; repeats raise the chance
@@ -37,35 +27,35 @@ export class LeastOutstandingPlan implements NodePlan {
     outstanding: (id: string) => number,
     random: () => number,
   ) {
-    this.members = members;
-    this.outstanding = outstanding;
-    this.random = random;
+    this.#members = members;
+    this.#outstanding = outstanding;
+    this.#random = random;
   }
 
   get triedNodes(): string[] {
-    return [...this.tried];
+    return [...this.#tried];
   }
 
   hasNext(): boolean {
-    return this.members(this.tried).some((id) => !this.tried.has(id));
+    return this.#members(this.#tried).some((id) => !this.#tried.has(id));
   }
 
   exclude(id: string): void {
-    this.tried.add(id);
+    this.#tried.add(id);
   }
 
   next(): string | undefined {
-    const candidates = this.members(this.tried).filter((id) => !this.tried.has(id));
+    const candidates = this.#members(this.#tried).filter((id) => !this.#tried.has(id));
     if (candidates.length === 0) return undefined;
-    const first = candidates[Math.floor(this.random() * candidates.length)] as string;
-    let second = candidates[Math.floor(this.random() * candidates.length)] as string;
+    const first = candidates[Math.floor(this.#random() * candidates.length)] as string;
+    let second = candidates[Math.floor(this.#random() * candidates.length)] as string;
     if (second === first) {
       // Sample again among the others, so two distinct nodes are compared whenever there are two.
       const others = candidates.filter((id) => id !== first);
-      if (others.length > 0) second = others[Math.floor(this.random() * others.length)] as string;
+      if (others.length > 0) second = others[Math.floor(this.#random() * others.length)] as string;
     }
-    const chosen = this.outstanding(second) < this.outstanding(first) ? second : first;
-    this.tried.add(chosen);
+    const chosen = this.#outstanding(second) < this.#outstanding(first) ? second : first;
+    this.#tried.add(chosen);
     return chosen;
   }
 }

@@ -1,4 +1,4 @@
-import type { NodePlan } from "./least-outstanding.ts";
+import type { NodePlan } from "./node-plan.ts";
 
 /**
  * A plan that tries one given node first (the node a session's affinity names) and then goes on

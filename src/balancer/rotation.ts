@@ -49,18 +49,18 @@ export interface RotationLease {
  * isolates together form one strict rotation.
  */
 export class LeasedPositions {
-  private next = 0;
-  private end = 0;
+  #next = 0;
+  #end = 0;
 
   /** Replaces the current block with a new lease. */
   refill(lease: RotationLease): void {
-    this.next = lease.start;
-    this.end = lease.start + lease.size;
+    this.#next = lease.start;
+    this.#end = lease.start + lease.size;
   }
 
   /** The next position, or undefined when the lease is used up. */
   take(): number | undefined {
-    if (this.next >= this.end) return undefined;
-    return this.next++;
+    if (this.#next >= this.#end) return undefined;
+    return this.#next++;
   }
 }

@@ -1,5 +1,5 @@
-import type { NodePlan } from "../balancer/least-outstanding.ts";
 import type { MemberNode } from "../balancer/membership.ts";
+import type { NodePlan } from "../balancer/node-plan.ts";
 import { backoffMs, type RetryPolicy } from "../balancer/retry-policy.ts";
 import type { ScopeLevel } from "../balancer/scope.ts";
 import type { AttemptOutcomeLabel } from "../metrics/dispatch-metrics.ts";

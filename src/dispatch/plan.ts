@@ -1,9 +1,11 @@
 import { BoundedHashPlan, underBoundedLoad } from "../balancer/consistent-hash.ts";
 import { murmur3 } from "../balancer/hash.ts";
-import { LeastOutstandingPlan, type NodePlan } from "../balancer/least-outstanding.ts";
+import { LeastOutstandingPlan } from "../balancer/least-outstanding.ts";
+import type { NodePlan } from "../balancer/node-plan.ts";
 import { PinnedPlan } from "../balancer/pinned-plan.ts";
-import { QueryPlan } from "../balancer/query-plan.ts";
+import { RoundRobinPlan } from "../balancer/round-robin-plan.ts";
 import type { ScopeLevel } from "../balancer/scope.ts";
+import type { ResolvedService } from "../config/load.ts";
 import type { DispatchDeps } from "./deps.ts";
 
 /** What a request tells the plan beyond its scope. */
@@ -48,30 +50,51 @@ export async function planFor(
   return new PinnedPlan(pinned.node, plan);
 }
 
-async function policyPlan(
+/** How each policy builds its plan: the one place a policy name meets its implementation. */
+const POLICY_PLANS: Record<
+  ResolvedService["policy"],
+  (
+    chain: readonly ScopeLevel[],
+    deps: DispatchDeps,
+    hashKey: string | undefined,
+  ) => Promise<NodePlan>
+> = {
+  async round_robin(chain, deps) {
+    const { runtime } = deps;
+    const [position] = await Promise.all([
+      runtime.nextPosition(deps.objects, deps.random, deps.now),
+      runtime.refresh(deps.objects, chain, deps.now()),
+    ]);
+    return new RoundRobinPlan(position, routeOf(chain, deps), (id) =>
+      runtime.membership.admits(id, deps.now(), deps.random),
+    );
+  },
+  async least_outstanding(chain, deps) {
+    const { runtime } = deps;
+    await runtime.refresh(deps.objects, chain, deps.now());
+    const outstanding = (id: string) => runtime.latency.outstanding(id);
+    return new LeastOutstandingPlan(routeOf(chain, deps), outstanding, deps.random);
+  },
+  async consistent_hash(chain, deps, hashKey) {
+    const { runtime } = deps;
+    await runtime.refresh(deps.objects, chain, deps.now());
+    const { hash } = runtime.service;
+    const point = hashKey === undefined ? Math.floor(deps.random() * 2 ** 32) : murmur3(hashKey);
+    const factor = hash.boundedLoads ? hash.balanceFactor : undefined;
+    const outstanding = (id: string) => runtime.latency.outstanding(id);
+    return new BoundedHashPlan(point, routeOf(chain, deps), outstanding, runtime.rings, factor);
+  },
+};
+
+/** The chain's rotation round now, given the dispatch's tried-set. */
+function routeOf(chain: readonly ScopeLevel[], deps: DispatchDeps) {
+  return (tried: ReadonlySet<string>) => deps.runtime.route(chain, deps.now(), tried).schedule;
+}
+
+function policyPlan(
   chain: readonly ScopeLevel[],
   deps: DispatchDeps,
   hashKey: string | undefined,
 ): Promise<NodePlan> {
-  const { runtime } = deps;
-  const route = (tried: ReadonlySet<string>) => runtime.route(chain, deps.now(), tried).schedule;
-  const outstanding = (id: string) => runtime.latency.outstanding(id);
-  const { policy, hash } = runtime.service;
-  if (policy === "least_outstanding") {
-    await runtime.refresh(deps.objects, chain, deps.now());
-    return new LeastOutstandingPlan(route, outstanding, deps.random);
-  }
-  if (policy === "consistent_hash") {
-    await runtime.refresh(deps.objects, chain, deps.now());
-    const point = hashKey === undefined ? Math.floor(deps.random() * 2 ** 32) : murmur3(hashKey);
-    const factor = hash.boundedLoads ? hash.balanceFactor : undefined;
-    return new BoundedHashPlan(point, route, outstanding, runtime.rings, factor);
-  }
-  const [position] = await Promise.all([
-    runtime.nextPosition(deps.objects, deps.random, deps.now),
-    runtime.refresh(deps.objects, chain, deps.now()),
-  ]);
-  return new QueryPlan(position, route, (id) =>
-    runtime.membership.admits(id, deps.now(), deps.random),
-  );
+  return POLICY_PLANS[deps.runtime.service.policy](chain, deps, hashKey);
 }

@@ -73,7 +73,7 @@ export class LiveMembership {
     return chain.map((level) => {
       // Declared nodes by id (two ids may share a URL), discovered ones by URL, never twice.
       const nodes = new Map<string, MemberNode>();
-      for (const node of declared) if (inScope(node, level)) nodes.set(node.id, this.member(node));
+      for (const node of declared) if (inScope(node, level)) nodes.set(node.id, this.#member(node));
       // The cluster is every datacenter asked for, not only the answering node's own.
       const sources: ScopeLevel[] =
         level.kind === "cluster"
@@ -83,14 +83,14 @@ export class LiveMembership {
         for (const url of state.discovered[scopeKey(source)]?.urls ?? []) {
           const id = hostOf(url);
           if (declaredUrls.has(url) || nodes.has(id) || !this.admits(url)) continue;
-          nodes.set(id, this.member({ id, url, weight: 1, ...labelsOf(source) }));
+          nodes.set(id, this.#member({ id, url, weight: 1, ...labelsOf(source) }));
         }
       }
       return { scope: level, nodes: [...nodes.values()] };
     });
   }
 
-  private member(node: DeclaredNode): MemberNode {
+  #member(node: DeclaredNode): MemberNode {
     const state = this.#state();
     const probe = state.probes[node.id];
     const firstSeen = state.firstSeen[node.id] ?? 0;

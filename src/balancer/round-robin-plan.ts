@@ -1,4 +1,4 @@
-import type { NodePlan } from "./least-outstanding.ts";
+import type { NodePlan } from "./node-plan.ts";
 
 /**
  * The order in which one dispatch tries nodes. It starts at the node its rotation position names
@@ -9,11 +9,11 @@ import type { NodePlan } from "./least-outstanding.ts";
  * of the moment ("is any routable node untried?"), never by coming back to a starting index, which
  * goes wrong as soon as the array it indexes changes underneath.
  */
-export class QueryPlan implements NodePlan {
-  private readonly tried = new Set<string>();
-  private readonly schedule: (tried: ReadonlySet<string>) => readonly string[];
-  private readonly admitFirst: ((id: string) => boolean) | undefined;
-  private cursor: number;
+export class RoundRobinPlan implements NodePlan {
+  readonly #tried = new Set<string>();
+  readonly #schedule: (tried: ReadonlySet<string>) => readonly string[];
+  readonly #admitFirst: ((id: string) => boolean) | undefined;
+  #cursor: number;
 
   /**
    * @param position rotation position leased for this dispatch
@@ -27,44 +27,44 @@ export class QueryPlan implements NodePlan {
     schedule: (tried: ReadonlySet<string>) => readonly string[],
     admitFirst?: (id: string) => boolean,
   ) {
-    this.schedule = schedule;
-    this.admitFirst = admitFirst;
-    this.cursor = position - 1;
+    this.#schedule = schedule;
+    this.#admitFirst = admitFirst;
+    this.#cursor = position - 1;
   }
 
   /** Node ids tried so far, in order. */
   get triedNodes(): string[] {
-    return [...this.tried];
+    return [...this.#tried];
   }
 
   /** Whether some routable node is still untried. */
   hasNext(): boolean {
-    return this.schedule(this.tried).some((id) => !this.tried.has(id));
+    return this.#schedule(this.#tried).some((id) => !this.#tried.has(id));
   }
 
   exclude(id: string): void {
-    this.tried.add(id);
+    this.#tried.add(id);
   }
 
   /** The next untried routable node, or undefined when every routable node has been tried. */
   next(): string | undefined {
-    const round = this.schedule(this.tried);
-    const admit = this.tried.size === 0 ? this.admitFirst : undefined;
+    const round = this.#schedule(this.#tried);
+    const admit = this.#tried.size === 0 ? this.#admitFirst : undefined;
     let fallback: number | undefined;
     for (let step = 1; step <= round.length; step++) {
-      const id = round[mod(this.cursor + step, round.length)] as string;
-      if (this.tried.has(id)) continue;
+      const id = round[mod(this.#cursor + step, round.length)] as string;
+      if (this.#tried.has(id)) continue;
       fallback ??= step;
-      if (!admit || admit(id)) return this.take(id, step);
+      if (!admit || admit(id)) return this.#take(id, step);
     }
     return fallback === undefined
       ? undefined
-      : this.take(round[mod(this.cursor + fallback, round.length)] as string, fallback);
+      : this.#take(round[mod(this.#cursor + fallback, round.length)] as string, fallback);
   }
 
-  private take(id: string, step: number): string {
-    this.cursor += step;
-    this.tried.add(id);
+  #take(id: string, step: number): string {
+    this.#cursor += step;
+    this.#tried.add(id);
     return id;
   }
 }
