@@ -1,7 +1,6 @@
 import { Hono } from "hono";
 import { loadConfig } from "./config/load.ts";
 import { cachedSecretIssues } from "./config/secrets.ts";
-import { errorResponse } from "./http/errors.ts";
 import { problem } from "./http/problem.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { publicIssues } from "./routes/config-issues.ts";
@@ -11,6 +10,7 @@ import { diagnosticsRoutes } from "./routes/diagnostics.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { invokeRoutes } from "./routes/invoke.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
+import { onError } from "./routes/on-error.ts";
 import { peerRoutes } from "./routes/peer.ts";
 import { proxyRoutes } from "./routes/proxy.ts";
 import { startSyncInBackground } from "./routes/sync-runtime.ts";
@@ -55,4 +55,4 @@ app.notFound(() =>
   problem({ status: 404, type: "not-found", title: "Not found", detail: "no such route" }),
 );
 
-app.onError(errorResponse);
+app.onError(onError);

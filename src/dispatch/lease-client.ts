@@ -2,6 +2,7 @@ import { type LeaseAnswer, LeaseSlots } from "../balancer/lease-slots.ts";
 import type { MemberNode } from "../balancer/membership.ts";
 import type { ResolvedService } from "../config/load.ts";
 import type { LeaseRequest } from "../durable/node-gate.ts";
+import type { Log } from "../logging/log.ts";
 import type { Counters } from "./counters.ts";
 import { gateHealthContext } from "./gate-context.ts";
 
@@ -34,10 +35,12 @@ export class LeaseClient {
   readonly #service: ResolvedService;
   readonly #slots = new Map<string, LeaseSlots>();
   readonly #counters: Counters;
+  readonly #log: Log;
 
-  constructor(service: ResolvedService, counters: Counters) {
+  constructor(service: ResolvedService, counters: Counters, log: Log) {
     this.#service = service;
     this.#counters = counters;
+    this.#log = log;
     isolateId ??= crypto.randomUUID();
     this.holder = `${isolateId}:${++runtimes}`;
   }
@@ -88,7 +91,12 @@ export class LeaseClient {
       return answer.ejectedUntil;
     } catch (error) {
       this.#counters.gateLeaseFailures++;
-      console.warn(`failure report to ${node.id}'s gate lost: ${String(error)}`);
+      this.#log.fault("warn", {
+        event: "lease-failure",
+        service: this.#service.name,
+        node: node.id,
+        reason: `failure report to the gate lost: ${String(error)}`,
+      });
       return undefined;
     }
   }
@@ -108,7 +116,12 @@ export class LeaseClient {
       // Without an answer the isolate goes on with what it holds until it ends; the dispatches
       // that find no slot go through the gate.
       this.#counters.gateLeaseFailures++;
-      console.warn(`lease of ${node.id} failed: ${String(error)}`);
+      this.#log.fault("warn", {
+        event: "lease-failure",
+        service: this.#service.name,
+        node: node.id,
+        reason: `lease failed: ${String(error)}`,
+      });
     }
     slots.endCall(answer, sentAt);
     if (answer?.ejectedUntil !== undefined) slots.drop();

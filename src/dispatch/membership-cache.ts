@@ -11,6 +11,7 @@ import { inScope, type ScopeLevel, scopeKey } from "../balancer/scope.ts";
 import { slowStartShare } from "../balancer/slow-start.ts";
 import type { ResolvedService } from "../config/load.ts";
 import type { LiveNodesConfig, ViewResponse } from "../durable/live-nodes-types.ts";
+import type { Log } from "../logging/log.ts";
 import type { Counters } from "./counters.ts";
 
 /** Scope chains one isolate keeps a membership of, at most. */
@@ -49,6 +50,7 @@ export const KNOWN_RETENTION_MS = 60_000;
 export class MembershipCache {
   readonly #service: ResolvedService;
   readonly #counters: Counters;
+  readonly #log: Log;
   readonly #liveConfig: LiveNodesConfig;
   // Until when a node is out as a latency outlier; the latency tracker decides that.
   readonly #slowUntil: (nodeId: string) => number;
@@ -70,7 +72,9 @@ export class MembershipCache {
     liveConfig: LiveNodesConfig,
     slow: { until: (nodeId: string) => number; ends: () => Iterable<number> },
     counters: Counters,
+    log: Log,
   ) {
+    this.#log = log;
     this.#service = service;
     this.#counters = counters;
     this.#liveConfig = liveConfig;
@@ -286,7 +290,11 @@ export class MembershipCache {
     } catch (error) {
       // Keep routing on what we have (the configured nodes, at worst) and ask again next time.
       this.#counters.liveNodeFailures++;
-      console.warn(`live nodes of ${this.#service.name} unavailable: ${String(error)}`);
+      this.#log.fault("warn", {
+        event: "membership-failure",
+        service: this.#service.name,
+        reason: `live nodes unavailable: ${String(error)}`,
+      });
       entry.fetchedAt = now;
     }
   }

@@ -11,10 +11,13 @@ export const SHIP_EVERY_MS = 1_000;
  */
 export class MetricsShipping {
   readonly #recorder: MetricsRecorder;
+  readonly #failed: (reason: string) => void;
   #lastAt = Number.NEGATIVE_INFINITY;
 
-  constructor(recorder: MetricsRecorder) {
+  /** `failed` is told why a shipment failed (its counts are kept for the next one). */
+  constructor(recorder: MetricsRecorder, failed: (reason: string) => void) {
     this.#recorder = recorder;
+    this.#failed = failed;
   }
 
   /** Ships now, in the background, if a second has passed since the last shipment. */
@@ -36,7 +39,7 @@ export class MetricsShipping {
       await send(counts);
     } catch (error) {
       this.#recorder.restore(counts);
-      console.warn(`metrics shipment failed: ${String(error)}`);
+      this.#failed(`shipment failed: ${String(error)}`);
     }
   }
 }

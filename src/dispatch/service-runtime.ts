@@ -55,7 +55,7 @@ export class ServiceRuntime {
   readonly counters = newCounters();
   /** What this isolate's dispatches observed, until shipped to the coordinator. */
   readonly metrics = new MetricsRecorder();
-  readonly metricsShipping = new MetricsShipping(this.metrics);
+  readonly metricsShipping: MetricsShipping;
   /** Rings of the routable nodes, for `policy: "consistent_hash"`. */
   readonly rings: RingCache;
   /** Recent handshake times, for a hedge delay taken as their percentile. */
@@ -70,7 +70,11 @@ export class ServiceRuntime {
 
   constructor(service: ResolvedService) {
     this.service = service;
-    this.leases = new LeaseClient(service, this.counters);
+    this.log = new Log(service.logging);
+    this.metricsShipping = new MetricsShipping(this.metrics, (reason) =>
+      this.log.fault("warn", { event: "metrics-failure", service: service.name, reason }),
+    );
+    this.leases = new LeaseClient(service, this.counters, this.log);
     this.#namedDatacenters = new Set(namedDatacenters(service));
     this.liveConfig = {
       service: service.name,
@@ -92,7 +96,6 @@ export class ServiceRuntime {
       ...(service.gatewayId === undefined ? {} : { gatewayId: service.gatewayId }),
     };
     this.retryBudget = new RetryBudget(service.retry.budget || undefined);
-    this.log = new Log(service.logging);
     this.rings = new RingCache(service.hash.pointsPerWeight);
     this.latency = new LatencyTracker(service.latencyEjection, service.ejection.maxEjectedShare);
     this.membership = new MembershipCache(
@@ -100,6 +103,7 @@ export class ServiceRuntime {
       this.liveConfig,
       { until: (id) => this.latency.slowUntil(id), ends: () => this.latency.slowEnds() },
       this.counters,
+      this.log,
     );
   }
 
@@ -160,7 +164,11 @@ export class ServiceRuntime {
       this.membership.adoptEjections(await reads.ejections(), now);
     } catch (error) {
       // Keep what this isolate knows of ejections and ask again next interval.
-      console.warn(`ejections of ${this.service.name} unavailable: ${String(error)}`);
+      this.log.fault("warn", {
+        event: "membership-failure",
+        service: this.service.name,
+        reason: `ejections unavailable: ${String(error)}`,
+      });
     }
     this.#ejectionsAt = now;
   }
@@ -244,7 +252,11 @@ export class ServiceRuntime {
       // Without its coordinator the isolate keeps serving: a block at a random offset still
       // rotates strictly within the isolate and only loosens the global interleaving.
       this.counters.leaseFailures++;
-      console.warn(`rotation lease for ${this.service.name} failed: ${String(error)}`);
+      this.log.fault("warn", {
+        event: "lease-failure",
+        service: this.service.name,
+        reason: `rotation lease failed: ${String(error)}`,
+      });
       this.#positions.refill({ start: Math.floor(random() * 2 ** 40), size });
     }
   }

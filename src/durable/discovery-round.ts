@@ -25,6 +25,8 @@ export interface RoundInput {
   /** Whether a node URL's active health check last passed (true when unknown). */
   readonly healthy: (url: string) => boolean;
   readonly now: number;
+  /** Where a refused entry, a failed candidate or a held-back answer is told. */
+  readonly warn: (reason: string) => void;
 }
 
 /** What a round changed. */
@@ -79,6 +81,7 @@ export async function discoveryRound(
       headers: input.headers,
       seeds: seedSet,
       via: input.via,
+      warn: input.warn,
     };
     const urls =
       level.kind === "cluster"
@@ -103,7 +106,7 @@ export async function discoveryRound(
       state.counters.lastFailure =
         `${scopeKey(level)}: answer held back, it would add ${fresh.length} new nodes at once ` +
         `(maxNewNodes ${settings.maxNewNodes})`;
-      console.warn(`discovery: ${state.counters.lastFailure}`);
+      input.warn(state.counters.lastFailure);
       continue;
     }
     for (const url of urls) state.confirmedAt[url] = now;

@@ -77,6 +77,8 @@ export interface LevelQuery {
   /** Seed origins: the candidates the headers may reach over plain http. */
   readonly seeds: ReadonlySet<string>;
   readonly via: NodeFetcher;
+  /** Where a refused entry or a failed candidate is told. */
+  readonly warn: (reason: string) => void;
 }
 
 /**
@@ -98,13 +100,13 @@ export async function queryLevel(
       counters.refusedEntries += answer.refused.length;
       for (const { entry, reason } of answer.refused) {
         counters.lastRefused = `${url}: ${JSON.stringify(entry)} ${reason}`;
-        console.warn(`discovery: ${counters.lastRefused}`);
+        query.warn(counters.lastRefused);
       }
       return answer.urls;
     }
     counters.failures++;
     counters.lastFailure = `${url}: ${answer}`;
-    console.warn(`discovery: ${url}: ${answer}`);
+    query.warn(counters.lastFailure);
     query.failed.add(origin);
   }
   return undefined;

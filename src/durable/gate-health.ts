@@ -104,7 +104,12 @@ export class GateHealth {
         maxEjectedShare: context.ejection.maxEjectedShare,
       });
     } catch (error) {
-      console.warn(`ejection of ${context.nodeId} not decided: ${String(error)}`);
+      logOf(this.#env).fault("warn", {
+        event: "ejection-failure",
+        service: context.service,
+        node: context.nodeId,
+        reason: `not decided: ${String(error)}`,
+      });
       return false;
     }
   }

@@ -219,7 +219,11 @@ export class LiveNodes extends DurableObject<Env> {
       if (config.health && healthAt <= until) await checkHealth(this.#refresh(), config.health);
     } catch (error) {
       // A failed round keeps the last good state; the next alarm tries again.
-      console.error(`live nodes ${config.service}: refresh failed: ${String(error)}`);
+      logOf(this.env).fault("error", {
+        event: "refresh-failure",
+        service: config.service,
+        reason: String(error),
+      });
     }
     this.#save();
     await this.#schedule();

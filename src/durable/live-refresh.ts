@@ -52,6 +52,8 @@ export async function discover(
     headers,
     healthy: (origin) => state.probes[new URL(origin).host]?.healthy !== false,
     now,
+    warn: (reason) =>
+      logOf(ctx.env).fault("warn", { event: "discovery-failure", service: config.service, reason }),
   });
   const joined = result.first ? 0 : now;
   for (const url of result.added) {
@@ -91,7 +93,12 @@ async function readmit(
       kind: "readmit",
     });
   } catch (error) {
-    console.warn(`live nodes ${service}: could not readmit ${nodeId}: ${String(error)}`);
+    logOf(ctx.env).fault("warn", {
+      event: "readmission-failure",
+      service,
+      node: nodeId,
+      reason: String(error),
+    });
   }
 }
 
@@ -109,7 +116,11 @@ export async function checkHealth(
     via = nodeFetcher(ctx.env, config.egress);
   } catch (error) {
     // Without its binding no probe can pass or fail; the last known health stands.
-    console.warn(`live nodes ${config.service}: ${String(error)}`);
+    logOf(ctx.env).fault("warn", {
+      event: "refresh-failure",
+      service: config.service,
+      reason: String(error),
+    });
     return;
   }
   const { state } = ctx;
@@ -143,6 +154,10 @@ async function unejectPassing(ctx: RefreshContext, passing: ReadonlySet<string>)
     for (const { nodeId } of ejected)
       if (passing.has(nodeId)) await readmit(ctx, nodeId, "health_check_passed");
   } catch (error) {
-    console.warn(`live nodes ${service}: could not check ejections: ${String(error)}`);
+    logOf(ctx.env).fault("warn", {
+      event: "refresh-failure",
+      service,
+      reason: `could not check ejections: ${String(error)}`,
+    });
   }
 }

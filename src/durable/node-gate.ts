@@ -4,6 +4,7 @@ import { GateQueue } from "../balancer/gate-queue.ts";
 import { type HolderRecord, heldSlots, LeaseLedger } from "../balancer/lease-ledger.ts";
 import type { LeaseAnswer, LeaseReport } from "../balancer/lease-slots.ts";
 import type { EgressConfig } from "../config/network-schema.ts";
+import { logOf } from "../logging/log-of.ts";
 import { NodeStream } from "../transport/node-stream.ts";
 import { DEFAULT_STREAM_PATH } from "../transport/protocol.ts";
 import { connectWorkersSocket } from "../transport/workers-socket.ts";
@@ -317,7 +318,13 @@ export class NodeGate extends DurableObject<Env> {
           connectWorkersSocket(url, { signal, fetch: nodeFetcher(this.env, options.egress) }),
         queueCapacity: options.stream.queueCapacity,
         window: options.stream.window,
-        log: (entry) => console.warn(`stream ${options.nodeId}: ${JSON.stringify(entry)}`),
+        log: (entry) =>
+          logOf(this.env).fault("warn", {
+            event: "stream",
+            node: options.nodeId,
+            reason: entry.message,
+            generation: entry.generation,
+          }),
       });
       this.#streams.set(options.nodeUrl, stream);
     }

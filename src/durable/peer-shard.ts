@@ -163,7 +163,11 @@ export class PeerShard extends DurableObject<Env> {
         );
       }
     } catch (error) {
-      console.error(`peer shard ${config.index}: round failed: ${String(error)}`);
+      logOf(this.env).fault("error", {
+        event: "sync-failure",
+        shard: config.index,
+        reason: `round failed: ${String(error)}`,
+      });
       this.#again = true;
     } finally {
       this.#flushQueue();
@@ -246,7 +250,12 @@ export class PeerShard extends DurableObject<Env> {
       this.#reconcile.last[peer.name] = Date.now();
       this.ctx.storage.kv.put(RECONCILE_KEY, this.#reconcile);
     } catch (error) {
-      console.warn(`peer shard ${config.index}: reconcile with ${peer.name}: ${String(error)}`);
+      logOf(this.env).fault("warn", {
+        event: "sync-failure",
+        shard: config.index,
+        peer: peer.name,
+        reason: `reconcile failed: ${String(error)}`,
+      });
     }
   }
 

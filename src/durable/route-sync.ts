@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { SyncConfig } from "../config/load.ts";
+import { logOf } from "../logging/log-of.ts";
 import { bucketChanges, computeDigest, DEFAULT_BUCKET_COUNT, type Digest } from "../sync/digest.ts";
 import { type ChangePage, pageAfter, shardLimits, shardOf, sliceAfter } from "../sync/fanout.ts";
 import { ClockDriftError, HybridClock, type Stamp } from "../sync/hlc.ts";
@@ -99,7 +100,10 @@ export class RouteSync extends DurableObject<Env> {
     try {
       await this.#wakeShards(config);
     } catch (error) {
-      console.error(`route sync: waking shards failed: ${String(error)}`);
+      logOf(this.env).fault("error", {
+        event: "sync-failure",
+        reason: `waking shards failed: ${String(error)}`,
+      });
       await this.#armNow();
     }
   }
@@ -241,7 +245,10 @@ export class RouteSync extends DurableObject<Env> {
       try {
         await this.#wakeShards(config);
       } catch (error) {
-        console.error(`route sync: waking shards failed: ${String(error)}`);
+        logOf(this.env).fault("error", {
+          event: "sync-failure",
+          reason: `waking shards failed: ${String(error)}`,
+        });
         retryAt = Date.now() + EFFECT_RETRY_MS;
       }
     }
@@ -307,7 +314,12 @@ export class RouteSync extends DurableObject<Env> {
     // Drains run one after another; each finds whatever is pending when it starts.
     this.#draining = this.#draining
       .then(() => this.#drainLoop())
-      .catch((error: unknown) => console.error(`route sync: draining effects: ${String(error)}`));
+      .catch((error: unknown) =>
+        logOf(this.env).fault("error", {
+          event: "sync-failure",
+          reason: `draining effects: ${String(error)}`,
+        }),
+      );
     return this.#draining;
   }
 
@@ -319,7 +331,11 @@ export class RouteSync extends DurableObject<Env> {
         this.#counters.effects++;
       } catch (error) {
         this.#counters.effectFailures++;
-        console.warn(`route sync: effect of ${key} failed: ${String(error)}`);
+        logOf(this.env).fault("warn", {
+          event: "sync-failure",
+          key,
+          reason: `effect failed: ${String(error)}`,
+        });
         const now = Date.now();
         const current = await this.ctx.storage.getAlarm();
         if (current === null || current > now + EFFECT_RETRY_MS) {

@@ -1,3 +1,4 @@
+import { logOf } from "../logging/log-of.ts";
 import { routeKey } from "../sync/route-table.ts";
 import type { LocalChange } from "./route-sync.ts";
 import { routeSyncOf } from "./stubs.ts";
@@ -38,7 +39,12 @@ export async function recordRouteChangeOrLog(
   try {
     await recordRouteChange(...args);
   } catch (error) {
-    const [, , service, nodeId, change] = args;
-    console.error(`route sync: could not record ${change.kind} of ${service}/${nodeId}: ${error}`);
+    const [env, , service, nodeId, change] = args;
+    logOf(env).fault("error", {
+      event: "sync-failure",
+      service,
+      node: nodeId,
+      reason: `could not record ${change.kind}: ${String(error)}`,
+    });
   }
 }

@@ -4,9 +4,9 @@ import { problem } from "./problem.ts";
 /**
  * The response for an error a handler threw. Hono's own exceptions (a malformed JSON body, a
  * failed bearer check) keep their status but speak problem+json like every other error; anything
- * else is logged and answered 500 without leaking its message.
+ * else goes to `unhandled` (the log) and is answered 500 without leaking its message.
  */
-export function errorResponse(error: unknown): Response {
+export function errorResponse(error: unknown, unhandled: (error: unknown) => void): Response {
   if (error instanceof HTTPException) {
     const response = error.getResponse();
     if (response.headers.get("content-type") === "application/problem+json") return response;
@@ -25,7 +25,7 @@ export function errorResponse(error: unknown): Response {
       detail: error.message || undefined,
     });
   }
-  console.error("unhandled error", error);
+  unhandled(error);
   return problem({
     status: 500,
     type: "internal",

@@ -23,6 +23,30 @@ export interface StateChange {
   readonly [field: string]: unknown;
 }
 
+/**
+ * Work that failed off the request path (a refresh, a lease, a shipment, a sync round), worth one
+ * line: what failed, for which service and node, and the error's own words.
+ */
+export interface Fault {
+  readonly event:
+    | "discovery-failure"
+    | "refresh-failure"
+    | "readmission-failure"
+    | "ejection-failure"
+    | "lease-failure"
+    | "membership-failure"
+    | "metrics-failure"
+    | "sync-failure"
+    | "stream"
+    | "config-invalid"
+    | "dashboard-failure"
+    | "unhandled";
+  readonly service?: string;
+  readonly node?: string;
+  readonly reason: string;
+  readonly [field: string]: unknown;
+}
+
 /** One proxied request or invocation, as its line reports it. */
 export interface RequestLine {
   readonly kind: "request" | "invocation";
@@ -56,6 +80,11 @@ export class Log {
   /** A state change, at info (warn for a peer's failure). */
   change(change: StateChange): void {
     this.#write(change.event === "peer-failure" ? "warn" : "info", change);
+  }
+
+  /** A fault: at warn when the work is retried or falls back, at error when it is lost. */
+  fault(level: "warn" | "error", fault: Fault): void {
+    this.#write(level, fault);
   }
 
   /**

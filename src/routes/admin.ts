@@ -4,7 +4,6 @@ import type { ScopeLevel } from "../balancer/scope.ts";
 import { publicReads } from "../dispatch/deps.ts";
 import { runtimeFor } from "../dispatch/service-runtime.ts";
 import { peerShardOf } from "../durable/stubs.ts";
-import { errorResponse } from "../http/errors.ts";
 import { fail, invalidRequest, problem } from "../http/problem.ts";
 import { adminAuth } from "./admin-auth.ts";
 import { errors, lookup } from "./admin-common.ts";
@@ -18,6 +17,7 @@ import {
   SyncStatsView,
 } from "./admin-schemas.ts";
 import type { GatewayEnv } from "./context.ts";
+import { onError } from "./on-error.ts";
 import { address, detail, summary } from "./service-views.ts";
 import { ensureSyncConfigured, routeSyncStub } from "./sync-runtime.ts";
 
@@ -184,4 +184,4 @@ adminRoutes.doc31("/openapi.json", {
   info: { title: "Roundhouse admin API", version: "1" },
 });
 
-adminRoutes.onError(errorResponse);
+adminRoutes.onError(onError);

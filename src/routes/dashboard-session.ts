@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { deleteCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
 import { timingSafeEqual } from "hono/utils/buffer";
 import { dashboardSessionsOf } from "../durable/stubs.ts";
+import { logOf } from "../logging/log-of.ts";
 import type { GatewayEnv } from "./context.ts";
 
 const COOKIE = "roundhouse-session";
@@ -98,7 +99,10 @@ export async function hasSession(c: Context<GatewayEnv>): Promise<boolean> {
   try {
     return await isCurrent(c.env, carried);
   } catch (error) {
-    console.error(`dashboard: reading the session generation failed: ${String(error)}`);
+    logOf(c.env).fault("error", {
+      event: "dashboard-failure",
+      reason: `reading the session generation failed: ${String(error)}`,
+    });
     return false;
   }
 }

@@ -1,5 +1,6 @@
 import type { SyncConfig } from "../config/load.ts";
 import { routeSyncOf } from "../durable/stubs.ts";
+import { logOf } from "../logging/log-of.ts";
 
 const configured = new WeakMap<SyncConfig, Promise<void>>();
 
@@ -34,7 +35,10 @@ export function startSyncInBackground(
 ): void {
   if (configured.has(sync)) return;
   const started = ensureSyncConfigured(c.env, sync).catch((error: unknown) => {
-    console.error(`route sync: could not configure: ${String(error)}`);
+    logOf(c.env).fault("error", {
+      event: "sync-failure",
+      reason: `could not configure: ${String(error)}`,
+    });
   });
   try {
     c.executionCtx.waitUntil(started);

@@ -56,6 +56,7 @@ function round(state: DiscoveredState, via: NodeFetcher, now: number, over = {})
     headers: {},
     healthy: () => true,
     now,
+    warn: () => {},
   });
 }
 
@@ -109,6 +110,7 @@ describe("discoveryRound", () => {
         headers: { authorization: "Bearer discovery-secret" },
         healthy: () => true,
         now,
+        warn: () => {},
       });
     await ask(0);
     expect(carried["http://10.0.0.1:8000"]).toBe(true);

@@ -27,6 +27,7 @@ describe("an isolate's membership under churn", () => {
       runtime.liveConfig,
       { until: () => 0, ends: () => [] },
       newCounters(),
+      runtime.log,
     );
     const stepMs = 10_000;
     let now = 1_000_000;
