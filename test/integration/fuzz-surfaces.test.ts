@@ -137,3 +137,160 @@ describe("fuzz: HTTP surfaces", { timeout: fuzzTimeout(inject("fuzzRuns")) }, ()
     reportFuzz("peer bodies", cases);
   });
 });
+
+// The surfaces of the second trust-boundary round (#24): the dashboard's forms, an operator's
+// drain and weight, affinity cookies, and a peer's drain and weight changes.
+describe("fuzz: trust-boundary surfaces", { timeout: fuzzTimeout(inject("fuzzRuns")) }, () => {
+  const TOKEN = AUTH.authorization.slice("Bearer ".length);
+  const OWN_ORIGIN = "http://gateway.test";
+
+  it("dashboard sign-in and sign-out forms", async () => {
+    const fetchVia = gateway({ services: [] });
+    const signIn = await fetchVia("/_gw/dashboard/login", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: OWN_ORIGIN },
+      body: new URLSearchParams({ token: TOKEN }).toString(),
+      redirect: "manual",
+    });
+    const session = (signIn.headers.get("set-cookie") ?? "").split(";")[0] as string;
+    const cases = runs(40);
+    const form = fc.oneof(
+      fc.string({ maxLength: 200 }),
+      fc
+        .dictionary(fc.oneof(fc.constant("token"), fc.string({ maxLength: 10 })), fc.string())
+        .map((fields) => new URLSearchParams(fields).toString()),
+      fc.constantFrom(`token=${TOKEN}`, `token=${TOKEN}&token=x`, "token=", "--x\r\n", "%zz=%"),
+      fc.string({ minLength: 4_000, maxLength: 5_000 }),
+    );
+    const contentType = fc.option(
+      fc.oneof(
+        fc.constantFrom(
+          "application/x-www-form-urlencoded",
+          "multipart/form-data",
+          "multipart/form-data; boundary=x",
+          "application/json",
+          "text/plain",
+        ),
+        headerValue,
+      ),
+    );
+    const origin = fc.option(
+      fc.oneof(fc.constantFrom(OWN_ORIGIN, "null", "https://gateway.test"), fc.webUrl(), headerValue),
+    );
+    const site = fc.option(fc.constantFrom("same-origin", "same-site", "cross-site", "none"));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom("login", "logout"),
+        form,
+        contentType,
+        origin,
+        site,
+        fc.boolean(),
+        async (route, body, type, from, fetchSite, withSession) => {
+          const headers: Record<string, string> = {};
+          if (type !== null) headers["content-type"] = type;
+          if (from !== null) headers.origin = from;
+          if (fetchSite !== null) headers["sec-fetch-site"] = fetchSite;
+          // A sign-out with the session would end it for the rest of the run: only a copy of
+          // the cookie with its signature cut is sent then.
+          if (withSession) headers.cookie = route === "login" ? session : session.slice(0, -4);
+          const response = await fetchVia(`/_gw/dashboard/${route}`, {
+            method: "POST",
+            headers,
+            body,
+            redirect: "manual",
+          });
+          const kind = response.headers.get("content-type") ?? "";
+          expect(response.status).not.toBe(500);
+          if (response.status === 303) {
+            expect(response.headers.get("location")).toBe("/_gw/dashboard");
+          } else if (response.status === 401 && route === "login") {
+            // The sign-in page again, saying the token was wrong.
+            expect(kind).toContain("text/html");
+          } else {
+            expect(response.status).toBeGreaterThanOrEqual(400);
+            expect(response.status).toBeLessThan(500);
+            expect(kind).toBe("application/problem+json");
+          }
+          expect(response.headers.get("cache-control")).toBe("no-store");
+          await response.body?.cancel();
+        },
+      ),
+      { numRuns: cases },
+    );
+    // The session begun before the run is still good: no fuzzed sign-out ended it.
+    const page = await fetchVia("/_gw/dashboard/fragment", {
+      headers: { cookie: session, "x-roundhouse-dashboard": "1" },
+    });
+    expect(page.status).toBe(200);
+    reportFuzz("dashboard forms", cases);
+  });
+
+  it("drain and weight bodies leave the state alone when refused", async () => {
+    const nodes = await addNodes(2);
+    const name = serviceName("fzd");
+    const fetchVia = gateway({
+      services: [{ name, nodes: nodes.map(({ id, url }) => ({ id, url })), slowStartMs: 0 }],
+    });
+    const state = async () => {
+      const response = await fetchVia(`/_gw/services/${name}`, { headers: AUTH });
+      expect(response.status).toBe(200);
+      const view = (await response.json()) as {
+        nodes: { id: string; draining: boolean; weight: number }[];
+      };
+      return view.nodes.map(({ id, draining, weight }) => ({ id, draining, weight }));
+    };
+    const weight = fc.oneof(
+      fc.integer({ min: -5, max: 200 }),
+      fc.constant(null),
+      fc.double(),
+      fc.string({ maxLength: 5 }),
+      fc.jsonValue(),
+    );
+    const body = fc.oneof(
+      fc.record({ weight }).map((v) => ({ text: JSON.stringify(v), onlyWeight: true })),
+      fc.jsonValue().map((v) => ({ text: JSON.stringify(v), onlyWeight: false })),
+      fc.string({ maxLength: 50 }).map((text) => ({ text, onlyWeight: false })),
+    );
+    const contentType = fc.option(
+      fc.constantFrom("application/json", "application/json; charset=utf-8", "text/plain"),
+    );
+    const nodeId = fc.oneof(fc.constantFrom(...nodes.map((n) => n.id)), pathPart);
+    const cases = runs(40);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom("PATCH", "POST", "DELETE"),
+        nodeId,
+        body,
+        contentType,
+        async (method, id, { text, onlyWeight }, type) => {
+          const before = await state();
+          const path = `/_gw/admin/services/${name}/nodes/${id}${method === "PATCH" ? "" : "/drain"}`;
+          const headers: Record<string, string> = { ...AUTH };
+          if (type !== null) headers["content-type"] = type;
+          const response = await fetchVia(path, { method, headers, body: text });
+          expect(response.status).not.toBe(500);
+          if (response.status === 200) {
+            const setting = (await response.json()) as { nodeId: string; draining: boolean };
+            expect(setting.nodeId).toBe(id);
+            const after = (await state()).find((n) => n.id === id);
+            expect(after?.draining).toBe(setting.draining);
+            return;
+          }
+          expect(response.status).toBeGreaterThanOrEqual(400);
+          expect(response.status).toBeLessThan(500);
+          expect(response.headers.get("content-type")).toBe("application/problem+json");
+          const problem = (await response.json()) as { issues?: { path: string }[] };
+          const known = nodes.some((n) => n.id === id);
+          if (method === "PATCH" && known && onlyWeight && type?.startsWith("application/json")) {
+            expect(response.status).toBe(400);
+            expect(problem.issues?.map((i) => i.path)).toContain("weight");
+          }
+          expect(await state()).toEqual(before);
+        },
+      ),
+      { numRuns: cases },
+    );
+    reportFuzz("drain and weight bodies", cases);
+  });
+});
