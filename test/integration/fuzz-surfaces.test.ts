@@ -353,12 +353,10 @@ describe("fuzz: trust-boundary surfaces", { timeout: fuzzTimeout(inject("fuzzRun
       fc
         .tuple(nodeId, fc.integer({ min: 600, max: 10 ** 9 }))
         .map(([id, age]) => ({ value: `${name}/${id}/${now() - age}`, secret: AFFINITY_SECRET })),
-      fc
-        .tuple(nodeId, fc.integer({ min: 61, max: 10 ** 6 }))
-        .map(([id, ahead]) => ({
-          value: `${name}/${id}/${now() + ahead}`,
-          secret: AFFINITY_SECRET,
-        })),
+      fc.tuple(nodeId, fc.integer({ min: 61, max: 10 ** 6 })).map(([id, ahead]) => ({
+        value: `${name}/${id}/${now() + ahead}`,
+        secret: AFFINITY_SECRET,
+      })),
     );
     const cookieText = fc.stringMatching(/^[\x20-\x7e]{0,80}$/);
     const affinityCookie = fc.oneof(
@@ -387,10 +385,14 @@ describe("fuzz: trust-boundary surfaces", { timeout: fuzzTimeout(inject("fuzzRun
           );
           const cookie = [...own, ...extra].join("; ");
           const response = await fetchVia(`/s/${name}/`, { headers: { cookie } });
-          expect(response.status).toBe(200);
+          // The reference node answers a header section over its 16 KiB bound with its own 431,
+          // which passes through as any node's answer does.
+          const fromNode = response.headers.get("x-roundhouse-node") !== null;
+          if (fromNode) expect([200, 431]).toContain(response.status);
+          else await expectNoCrash(response, true);
           // An answer that is not the pinned node's own sets a fresh cookie: a value that pinned
           // the request would have left it out.
-          expect(response.headers.get("set-cookie") ?? "").toMatch(/^rh=/);
+          if (fromNode) expect(response.headers.get("set-cookie") ?? "").toMatch(/^rh=/);
           await response.body?.cancel();
         },
       ),
