@@ -303,10 +303,16 @@ describe("fuzz: trust-boundary surfaces", { timeout: fuzzTimeout(inject("fuzzRun
           const response = await fetchVia(path, { method, headers, body: text });
           expect(response.status).not.toBe(500);
           if (response.status === 200) {
-            const setting = (await response.json()) as { nodeId: string; draining: boolean };
+            const setting = (await response.json()) as {
+              nodeId: string;
+              draining: boolean;
+              weight: number | null;
+            };
             expect(setting.nodeId).toBe(id);
             const after = (await state()).find((n) => n.id === id);
             expect(after?.draining).toBe(setting.draining);
+            // The weight in effect: the operator's, or the declared 1 when it was set to null.
+            expect(after?.weight).toBe(setting.weight ?? 1);
             return;
           }
           expect(response.status).toBeGreaterThanOrEqual(400);
