@@ -1,7 +1,7 @@
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { NONCE, secureHeaders } from "hono/secure-headers";
-import { problem } from "../http/problem.ts";
+import { fail, problem } from "../http/problem.ts";
 import type { GatewayEnv } from "./context.ts";
 import { serviceCard } from "./dashboard-data.ts";
 import { dashboardGuard, fromDashboardPage, PAGE_HEADER } from "./dashboard-guard.ts";
@@ -68,7 +68,17 @@ export const dashboardRoutes = new Hono<DashboardEnv>()
     return c.html(<Services cards={await cards(c)} />);
   })
   .post("/login", bodyLimit({ maxSize: 4096 }), async (c) => {
-    const form = await c.req.parseBody();
+    // A multipart body without its boundary makes the parser throw: that is the client's 400.
+    const form = await c.req.parseBody().catch(() =>
+      fail(
+        problem({
+          status: 400,
+          type: "bad-request",
+          title: "Bad sign-in form",
+          detail: "the form body could not be parsed",
+        }),
+      ),
+    );
     const token = typeof form.token === "string" ? form.token : "";
     if (!(await tokenMatches(c, token))) {
       const nonce = c.get("secureHeadersNonce");

@@ -167,7 +167,7 @@ describe("fuzz: trust-boundary surfaces", { timeout: fuzzTimeout(inject("fuzzRun
       fc.constantFrom(`token=${TOKEN}`, `token=${TOKEN}&token=x`, "token=", "--x\r\n", "%zz=%"),
       fc.string({ minLength: 4_000, maxLength: 5_000 }),
     );
-    // Multipart bodies are left out: a malformed one is a 500 (the skipped property below).
+    // Multipart bodies have a property of their own (below).
     const contentType = fc.option(
       fc.oneof(
         fc.constantFrom("application/x-www-form-urlencoded", "application/json", "text/plain"),
@@ -230,12 +230,9 @@ describe("fuzz: trust-boundary surfaces", { timeout: fuzzTimeout(inject("fuzzRun
     reportFuzz("dashboard forms", cases);
   });
 
-  // Bug (#24, found by this property): a sign-in form sent from the dashboard's own origin as
-  // multipart/form-data whose body is not well-formed multipart (no boundary parameter, or a
-  // body without the boundary, e.g. `content-type: multipart/form-data; boundary=x` with an empty
-  // body) is a 500: c.req.parseBody() in the /login route throws a TypeError that nothing turns
-  // into a 400. Unskip once the route answers a problem+json 4xx for it.
-  it.skip("dashboard sign-in with malformed multipart bodies", async () => {
+  // Found by the forms property: a multipart sign-in form without its boundary was a 500 (the
+  // parser threw); it is a 400 problem now.
+  it("dashboard sign-in with malformed multipart bodies", async () => {
     const fetchVia = gateway({ services: [] });
     const cases = runs(20);
     await fc.assert(
@@ -250,6 +247,9 @@ describe("fuzz: trust-boundary surfaces", { timeout: fuzzTimeout(inject("fuzzRun
             redirect: "manual",
           });
           expect(response.status).not.toBe(500);
+          if (response.status === 400) {
+            expect(response.headers.get("content-type")).toBe("application/problem+json");
+          }
           await response.body?.cancel();
         },
       ),
