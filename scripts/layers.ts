@@ -1,6 +1,8 @@
-// The layers of src/, as docs/architecture.md draws them, and the check that imports only run
-// downwards: a folder may import its own files and the folders of lower layers, never a folder of
-// its own layer or of one above. `npm run lint` runs it (scripts/check-layers.ts).
+// The structure of src/ as docs/architecture.md draws it, and the checks that hold it: imports run
+// down the layers (a folder imports its own files and the folders of lower layers, never one of
+// its own layer or above), no files import each other in a circle, nothing logs but the Log, no
+// `as never`, and no value is exported that no other file uses. `npm run lint` runs them
+// (scripts/check-structure.ts).
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 
@@ -64,6 +66,83 @@ export function layerViolations(files: ReadonlyMap<string, string>): LayerViolat
     }
   }
   return found;
+}
+
+/** The relative imports of a file, as paths under src/. */
+function importsOf(file: string, text: string): string[] {
+  const found: string[] = [];
+  for (const match of text.matchAll(IMPORT)) {
+    const spec = match[1] as string;
+    if (spec.startsWith("."))
+      found.push(relative(".", join(file, "..", spec)).replaceAll("\\", "/"));
+  }
+  return found;
+}
+
+/** Every circle of imports among `files`, each as the files around it, first file repeated last. */
+export function importCycles(files: ReadonlyMap<string, string>): string[][] {
+  const edges = new Map([...files].map(([file, text]) => [file, importsOf(file, text)]));
+  const state = new Map<string, "open" | "done">();
+  const cycles: string[][] = [];
+  const path: string[] = [];
+  const visit = (file: string) => {
+    state.set(file, "open");
+    path.push(file);
+    for (const next of edges.get(file) ?? []) {
+      if (!edges.has(next)) continue;
+      if (state.get(next) === "open") cycles.push([...path.slice(path.indexOf(next)), next]);
+      else if (!state.has(next)) visit(next);
+    }
+    path.pop();
+    state.set(file, "done");
+  };
+  for (const file of edges.keys()) if (!state.has(file)) visit(file);
+  return cycles;
+}
+
+/** Text no file of src/ may hold, with why: logging goes through the Log, casts do not lie. */
+const FORBIDDEN: readonly { pattern: RegExp; why: string; except?: string }[] = [
+  { pattern: /\bconsole\.\w+\(/, why: "logs outside the Log", except: "logging/" },
+  { pattern: /\bas never\b/, why: "casts with `as never`" },
+];
+
+/** Lines of `files` holding forbidden text, as "file:line: why". */
+export function forbiddenText(files: ReadonlyMap<string, string>): string[] {
+  const found: string[] = [];
+  for (const [file, text] of files) {
+    text.split("\n").forEach((line, at) => {
+      if (/^\s*(\/\/|\*|\/\*)/.test(line)) return;
+      for (const rule of FORBIDDEN) {
+        if (rule.except && file.startsWith(rule.except)) continue;
+        if (rule.pattern.test(line)) found.push(`${file}:${at + 1}: ${rule.why}`);
+      }
+    });
+  }
+  return found;
+}
+
+const VALUE_EXPORT = /^export (?:async )?(?:const|let|function|class) ([A-Za-z_$][\w$]*)/gm;
+
+/**
+ * Values `files` exports that no other file (of src/ or of `elsewhere`: tests, benchmarks,
+ * scripts) names, as "file: name". Types are left alone: a public type documents a contract.
+ */
+export function deadValueExports(
+  files: ReadonlyMap<string, string>,
+  elsewhere: ReadonlyMap<string, string>,
+): string[] {
+  const all = [...files, ...elsewhere];
+  const dead: string[] = [];
+  for (const [file, text] of files) {
+    for (const match of text.matchAll(VALUE_EXPORT)) {
+      const name = match[1] as string;
+      const word = new RegExp(`\\b${name.replace("$", "\\$")}\\b`);
+      if (!all.some(([other, body]) => other !== file && word.test(body))) {
+        dead.push(`${file}: ${name}`);
+      }
+    }
+  }
+  return dead;
 }
 
 /** Every .ts and .tsx file under `root`, by its path relative to it. */

@@ -96,7 +96,7 @@ type CidrEntry = Extract<AllowEntry, { kind: "cidr" }>;
  * their text (`0x7f000001`, `2130706433`, `127.1`, a trailing dot, non-ASCII) are refused rather
  * than normalized: a list that writes an address in disguise is not to be trusted with traffic.
  */
-export function parseHost(raw: string): Host | { readonly error: string } {
+function parseHost(raw: string): Host | { readonly error: string } {
   const text = raw.toLowerCase();
   if (text.length === 0 || text.length > 253) return { error: "empty or too long" };
   if (text.includes(":")) return parseIpv6(text);

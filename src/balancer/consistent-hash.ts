@@ -58,7 +58,7 @@ export class BoundedHashPlan implements NodePlan {
 
   /**
    * @param hash the request key's hash
-   * @param members the weighted round of routable nodes, given the tried-set (see RoundRobinPlan)
+   * @param members the weighted round of routable nodes, given the tried-set (see RotationPlan)
    * @param outstanding requests in flight at a node now
    * @param balanceFactor most load a node takes over its share of the mean; undefined: unbounded
    */

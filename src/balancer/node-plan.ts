@@ -1,7 +1,7 @@
 /**
  * The seam every routing policy implements: the order of nodes for one dispatch, walked by the
  * attempt loop, with exhaustion judged from the dispatch's own tried-set. Round robin
- * (round-robin-plan.ts), least outstanding (least-outstanding.ts), consistent hashing
+ * (rotation-plan.ts), least outstanding (least-outstanding.ts), consistent hashing
  * (consistent-hash.ts) and affinity (pinned-plan.ts) each build one; dispatch/plan.ts picks which.
  */
 export interface NodePlan {

@@ -110,3 +110,8 @@ export function preferredScope(
   if (mapped && mapped !== policy.dc) return { dc: mapped };
   return { dc: policy.dc, rack: policy.rack };
 }
+
+/** A stable name of a scope chain, the same in the isolate's cache and the live-node object. */
+export function chainKey(chain: readonly ScopeLevel[]): string {
+  return chain.map(scopeKey).join(">");
+}

@@ -1,5 +1,5 @@
 /** Share of traffic a node gets at the very start of its slow start (Envoy's minimum is 10%). */
-export const SLOW_START_FLOOR = 0.1;
+const SLOW_START_FLOOR = 0.1;
 
 /**
  * How far a node that returned to rotation at `since` has ramped up: from the floor to 1 over

@@ -10,7 +10,7 @@ export interface UnlistedRetention {
 }
 
 /** The default: longer than the default longest ejection (5 min), at most 1,024 nodes. */
-export const UNLISTED_RETENTION: UnlistedRetention = { retentionMs: 10 * 60_000, max: 1_024 };
+const UNLISTED_RETENTION: UnlistedRetention = { retentionMs: 10 * 60_000, max: 1_024 };
 
 /**
  * Updates `unlistedAt` (when each node with records was first seen unlisted) from the nodes

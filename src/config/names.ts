@@ -13,3 +13,6 @@ export const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/,
 
 /** A cookie name (RFC 6265 token). */
 export const cookieName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, "a cookie name");
+
+/** The gateway's own secrets; each does one job, so no other setting may name one. */
+export const SECRETS = ["ADMIN_TOKEN", "PEER_SECRET", "METRICS_TOKEN"] as const;

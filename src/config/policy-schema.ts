@@ -1,8 +1,7 @@
 import { z } from "zod";
-import { cookieName, headerName, secretName } from "./names.ts";
-import { SECRETS } from "./secrets.ts";
+import { cookieName, headerName, SECRETS, secretName } from "./names.ts";
 
-export const HashKeySchema = z
+const HashKeySchema = z
   .discriminatedUnion("from", [
     z
       .strictObject({ from: z.literal("header"), name: headerName })

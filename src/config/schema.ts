@@ -13,7 +13,7 @@ import {
 import { AffinitySchema, HashSchema, HedgeSchema, RetryBudgetSchema } from "./policy-schema.ts";
 import { checkPeers, PeerSchema, SyncSchema } from "./sync-schema.ts";
 
-export const RetrySchema = z
+const RetrySchema = z
   .strictObject({
     maxAttempts: z
       .int()
@@ -91,7 +91,7 @@ export const RetrySchema = z
       "When and how a failed attempt is sent to another node. See [Retry rules](config.md#retry-rules).",
   });
 
-export const RotationSchema = z
+const RotationSchema = z
   .strictObject({
     leaseSize: z
       .int()
@@ -139,7 +139,7 @@ export const InvokeSchema = z
       "Function invocations (`POST /v1/invoke/{service}`) over one persistent stream per node. Refused with a VPC egress, which carries no WebSocket.",
   });
 
-export const ServiceSchema = z
+const ServiceSchema = z
   .strictObject({
     name: z
       .string()

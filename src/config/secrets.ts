@@ -1,10 +1,8 @@
 import type { ConfigIssue, ResolvedService } from "./load.ts";
+import { SECRETS } from "./names.ts";
 
 /** Shortest ADMIN_TOKEN or PEER_SECRET accepted: 256 bits, what HMAC-SHA256 keys are sized for. */
 export const MIN_SECRET_BYTES = 32;
-
-/** The gateway's own secrets; each does one job, so no other setting may name one. */
-export const SECRETS = ["ADMIN_TOKEN", "PEER_SECRET", "METRICS_TOKEN"] as const;
 
 const checked = new WeakMap<object, WeakMap<object, ConfigIssue[]>>();
 
@@ -34,7 +32,7 @@ export function cachedSecretIssues(
  * needs but the deployment lacks (a session affinity's signing key), as configuration issues: a
  * gateway refuses to run on them, as on any bad configuration, rather than run guessable.
  */
-export function secretIssues(env: object, services: Iterable<ResolvedService> = []): ConfigIssue[] {
+function secretIssues(env: object, services: Iterable<ResolvedService> = []): ConfigIssue[] {
   const values = env as Record<string, unknown>;
   const issues: ConfigIssue[] = [];
   for (const name of SECRETS) {

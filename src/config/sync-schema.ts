@@ -5,7 +5,7 @@ import { ORIGIN_PATTERN } from "../sync/hlc.ts";
 import { validateBackoffPolicy } from "../sync/retry-policy.ts";
 
 /** Outbound connections one Worker invocation (an alarm included) may hold open at once. */
-export const CONNECTIONS_PER_INVOCATION = 6;
+const CONNECTIONS_PER_INVOCATION = 6;
 
 const gatewayName = z
   .string()

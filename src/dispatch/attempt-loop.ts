@@ -82,7 +82,7 @@ export interface AttemptKind<R> extends PlanHints {
 interface Flight<R> {
   readonly node: MemberNode;
   readonly cancel: AbortController;
-  settled: Promise<Settled<R>>;
+  readonly settled: Promise<Settled<R>>;
 }
 
 interface Settled<R> {
@@ -240,8 +240,8 @@ class AttemptRun<R> {
     const retry = this.#attempts > 0 || this.#flights.size > 0;
     this.#attempted.push(node.id);
     this.#launchedAt = sentAt;
-    const flight: Flight<R> = { node, cancel, settled: undefined as never };
-    flight.settled = pending.then((result) => {
+    // The callback runs once the attempt settles, by when `flight` below is defined.
+    const settled = pending.then((result): Settled<R> => {
       const verdict = this.#kind.judge(result);
       const measured = verdict.measured && !cancel.signal.aborted;
       const took = deps.now() - sentAt;
@@ -253,6 +253,7 @@ class AttemptRun<R> {
       if (verdict.outcome === "response") runtime.metrics.handshake(node.id, took);
       return { flight, result, verdict };
     });
+    const flight: Flight<R> = { node, cancel, settled };
     this.#flights.add(flight);
     return true;
   }

@@ -26,7 +26,7 @@ export interface DispatchDeps {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** The service's Durable Objects as the dispatch loop uses them. */
-export function serviceObjects(env: Env, service: string): ServiceObjects {
+function serviceObjects(env: Env, service: string): ServiceObjects {
   return {
     lease: (size) => coordinatorOf(env, service).lease(size),
     view: (config, chain, knownVersion) =>

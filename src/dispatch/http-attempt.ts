@@ -211,7 +211,7 @@ async function throughGate(attempt: Attempt, deps: DispatchDeps): Promise<Forwar
 }
 
 /** The node's URL with the request's path below it (a path in the node's URL is a prefix). */
-export function joinUrl(nodeUrl: string, pathAndQuery: string): string {
+function joinUrl(nodeUrl: string, pathAndQuery: string): string {
   return nodeUrl.endsWith("/") ? nodeUrl + pathAndQuery.slice(1) : nodeUrl + pathAndQuery;
 }
 

@@ -7,7 +7,7 @@ import {
   selectUntried,
 } from "../balancer/membership.ts";
 import { buildSchedule } from "../balancer/rotation.ts";
-import { inScope, type ScopeLevel, scopeKey } from "../balancer/scope.ts";
+import { chainKey, inScope, type ScopeLevel } from "../balancer/scope.ts";
 import { slowStartShare } from "../balancer/slow-start.ts";
 import type { ResolvedService } from "../config/load.ts";
 import type { LiveNodesConfig, ViewResponse } from "../durable/live-nodes-types.ts";
@@ -298,9 +298,4 @@ export class MembershipCache {
       entry.fetchedAt = now;
     }
   }
-}
-
-/** A stable name of a scope chain. */
-export function chainKey(chain: readonly ScopeLevel[]): string {
-  return chain.map(scopeKey).join(">");
 }

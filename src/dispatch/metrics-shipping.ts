@@ -1,7 +1,7 @@
 import type { DispatchMetrics, MetricsRecorder } from "../metrics/dispatch-metrics.ts";
 
 /** Shortest time between two shipments of one isolate's metrics for one service. */
-export const SHIP_EVERY_MS = 1_000;
+const SHIP_EVERY_MS = 1_000;
 
 /**
  * Ships an isolate's gathered metrics to the service's coordinator at most once a second, in the

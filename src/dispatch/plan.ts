@@ -3,7 +3,7 @@ import { murmur3 } from "../balancer/hash.ts";
 import { LeastOutstandingPlan } from "../balancer/least-outstanding.ts";
 import type { NodePlan } from "../balancer/node-plan.ts";
 import { PinnedPlan } from "../balancer/pinned-plan.ts";
-import { RoundRobinPlan } from "../balancer/round-robin-plan.ts";
+import { RotationPlan } from "../balancer/rotation-plan.ts";
 import type { ScopeLevel } from "../balancer/scope.ts";
 import type { ResolvedService } from "../config/load.ts";
 import type { DispatchDeps } from "./deps.ts";
@@ -65,7 +65,7 @@ const POLICY_PLANS: Record<
       runtime.nextPosition(deps.objects, deps.random, deps.now),
       runtime.refresh(deps.objects, chain, deps.now()),
     ]);
-    return new RoundRobinPlan(position, routeOf(chain, deps), (id) =>
+    return new RotationPlan(position, routeOf(chain, deps), (id) =>
       runtime.membership.admits(id, deps.now(), deps.random),
     );
   },

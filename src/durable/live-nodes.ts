@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { nodeUrlKey } from "../balancer/address-policy.ts";
-import { type ScopeLevel, scopeKey } from "../balancer/scope.ts";
+import { chainKey, type ScopeLevel } from "../balancer/scope.ts";
 import { unlistedToForget } from "../balancer/unlisted.ts";
 import { logOf } from "../logging/log-of.ts";
 import { LiveMembership } from "./live-membership.ts";
@@ -47,7 +47,7 @@ export class LiveNodes extends DurableObject<Env> {
   async view(request: ViewRequest): Promise<ViewResponse> {
     const now = Date.now();
     this.#adopt(request.config);
-    const key = request.chain.map(scopeKey).join(">");
+    const key = chainKey(request.chain);
     const fresh = !this.#state.chains[key];
     this.#state.chains[key] = { chain: [...request.chain], usedAt: now };
     this.#trimChains();

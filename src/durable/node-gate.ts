@@ -318,13 +318,16 @@ export class NodeGate extends DurableObject<Env> {
           connectWorkersSocket(url, { signal, fetch: nodeFetcher(this.env, options.egress) }),
         queueCapacity: options.stream.queueCapacity,
         window: options.stream.window,
-        log: (entry) =>
+        // The stream's warnings are faults; its info lines (a stream opened) are not logged.
+        log: (entry) => {
+          if (entry.level !== "warn") return;
           logOf(this.env).fault("warn", {
             event: "stream",
             node: options.nodeId,
             reason: entry.message,
             generation: entry.generation,
-          }),
+          });
+        },
       });
       this.#streams.set(options.nodeUrl, stream);
     }

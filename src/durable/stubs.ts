@@ -5,12 +5,12 @@
  */
 
 /** Name of a gateway's RouteSync object; the id prefix lets several gateways share one runtime. */
-export function routeSyncName(gatewayId: string): string {
+function routeSyncName(gatewayId: string): string {
   return `sync:${gatewayId}`;
 }
 
 /** Name of one of a gateway's PeerShard fan-out objects. */
-export function peerShardName(gatewayId: string, index: number): string {
+function peerShardName(gatewayId: string, index: number): string {
   return `sync:${gatewayId}:shard-${index}`;
 }
 
@@ -52,12 +52,12 @@ export interface GateTarget {
 }
 
 /** The name of the gate a node's traffic passes. */
-export function gateName(target: GateTarget): string {
+function gateName(target: GateTarget): string {
   return target.global ? `${target.service}#global` : `${target.service}/${target.nodeId}`;
 }
 
 /** Every gate that may hold health for a node: its own, and the service's global one. */
-export function gateNamesOf(service: string, nodeId: string): string[] {
+function gateNamesOf(service: string, nodeId: string): string[] {
   return [gateName({ service, nodeId }), gateName({ service, nodeId, global: true })];
 }
 

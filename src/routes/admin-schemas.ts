@@ -86,7 +86,7 @@ export const ServiceSummary = z
   .openapi("ServiceSummary");
 
 /** One peer gateway's sync state, as the services API shows it. */
-export const PeerSyncView = z
+const PeerSyncView = z
   .object({
     peer: z.string(),
     shard: z.number().openapi({ description: "fan-out shard holding the peer's queue" }),

@@ -20,7 +20,7 @@ const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
  * proves nothing, so only Sec-Fetch-Site: same-origin admits it. A client that is no browser sends
  * neither header, and is not refused for it: it has no cookie a page could have made it send.
  */
-export function fromAnotherOrigin(request: Request): boolean {
+function fromAnotherOrigin(request: Request): boolean {
   const origin = request.headers.get("origin");
   const site = request.headers.get("sec-fetch-site");
   if (origin === "null") return site !== "same-origin";

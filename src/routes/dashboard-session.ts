@@ -7,13 +7,13 @@ import type { GatewayEnv } from "./context.ts";
 
 const COOKIE = "roundhouse-session";
 /** How long a dashboard session lasts after sign-in. */
-export const SESSION_SECONDS = 12 * 3600;
+const SESSION_SECONDS = 12 * 3600;
 const PATH = "/_gw/dashboard";
 /**
  * How long an isolate trusts the session generation it last read. A sign-out in another isolate
  * reaches this one within this long; meanwhile a dashboard request costs no call to the object.
  */
-export const GENERATION_TTL_MS = 5_000;
+const GENERATION_TTL_MS = 5_000;
 
 // The generation as this isolate last read it, by namespace (tests bind several gateways).
 const generations = new WeakMap<DurableObjectNamespace, { value: number; readAt: number }>();

@@ -17,7 +17,7 @@ export interface HlcOptions {
 }
 
 /** Default tolerance for a peer's clock running ahead of ours. */
-export const DEFAULT_MAX_DRIFT_MS = 60_000;
+const DEFAULT_MAX_DRIFT_MS = 60_000;
 
 const RADIX = 36;
 const WALL_WIDTH = 10;

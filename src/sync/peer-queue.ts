@@ -21,7 +21,7 @@ export interface PeerBackoff {
 }
 
 /** Defaults: 1 s, 2 s, 4 s … up to 5 minutes. */
-export const DEFAULT_PEER_BACKOFF: PeerBackoff = { baseMs: 1_000, maxMs: 300_000, jitter: 0.2 };
+const DEFAULT_PEER_BACKOFF: PeerBackoff = { baseMs: 1_000, maxMs: 300_000, jitter: 0.2 };
 
 /** Settings of a PeerQueue. */
 export interface PeerQueueOptions {

@@ -51,7 +51,7 @@ export const DEFAULT_BACKOFF_POLICY: BackoffPolicy = {
 };
 
 /** Sleep before retry `step` (0 for the first), with `random()` in [0, 1) choosing the jitter. */
-export function pushRetryDelay(policy: BackoffPolicy, step: number, random: () => number): number {
+function pushRetryDelay(policy: BackoffPolicy, step: number, random: () => number): number {
   const { baseMs, factor, jitter } = policy;
   return backoffDelay({ baseMs, factor, jitter: { kind: "spread", share: jitter } }, step, random);
 }

@@ -9,7 +9,7 @@ export const ANSWER_SIGNATURE_HEADER = "x-roundhouse-answer-signature";
 /** Header carrying a random value that makes every signed request unique. */
 export const NONCE_HEADER = "x-roundhouse-nonce";
 /** Default tolerance between the signer's clock and ours. */
-export const DEFAULT_MAX_SKEW_MS = 5 * 60_000;
+const DEFAULT_MAX_SKEW_MS = 5 * 60_000;
 
 const NONCE_PATTERN = /^[A-Za-z0-9_-]{16,128}$/;
 const SIGNATURE_PATTERN = /^v2=([0-9a-f]{64})$/;

@@ -16,7 +16,7 @@ export const MAX_CHANGES = 2 * MAX_BATCH;
 const origin = z.string().regex(ORIGIN_PATTERN, "letters, digits and . _ : - only, at most 64");
 
 /** An encoded stamp (see encodeStamp), decoded. */
-export const StampSchema = z
+const StampSchema = z
   .string()
   .max(80)
   .transform((text, ctx): Stamp => {
@@ -41,7 +41,7 @@ const base = {
 };
 
 /** One change on the wire: as in the table, with the stamp encoded. */
-export const ChangeSchema = z.discriminatedUnion("kind", [
+const ChangeSchema = z.discriminatedUnion("kind", [
   z.strictObject({ ...base, kind: z.literal("upsert"), record: RecordSchema }),
   z.strictObject({ ...base, kind: z.literal("remove") }),
   z.strictObject({ ...base, kind: z.literal("eject"), until: z.int().min(0) }),
@@ -59,7 +59,7 @@ export const ChangesBodySchema = z.strictObject({
 });
 
 /** Response of GET /_gw/peer/digest. */
-export const DigestBodySchema = z.strictObject({
+const DigestBodySchema = z.strictObject({
   /** Responder's origin id. */
   origin,
   /** Hex SHA-256 per bucket. */
@@ -72,7 +72,7 @@ export const DigestBodySchema = z.strictObject({
 });
 
 /** Response of GET /_gw/peer/routes?since=. */
-export const RoutesSinceBodySchema = z.strictObject({
+const RoutesSinceBodySchema = z.strictObject({
   /** Responder's origin id. */
   origin,
   /** Changes after `since`, in stamp order. */

@@ -31,7 +31,7 @@ export interface NodeStreamOptions {
   connectTimeoutMs?: number;
   /** Reconnect delays; default 50 ms doubling up to 5 s, with jitter. */
   backoff?: BackoffOptions;
-  /** Diagnostic sink; by default warnings go to console.warn. */
+  /** Diagnostic sink; by default none. */
   log?: (entry: StreamLogEntry) => void;
 }
 

@@ -4,8 +4,7 @@ import { Deadlines } from "./deadlines.ts";
 import { AbortedError, BusyError, DeadlineError, NotAckedError } from "./errors.ts";
 import { Fifo } from "./fifo.ts";
 import { invokeSize, writeInvoke } from "./frame.ts";
-import { Link } from "./link.ts";
-import type { CloseCause, LinkHost, LinkSettings } from "./link-types.ts";
+import { type CloseCause, Link, type LinkHost, type LinkSettings } from "./link.ts";
 import { newMetrics } from "./metrics.ts";
 import type {
   InvokeOptions,
@@ -70,7 +69,7 @@ export class NodeStream {
       connectTimeoutMs: integer("connectTimeoutMs", options.connectTimeoutMs ?? 5_000, 1),
     };
     this.#backoff = options.backoff ?? {};
-    this.#log = options.log ?? defaultLog;
+    this.#log = options.log ?? noLog;
     this.#host = {
       metrics: this.#metrics,
       settings: this.#settings,
@@ -360,8 +359,5 @@ function integer(name: string, value: number, min: number, max = LONGEST_TIMER_M
   return value;
 }
 
-function defaultLog(entry: StreamLogEntry): void {
-  if (entry.level === "warn") {
-    console.warn(`[roundhouse stream g${entry.generation}] ${entry.message}`);
-  }
-}
+/** No sink given: the stream's diagnostics go nowhere (the gateway's NodeGate gives its Log). */
+function noLog(): void {}

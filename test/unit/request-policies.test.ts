@@ -3,7 +3,7 @@ import { underBoundedLoad } from "../../src/balancer/consistent-hash.ts";
 import { HandshakeWindow } from "../../src/balancer/handshake-window.ts";
 import { PinnedPlan } from "../../src/balancer/pinned-plan.ts";
 import { RetryBudget } from "../../src/balancer/retry-budget.ts";
-import { RoundRobinPlan } from "../../src/balancer/round-robin-plan.ts";
+import { RotationPlan } from "../../src/balancer/rotation-plan.ts";
 
 describe("RetryBudget", () => {
   it("allows retries up to the share of requests in flight, and the minimum below it", () => {
@@ -44,7 +44,7 @@ describe("HandshakeWindow", () => {
 
 describe("PinnedPlan", () => {
   it("tries the pinned node first, then the service's plan without it", () => {
-    const inner = new RoundRobinPlan(0, () => ["a", "b", "c"]);
+    const inner = new RotationPlan(0, () => ["a", "b", "c"]);
     const plan = new PinnedPlan("b", inner);
     expect(plan.hasNext()).toBe(true);
     expect(plan.triedNodes).toEqual([]);

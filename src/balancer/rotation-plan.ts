@@ -9,7 +9,7 @@ import type { NodePlan } from "./node-plan.ts";
  * of the moment ("is any routable node untried?"), never by coming back to a starting index, which
  * goes wrong as soon as the array it indexes changes underneath.
  */
-export class RoundRobinPlan implements NodePlan {
+export class RotationPlan implements NodePlan {
   readonly #tried = new Set<string>();
   readonly #schedule: (tried: ReadonlySet<string>) => readonly string[];
   readonly #admitFirst: ((id: string) => boolean) | undefined;

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { buildSchedule } from "../../src/balancer/rotation.ts";
-import { RoundRobinPlan } from "../../src/balancer/round-robin-plan.ts";
+import { RotationPlan } from "../../src/balancer/rotation-plan.ts";
 
 const NODE_IDS = ["a", "b", "c", "d", "e", "f"];
 
@@ -17,7 +17,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   fc.record({ kind: fc.constant("readmit" as const), node: fc.nat(NODE_IDS.length - 1) }),
 );
 
-describe("RoundRobinPlan", () => {
+describe("RotationPlan", () => {
   it("never yields a node twice and is exhausted exactly when every live node was tried", () => {
     fc.assert(
       fc.property(
@@ -28,7 +28,7 @@ describe("RoundRobinPlan", () => {
           const nodes = NODE_IDS.slice(0, nodeCount);
           const live = new Set(nodes);
           const round = () => nodes.filter((id) => live.has(id));
-          const plans = positions.map((p) => new RoundRobinPlan(p, round));
+          const plans = positions.map((p) => new RotationPlan(p, round));
           const yielded = plans.map(() => new Set<string>());
           for (const step of steps) {
             if (step.kind === "eject") live.delete(nodes[step.node % nodeCount] as string);
@@ -51,7 +51,7 @@ describe("RoundRobinPlan", () => {
   });
 
   it("walks the rotation from its position, wrapping around", () => {
-    const plan = new RoundRobinPlan(2, () => ["a", "b", "c", "d"]);
+    const plan = new RotationPlan(2, () => ["a", "b", "c", "d"]);
     expect([plan.next(), plan.next(), plan.next(), plan.next(), plan.next()]).toEqual([
       "c",
       "d",
@@ -66,7 +66,7 @@ describe("RoundRobinPlan", () => {
     // The nearest scope is a and b; once both are tried the schedule offers the next scope.
     const schedule = (tried: ReadonlySet<string>) =>
       tried.has("a") && tried.has("b") ? ["a", "b", "c", "d"] : ["a", "b"];
-    const plan = new RoundRobinPlan(0, schedule);
+    const plan = new RotationPlan(0, schedule);
     const order = [plan.next(), plan.next(), plan.next(), plan.next(), plan.next()];
     expect(order.slice(0, 2).sort()).toEqual(["a", "b"]);
     expect(order.slice(2, 4).sort()).toEqual(["c", "d"]);
@@ -74,7 +74,7 @@ describe("RoundRobinPlan", () => {
   });
 
   it("treats weighted repeats as one node", () => {
-    const plan = new RoundRobinPlan(0, () => buildSchedule([{ id: "a", weight: 3 }, { id: "b" }]));
+    const plan = new RotationPlan(0, () => buildSchedule([{ id: "a", weight: 3 }, { id: "b" }]));
     expect(new Set([plan.next(), plan.next()])).toEqual(new Set(["a", "b"]));
     expect(plan.next()).toBeUndefined();
   });
@@ -89,7 +89,7 @@ describe("RoundRobinPlan", () => {
           const round = NODE_IDS.slice(0, n);
           const counts = new Map<string, number>();
           for (let p = start; p < start + n * rounds; p++) {
-            const first = new RoundRobinPlan(p, () => round).next() as string;
+            const first = new RotationPlan(p, () => round).next() as string;
             counts.set(first, (counts.get(first) ?? 0) + 1);
           }
           expect([...counts.values()]).toEqual(round.map(() => rounds));
@@ -99,10 +99,10 @@ describe("RoundRobinPlan", () => {
   });
 });
 
-describe("RoundRobinPlan.hasNext", () => {
+describe("RotationPlan.hasNext", () => {
   it("tells whether an untried routable node remains, without consuming it", () => {
     const live = ["a", "b"];
-    const plan = new RoundRobinPlan(0, () => live);
+    const plan = new RotationPlan(0, () => live);
     expect(plan.hasNext()).toBe(true);
     plan.next();
     plan.next();
@@ -113,9 +113,9 @@ describe("RoundRobinPlan.hasNext", () => {
   });
 });
 
-describe("RoundRobinPlan admitFirst (slow start)", () => {
+describe("RotationPlan admitFirst (slow start)", () => {
   it("lets the first choice pass over a declined node without marking it tried", () => {
-    const plan = new RoundRobinPlan(
+    const plan = new RotationPlan(
       0,
       () => ["a", "b", "c"],
       (id) => id !== "a",
@@ -127,7 +127,7 @@ describe("RoundRobinPlan admitFirst (slow start)", () => {
   });
 
   it("takes the first untried node when every node is declined", () => {
-    const plan = new RoundRobinPlan(
+    const plan = new RotationPlan(
       1,
       () => ["a", "b", "c"],
       () => false,
