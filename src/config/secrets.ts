@@ -1,3 +1,4 @@
+import { envValue } from "./env-value.ts";
 import type { ConfigIssue, ResolvedService } from "./load.ts";
 import { SECRETS } from "./names.ts";
 
@@ -33,16 +34,15 @@ export function cachedSecretIssues(
  * gateway refuses to run on them, as on any bad configuration, rather than run guessable.
  */
 function secretIssues(env: object, services: Iterable<ResolvedService> = []): ConfigIssue[] {
-  const values = env as Record<string, unknown>;
   const issues: ConfigIssue[] = [];
   for (const name of SECRETS) {
-    const issue = shortSecret(name, values[name]);
+    const issue = shortSecret(name, envValue(env, name));
     if (issue) issues.push(issue);
   }
   for (const service of services) {
     const name = service.affinity?.secret;
     if (name === undefined) continue;
-    const value = values[name];
+    const value = envValue(env, name);
     if (typeof value !== "string" || value.length === 0) {
       issues.push({
         path: `services.${service.name}.affinity.secret`,

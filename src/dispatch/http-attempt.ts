@@ -15,7 +15,7 @@ import {
 } from "./attempt-loop.ts";
 import type { AttemptBody, OutgoingBody } from "./body.ts";
 import type { DispatchDeps } from "./deps.ts";
-import { gateHealthContext } from "./gate-context.ts";
+import { gateCall } from "./gate-context.ts";
 import { answerNeedsCleaning, type Provenance, stampAnswer } from "./headers.ts";
 import type { Pin } from "./plan.ts";
 
@@ -196,8 +196,7 @@ async function throughGate(attempt: Attempt, deps: DispatchDeps): Promise<Forwar
     // Headers cross into the gate as [name, value] pairs, which RPC carries as plain data.
     const upstream = { ...attempt.upstream, headers: [...attempt.upstream.headers] };
     return await gateOf(deps.env, service, attempt.node).forward(upstream, {
-      ...gateHealthContext(service, attempt.node, runtime.listedCount),
-      gateLimit: service.gate.limit,
+      ...gateCall(service, attempt.node, runtime.listedCount),
       queueTimeoutMs: attempt.remainingMs,
       perTryTimeoutMs: attempt.holdMs,
       ignoreEjection: attempt.panic,

@@ -1,7 +1,7 @@
 import type { ScopeLevel } from "../balancer/scope.ts";
 import type { InvokeSettings } from "../config/schema.ts";
-import type { InvokeOutcome } from "../durable/gate-invoke.ts";
-import type { InvokePayload } from "../durable/node-gate.ts";
+import type { InvokeOutcome } from "../durable/gate/invoke.ts";
+import type { InvokePayload } from "../durable/gate/node-gate.ts";
 import { gateOf } from "../durable/stubs.ts";
 import { type ProblemType, problem } from "../http/problem.ts";
 import {
@@ -11,7 +11,7 @@ import {
   runAttempts,
 } from "./attempt-loop.ts";
 import type { DispatchDeps } from "./deps.ts";
-import { gateHealthContext } from "./gate-context.ts";
+import { gateCall } from "./gate-context.ts";
 
 /** One invocation as the route hands it over. */
 export interface Invocation {
@@ -44,9 +44,8 @@ export function dispatchInvocation(
       deps.runtime.counters.gateCalls++;
       return gateOf(env, service, node)
         .invoke(invocation.payload, {
-          ...gateHealthContext(service, node, runtime.listedCount),
+          ...gateCall(service, node, runtime.listedCount),
           nodeUrl: node.url,
-          gateLimit: service.gate.limit,
           queueTimeoutMs: remaining,
           deadlineMs: remaining,
           ignoreEjection: panic,

@@ -1,10 +1,10 @@
 import { type LeaseAnswer, LeaseSlots } from "../balancer/lease-slots.ts";
 import type { MemberNode } from "../balancer/membership.ts";
 import type { ResolvedService } from "../config/load.ts";
-import type { LeaseRequest } from "../durable/node-gate.ts";
+import type { LeaseRequest } from "../durable/gate/node-gate.ts";
 import type { Log } from "../logging/log.ts";
 import type { Counters } from "./counters.ts";
-import { gateHealthContext } from "./gate-context.ts";
+import { gateCall } from "./gate-context.ts";
 
 /** How the lease client reaches a node's gate; injected so tests can count and fail the calls. */
 export type LeaseCall = (node: MemberNode, request: LeaseRequest) => Promise<LeaseAnswer>;
@@ -136,12 +136,11 @@ export class LeaseClient {
   ): LeaseRequest {
     const service = this.#service;
     return {
-      ...gateHealthContext(service, node, totalNodes),
+      ...gateCall(service, node, totalNodes),
       holder: this.holder,
       want,
       report,
       ...(failure ? { failure } : {}),
-      gateLimit: service.gate.limit,
       ttlMs: service.gate.leaseTtlMs,
     };
   }

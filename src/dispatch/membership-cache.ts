@@ -10,7 +10,7 @@ import { buildSchedule } from "../balancer/rotation.ts";
 import { chainKey, inScope, type ScopeLevel } from "../balancer/scope.ts";
 import { slowStartShare } from "../balancer/slow-start.ts";
 import type { ResolvedService } from "../config/load.ts";
-import type { LiveNodesConfig, ViewResponse } from "../durable/live-nodes-types.ts";
+import type { LiveNodesConfig, ViewResponse } from "../durable/live-nodes/contract.ts";
 import type { Log } from "../logging/log.ts";
 import type { Counters } from "./counters.ts";
 

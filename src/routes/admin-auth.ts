@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
 import { timingSafeEqual } from "hono/utils/buffer";
+import { envString } from "../config/env-value.ts";
 import { MIN_SECRET_BYTES } from "../config/secrets.ts";
 import { problem } from "../http/problem.ts";
 
@@ -15,9 +16,8 @@ const unauthorized = (detail: string) => () =>
 function tokenAuth(...names: string[]) {
   return bearerAuth({
     verifyToken: async (token: string, c: Context) => {
-      const env = c.env as Record<string, unknown>;
-      const expected = names.map((name) => env[name]).find((v) => typeof v === "string" && v);
-      return typeof expected === "string" && (await timingSafeEqual(expected, token));
+      const expected = names.map((name) => envString(c.env, name)).find((v) => v !== undefined);
+      return expected !== undefined && (await timingSafeEqual(expected, token));
     },
     noAuthenticationHeader: { message: unauthorized("missing Authorization: Bearer token") },
     invalidAuthenticationHeader: { message: unauthorized("malformed Authorization header") },
@@ -39,8 +39,8 @@ const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i;
  * itself the bad configuration being reported, and a guessable token must unlock nothing.
  */
 export async function holdsAdminToken(c: Context): Promise<boolean> {
-  const expected = (c.env as Record<string, unknown>).ADMIN_TOKEN;
-  if (typeof expected !== "string") return false;
+  const expected = envString(c.env, "ADMIN_TOKEN");
+  if (expected === undefined) return false;
   if (new TextEncoder().encode(expected).byteLength < MIN_SECRET_BYTES) return false;
   const token = BEARER.exec(c.req.header("authorization") ?? "")?.[1];
   return token !== undefined && (await timingSafeEqual(expected, token));

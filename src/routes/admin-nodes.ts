@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import { checkNodeUrl } from "../balancer/address-policy.ts";
 import { addressPolicyOf } from "../config/network-schema.ts";
 import { runtimeFor } from "../dispatch/service-runtime.ts";
-import type { SettingPatch } from "../durable/live-nodes-types.ts";
+import type { SettingPatch } from "../durable/live-nodes/contract.ts";
 import { liveNodesOf } from "../durable/stubs.ts";
 import { fail, invalidRequest, problem } from "../http/problem.ts";
 import { errors, lookup, syncUnavailable } from "./admin-common.ts";

@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { generateSignedCookie, getSignedCookie } from "hono/cookie";
+import { envString } from "../config/env-value.ts";
 import type { ResolvedService } from "../config/load.ts";
 import type { AffinitySettings } from "../config/policy-schema.ts";
 import type { Dispatched } from "../dispatch/attempt-loop.ts";
@@ -108,5 +109,9 @@ function signingKey(c: Context<GatewayEnv>, affinity: AffinitySettings): string 
 
 /** The signing secret; its presence and length are checked with the configuration (secrets.ts). */
 function secretOf(c: Context<GatewayEnv>, name: string): string {
-  return (c.env as unknown as Record<string, string>)[name] as string;
+  const secret = envString(c.env, name);
+  // The configuration refuses to load without it, so this is a broken deployment, never a cookie
+  // signed with an empty key.
+  if (secret === undefined) throw new Error(`affinity secret ${name} is not set`);
+  return secret;
 }

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { deleteCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
 import { timingSafeEqual } from "hono/utils/buffer";
+import { envString } from "../config/env-value.ts";
 import { dashboardSessionsOf } from "../durable/stubs.ts";
 import { logOf } from "../logging/log-of.ts";
 import type { GatewayEnv } from "./context.ts";
@@ -37,14 +38,14 @@ async function generation(env: Env, fresh = false): Promise<number> {
  * case nobody can sign in.
  */
 function sessionKey(c: Context<GatewayEnv>): string | undefined {
-  const token = (c.env as unknown as Record<string, unknown>).ADMIN_TOKEN;
-  return typeof token === "string" && token ? `dashboard-session\n${token}` : undefined;
+  const token = envString(c.env, "ADMIN_TOKEN");
+  return token === undefined ? undefined : `dashboard-session\n${token}`;
 }
 
 /** Whether the token a sign-in form carried is the admin token (compared in constant time). */
 export async function tokenMatches(c: Context<GatewayEnv>, token: string): Promise<boolean> {
-  const expected = (c.env as unknown as Record<string, unknown>).ADMIN_TOKEN;
-  return typeof expected === "string" && expected.length > 0 && timingSafeEqual(expected, token);
+  const expected = envString(c.env, "ADMIN_TOKEN");
+  return expected !== undefined && timingSafeEqual(expected, token);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { envValue } from "../config/env-value.ts";
 import type { EgressConfig } from "../config/network-schema.ts";
 import { fail, problem } from "../http/problem.ts";
 
@@ -8,7 +9,7 @@ const internet: NodeFetcher = (url, init) => fetch(url, init);
 
 /** A binding in `env` that fetches: a VPC Network or VPC Service binding, or a stand-in for one. */
 function fetcherIn(env: Env, name: string): { fetch: NodeFetcher } | undefined {
-  const binding = (env as unknown as Record<string, unknown>)[name];
+  const binding = envValue(env, name);
   const candidate = binding as { fetch?: unknown } | undefined;
   return typeof candidate?.fetch === "function" ? (candidate as { fetch: NodeFetcher }) : undefined;
 }

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { expect, inject } from "vitest";
 import { parseConfig, type ResolvedService } from "../../src/config/load.ts";
 import { runtimeFor } from "../../src/dispatch/service-runtime.ts";
-import type { LiveNodes } from "../../src/durable/live-nodes.ts";
+import type { LiveNodes } from "../../src/durable/live-nodes/live-nodes.ts";
 import { liveNodesOf } from "../../src/durable/stubs.ts";
 import { gateway, onLoopback, serviceName, type TestNode } from "./helpers.ts";
 

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { HolderRecord } from "../../src/balancer/lease-ledger.ts";
 import { EMPTY_REPORT } from "../../src/balancer/lease-slots.ts";
-import type { LeaseRequest, NodeGate } from "../../src/durable/node-gate.ts";
+import type { LeaseRequest, NodeGate } from "../../src/durable/gate/node-gate.ts";
 import { gateStub } from "../../src/durable/stubs.ts";
 import { HEAVY_TEST } from "../timeouts.ts";
 import { addNodes, nodeStats, serviceGateway, serviceName, setBehaviour } from "./helpers.ts";

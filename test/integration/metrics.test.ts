@@ -2,7 +2,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import parse from "parse-prometheus-text-format";
 import { describe, expect, it } from "vitest";
-import type { LiveNodes } from "../../src/durable/live-nodes.ts";
+import type { LiveNodes } from "../../src/durable/live-nodes/live-nodes.ts";
 import { liveNodesOf } from "../../src/durable/stubs.ts";
 import { addNodes, gateway, serviceName, setBehaviour } from "./helpers.ts";
 import { AUTH } from "./peer-helpers.ts";

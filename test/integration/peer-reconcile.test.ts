@@ -1,9 +1,9 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { PeerShard } from "../../src/durable/peer-shard.ts";
-import { RouteSync } from "../../src/durable/route-sync.ts";
 import { peerShardOf } from "../../src/durable/stubs.ts";
+import { PeerShard } from "../../src/durable/sync/peer-shard.ts";
+import { RouteSync } from "../../src/durable/sync/route-sync.ts";
 import { addNodes, eventually, serviceName } from "./helpers.ts";
 import {
   addPeers,

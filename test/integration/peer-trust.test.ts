@@ -1,7 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { LiveNodes } from "../../src/durable/live-nodes.ts";
+import { LiveNodes } from "../../src/durable/live-nodes/live-nodes.ts";
 import { liveNodesOf } from "../../src/durable/stubs.ts";
 import { encodeStamp } from "../../src/sync/hlc.ts";
 import { addNodes, gateway, serviceName } from "./helpers.ts";

@@ -1,8 +1,7 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { LiveNodes } from "../../src/durable/live-nodes.ts";
-import type { PeerShard } from "../../src/durable/peer-shard.ts";
+import type { LiveNodes } from "../../src/durable/live-nodes/live-nodes.ts";
 import {
   coordinatorOf,
   gateStub,
@@ -10,6 +9,7 @@ import {
   peerShardOf,
   routeSyncOf,
 } from "../../src/durable/stubs.ts";
+import type { PeerShard } from "../../src/durable/sync/peer-shard.ts";
 import { shardOf } from "../../src/sync/fanout.ts";
 import { HEAVY_TEST } from "../timeouts.ts";
 import { addNodes, nodeStats, serviceName, setBehaviour } from "./helpers.ts";

@@ -1,12 +1,12 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { StreamBench } from "../../src/durable/bench/stream-bench.ts";
-import { LiveNodes } from "../../src/durable/live-nodes.ts";
-import { NodeGate } from "../../src/durable/node-gate.ts";
-import { PeerShard } from "../../src/durable/peer-shard.ts";
-import { RotationCoordinator } from "../../src/durable/rotation-coordinator.ts";
-import { RouteSync } from "../../src/durable/route-sync.ts";
+import { RotationCoordinator } from "../../src/durable/coordinator/rotation-coordinator.ts";
+import { NodeGate } from "../../src/durable/gate/node-gate.ts";
+import { LiveNodes } from "../../src/durable/live-nodes/live-nodes.ts";
 import { liveNodesOf } from "../../src/durable/stubs.ts";
+import { PeerShard } from "../../src/durable/sync/peer-shard.ts";
+import { RouteSync } from "../../src/durable/sync/route-sync.ts";
 
 /** The methods Workers RPC exposes on a Durable Object class: its public prototype members. */
 function rpcSurface(cls: { prototype: object }): string[] {

@@ -2,8 +2,11 @@ import { describe, expect, it } from "vitest";
 import { type AddressPolicy, parseAllowEntry } from "../../src/balancer/address-policy.ts";
 import type { ScopeLevel } from "../../src/balancer/scope.ts";
 import type { ServiceConfig } from "../../src/config/schema.ts";
-import { noDiscoveryCounts } from "../../src/durable/discovery.ts";
-import { type DiscoveredState, discoveryRound } from "../../src/durable/discovery-round.ts";
+import { noDiscoveryCounts } from "../../src/durable/live-nodes/discovery.ts";
+import {
+  type DiscoveredState,
+  discoveryRound,
+} from "../../src/durable/live-nodes/discovery-round.ts";
 import type { NodeFetcher } from "../../src/upstream/egress.ts";
 
 const policy: AddressPolicy = {

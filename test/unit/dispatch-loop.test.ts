@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { type Dispatched, runAttempts } from "../../src/dispatch/attempt-loop.ts";
 import { dispatch } from "../../src/dispatch/http-attempt.ts";
-import type { LeaseRequest } from "../../src/durable/node-gate.ts";
+import type { LeaseRequest } from "../../src/durable/gate/node-gate.ts";
 import { failing, scripted, service, world } from "./dispatch-world.ts";
 
 /** The answer a dispatch gave, without who gave it. */

@@ -3,7 +3,7 @@ import { parseConfig, type ResolvedService } from "../../src/config/load.ts";
 import type { AttemptKind, Verdict } from "../../src/dispatch/attempt-loop.ts";
 import type { DispatchDeps } from "../../src/dispatch/deps.ts";
 import { ServiceRuntime } from "../../src/dispatch/service-runtime.ts";
-import type { ForwardOptions, LeaseRequest } from "../../src/durable/node-gate.ts";
+import type { ForwardOptions, LeaseRequest } from "../../src/durable/gate/node-gate.ts";
 import type { ForwardResult } from "../../src/upstream/attempt-result.ts";
 
 // A world for the attempt loop in plain Node: a fake clock, sleeps that only record and advance

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { outcomeOfInvoke } from "../../src/durable/gate-invoke.ts";
+import { outcomeOfInvoke } from "../../src/durable/gate/invoke.ts";
 import {
   BusyError,
   DeadlineError,

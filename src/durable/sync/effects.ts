@@ -1,6 +1,6 @@
-import type { SyncConfig } from "../config/load.ts";
-import { parseRouteKey, type RouteTable } from "../sync/route-table.ts";
-import { coordinatorOf, liveNodesOf, readmitNode } from "./stubs.ts";
+import type { SyncConfig } from "../../config/load.ts";
+import { parseRouteKey, type RouteTable } from "../../sync/route-table.ts";
+import { coordinatorOf, liveNodesOf, readmitNode } from "../stubs.ts";
 
 /** Ejection cap for a service a stored configuration predates. */
 const DEFAULT_EJECTION_MAX_MS = 300_000;

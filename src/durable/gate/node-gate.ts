@@ -1,18 +1,18 @@
 import { DurableObject } from "cloudflare:workers";
-import type { HealthState } from "../balancer/ejection.ts";
-import { GateQueue } from "../balancer/gate-queue.ts";
-import { type HolderRecord, heldSlots, LeaseLedger } from "../balancer/lease-ledger.ts";
-import type { LeaseAnswer, LeaseReport } from "../balancer/lease-slots.ts";
-import type { EgressConfig } from "../config/network-schema.ts";
-import { logOf } from "../logging/log-of.ts";
-import { NodeStream } from "../transport/node-stream.ts";
-import { DEFAULT_STREAM_PATH } from "../transport/protocol.ts";
-import { connectWorkersSocket } from "../transport/workers-socket.ts";
-import type { ForwardResult } from "../upstream/attempt-result.ts";
-import { nodeFetcher } from "../upstream/egress.ts";
-import { fetchNode, isFailureStatus, type NodeRequest } from "../upstream/node-fetch.ts";
-import { GateHealth, type HealthContext } from "./gate-health.ts";
-import { type InvokeOutcome, outcomeOfInvoke } from "./gate-invoke.ts";
+import type { HealthState } from "../../balancer/ejection.ts";
+import { GateQueue } from "../../balancer/gate-queue.ts";
+import { type HolderRecord, heldSlots, LeaseLedger } from "../../balancer/lease-ledger.ts";
+import type { LeaseAnswer, LeaseReport } from "../../balancer/lease-slots.ts";
+import type { EgressConfig } from "../../config/network-schema.ts";
+import { logOf } from "../../logging/log-of.ts";
+import { NodeStream } from "../../transport/node-stream.ts";
+import { DEFAULT_STREAM_PATH } from "../../transport/protocol.ts";
+import { connectWorkersSocket } from "../../transport/workers-socket.ts";
+import type { ForwardResult } from "../../upstream/attempt-result.ts";
+import { nodeFetcher } from "../../upstream/egress.ts";
+import { fetchNode, isFailureStatus, type NodeRequest } from "../../upstream/node-fetch.ts";
+import { GateHealth, type HealthContext } from "./health.ts";
+import { type InvokeOutcome, outcomeOfInvoke } from "./invoke.ts";
 
 /** What a dispatch tells the gate about one attempt. */
 export interface ForwardOptions extends HealthContext {

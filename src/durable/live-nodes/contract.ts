@@ -1,8 +1,8 @@
-import type { ProbeState } from "../balancer/health-probe.ts";
-import type { MembershipLevel } from "../balancer/membership.ts";
-import type { ScopeLevel } from "../balancer/scope.ts";
-import type { EgressConfig } from "../config/network-schema.ts";
-import type { ServiceConfig } from "../config/schema.ts";
+import type { ProbeState } from "../../balancer/health-probe.ts";
+import type { MembershipLevel } from "../../balancer/membership.ts";
+import type { ScopeLevel } from "../../balancer/scope.ts";
+import type { EgressConfig } from "../../config/network-schema.ts";
+import type { ServiceConfig } from "../../config/schema.ts";
 import type { DiscoveryCounters } from "./discovery.ts";
 
 /** What isolates and the admin API exchange with a service's LiveNodes object. */

@@ -1,14 +1,14 @@
-import type { PeerConfig } from "../config/sync-schema.ts";
-import type { Digest } from "../sync/digest.ts";
-import { encodeStamp } from "../sync/hlc.ts";
+import type { PeerConfig } from "../../config/sync-schema.ts";
+import type { Digest } from "../../sync/digest.ts";
+import { encodeStamp } from "../../sync/hlc.ts";
 import {
   type BackoffPolicy,
   nextRetryDelay,
   type PeerOutcome,
   requestTimeoutMs,
-} from "../sync/retry-policy.ts";
-import type { Change } from "../sync/route-table.ts";
-import { changesBody, parseDigest, parseRoutesSince } from "../sync/wire.ts";
+} from "../../sync/retry-policy.ts";
+import type { Change } from "../../sync/route-table.ts";
+import { changesBody, parseDigest, parseRoutesSince } from "../../sync/wire.ts";
 import type { PeerAnswer, PeerClient } from "./peer-client.ts";
 import type { RemoteApplyResult } from "./route-sync.ts";
 

@@ -1,9 +1,10 @@
-import type { AddressPolicy } from "../balancer/address-policy.ts";
-import { type AddressRules, parseLocalNodes } from "../balancer/localnodes.ts";
-import { type ScopeLevel, scopeQuery } from "../balancer/scope.ts";
-import { readLimited } from "../http/limited-body.ts";
-import { tornDown } from "../http/torn-down.ts";
-import type { NodeFetcher } from "../upstream/egress.ts";
+import type { AddressPolicy } from "../../balancer/address-policy.ts";
+import { type AddressRules, parseLocalNodes } from "../../balancer/localnodes.ts";
+import { type ScopeLevel, scopeQuery } from "../../balancer/scope.ts";
+import { envValue } from "../../config/env-value.ts";
+import { readLimited } from "../../http/limited-body.ts";
+import { tornDown } from "../../http/torn-down.ts";
+import type { NodeFetcher } from "../../upstream/egress.ts";
 
 /** Counters of the discovery traffic one live-node object has made, for the services API. */
 export interface DiscoveryCounters {
@@ -45,10 +46,9 @@ export function secretHeaders(
   env: Env,
   names: Readonly<Record<string, string>>,
 ): Record<string, string> {
-  const vars = env as unknown as Record<string, unknown>;
   const headers: Record<string, string> = {};
   for (const [header, secret] of Object.entries(names)) {
-    const value = vars[secret];
+    const value = envValue(env, secret);
     if (typeof value !== "string") {
       throw new Error(`discovery header ${header}: secret ${secret} is not set`);
     }

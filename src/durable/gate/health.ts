@@ -6,10 +6,10 @@ import {
   isEjected,
   recordFailure,
   recordSuccess,
-} from "../balancer/ejection.ts";
-import { logOf } from "../logging/log-of.ts";
-import { coordinatorOf } from "./stubs.ts";
-import { recordRouteChangeOrLog } from "./sync-record.ts";
+} from "../../balancer/ejection.ts";
+import { logOf } from "../../logging/log-of.ts";
+import { coordinatorOf } from "../stubs.ts";
+import { recordRouteChangeOrLog } from "../sync/record.ts";
 
 /** What health bookkeeping needs to know about an attempt. */
 export interface HealthContext {

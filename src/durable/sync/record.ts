@@ -1,7 +1,7 @@
-import { logOf } from "../logging/log-of.ts";
-import { routeKey } from "../sync/route-table.ts";
+import { logOf } from "../../logging/log-of.ts";
+import { routeKey } from "../../sync/route-table.ts";
+import { routeSyncOf } from "../stubs.ts";
 import type { LocalChange } from "./route-sync.ts";
-import { routeSyncOf } from "./stubs.ts";
 
 /** A route change as its maker knows it: the service and node instead of the table key. */
 export type NodeChange = LocalChange extends infer C

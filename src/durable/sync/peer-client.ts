@@ -1,15 +1,15 @@
-import type { PeerConfig } from "../config/sync-schema.ts";
-import { readLimited } from "../http/limited-body.ts";
-import { tornDown } from "../http/torn-down.ts";
-import type { PeerOutcome } from "../sync/retry-policy.ts";
+import type { PeerConfig } from "../../config/sync-schema.ts";
+import { readLimited } from "../../http/limited-body.ts";
+import { tornDown } from "../../http/torn-down.ts";
+import type { PeerOutcome } from "../../sync/retry-policy.ts";
 import {
   ANSWER_SIGNATURE_HEADER,
   importSigningKey,
   NONCE_HEADER,
   sign,
   verifyAnswer,
-} from "../sync/signature.ts";
-import { MAX_BODY_BYTES } from "../sync/wire.ts";
+} from "../../sync/signature.ts";
+import { MAX_BODY_BYTES } from "../../sync/wire.ts";
 
 /** A peer's answer as read: status and body text, the body already verified for a 2xx. */
 export interface PeerAnswer {

@@ -1,15 +1,20 @@
 import { DurableObject } from "cloudflare:workers";
-import type { SyncConfig } from "../config/load.ts";
-import { logOf } from "../logging/log-of.ts";
-import { bucketChanges, computeDigest, DEFAULT_BUCKET_COUNT, type Digest } from "../sync/digest.ts";
-import { type ChangePage, pageAfter, shardLimits, shardOf, sliceAfter } from "../sync/fanout.ts";
-import { ClockDriftError, HybridClock, type Stamp } from "../sync/hlc.ts";
-import { type Change, type RouteEntry, RouteTable } from "../sync/route-table.ts";
-import { type ReplayCheck, ReplayGuard } from "../sync/signature.ts";
-import { eachLimited } from "../util/each-limited.ts";
-import type { ShardConfig } from "./peer-shard-types.ts";
-import { applyRouteEffect } from "./route-effects.ts";
-import { peerShardOf } from "./stubs.ts";
+import type { SyncConfig } from "../../config/load.ts";
+import { logOf } from "../../logging/log-of.ts";
+import {
+  bucketChanges,
+  computeDigest,
+  DEFAULT_BUCKET_COUNT,
+  type Digest,
+} from "../../sync/digest.ts";
+import { type ChangePage, pageAfter, shardLimits, shardOf, sliceAfter } from "../../sync/fanout.ts";
+import { ClockDriftError, HybridClock, type Stamp } from "../../sync/hlc.ts";
+import { type Change, type RouteEntry, RouteTable } from "../../sync/route-table.ts";
+import { type ReplayCheck, ReplayGuard } from "../../sync/signature.ts";
+import { eachLimited } from "../../util/each-limited.ts";
+import { peerShardOf } from "../stubs.ts";
+import { applyRouteEffect } from "./effects.ts";
+import type { ShardConfig } from "./peer-shard-contract.ts";
 
 /** A change as its maker describes it, of any kind; RouteSync stamps it. */
 export type LocalChange = Change extends infer C

@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
-import { ejectionAllowance } from "../balancer/ejection.ts";
-import type { RotationLease } from "../balancer/rotation.ts";
+import { ejectionAllowance } from "../../balancer/ejection.ts";
+import type { RotationLease } from "../../balancer/rotation.ts";
 import {
   type DispatchMetrics,
   emptyMetrics,
@@ -8,8 +8,8 @@ import {
   mergeMetrics,
   type NodeTallies,
   nodesIn,
-} from "../metrics/dispatch-metrics.ts";
-import { addToHistory, type HistoryStep } from "../metrics/history.ts";
+} from "../../metrics/dispatch-metrics.ts";
+import { addToHistory, type HistoryStep } from "../../metrics/history.ts";
 
 /** A lease plus what the isolate must know to route with it. */
 export interface LeaseGrant extends RotationLease {

@@ -1,9 +1,9 @@
-import type { ProbeState } from "../balancer/health-probe.ts";
-import type { ScopeLevel } from "../balancer/scope.ts";
+import type { ProbeState } from "../../balancer/health-probe.ts";
+import type { ScopeLevel } from "../../balancer/scope.ts";
+import type { DeclaredNode, KeptSetting, LiveNodesConfig } from "./contract.ts";
 import { noDiscoveryCounts } from "./discovery.ts";
 import type { DiscoveredState } from "./discovery-round.ts";
-import type { HealthTally } from "./live-health.ts";
-import type { DeclaredNode, KeptSetting, LiveNodesConfig } from "./live-nodes-types.ts";
+import type { HealthTally } from "./health.ts";
 
 /** What a LiveNodes object persists: its whole state, one storage value. */
 export interface LiveState extends DiscoveredState {

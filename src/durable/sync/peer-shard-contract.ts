@@ -1,4 +1,4 @@
-import type { PeerConfig, SyncSettings } from "../config/sync-schema.ts";
+import type { PeerConfig, SyncSettings } from "../../config/sync-schema.ts";
 
 /** What RouteSync hands a shard: its peers and how to reach them. */
 export interface ShardConfig {

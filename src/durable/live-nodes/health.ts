@@ -1,7 +1,7 @@
-import { type ProbeState, recordProbe, unprobed } from "../balancer/health-probe.ts";
-import type { ServiceConfig } from "../config/schema.ts";
-import type { NodeFetcher } from "../upstream/egress.ts";
-import { eachLimited } from "../util/each-limited.ts";
+import { type ProbeState, recordProbe, unprobed } from "../../balancer/health-probe.ts";
+import type { ServiceConfig } from "../../config/schema.ts";
+import type { NodeFetcher } from "../../upstream/egress.ts";
+import { eachLimited } from "../../util/each-limited.ts";
 import { probe } from "./discovery.ts";
 
 /** Outbound connections one Worker invocation may hold open at once. */

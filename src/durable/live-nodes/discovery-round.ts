@@ -1,7 +1,7 @@
-import type { AddressPolicy } from "../balancer/address-policy.ts";
-import { type ScopeLevel, scopeKey } from "../balancer/scope.ts";
-import type { ServiceConfig } from "../config/schema.ts";
-import type { NodeFetcher } from "../upstream/egress.ts";
+import type { AddressPolicy } from "../../balancer/address-policy.ts";
+import { type ScopeLevel, scopeKey } from "../../balancer/scope.ts";
+import type { ServiceConfig } from "../../config/schema.ts";
+import type { NodeFetcher } from "../../upstream/egress.ts";
 import { type DiscoveryCounters, queryLevel, shuffled } from "./discovery.ts";
 
 /** What discovery has learnt, as the live-node object persists it. */

@@ -1,9 +1,10 @@
 import { DurableObject } from "cloudflare:workers";
-import { nodeUrlKey } from "../balancer/address-policy.ts";
-import { chainKey, type ScopeLevel } from "../balancer/scope.ts";
-import { unlistedToForget } from "../balancer/unlisted.ts";
-import { logOf } from "../logging/log-of.ts";
-import { LiveMembership } from "./live-membership.ts";
+import { nodeUrlKey } from "../../balancer/address-policy.ts";
+import { chainKey, type ScopeLevel } from "../../balancer/scope.ts";
+import { unlistedToForget } from "../../balancer/unlisted.ts";
+import { logOf } from "../../logging/log-of.ts";
+import { SerialRuns } from "../serial-runs.ts";
+import { recordRouteChange } from "../sync/record.ts";
 import type {
   DeclaredNode,
   DrainSource,
@@ -15,11 +16,10 @@ import type {
   SyncedNodeChange,
   ViewRequest,
   ViewResponse,
-} from "./live-nodes-types.ts";
-import { checkHealth, discover, type RefreshContext } from "./live-refresh.ts";
-import { type LiveState, withDefaults } from "./live-state.ts";
-import { SerialRuns } from "./serial-runs.ts";
-import { recordRouteChange } from "./sync-record.ts";
+} from "./contract.ts";
+import { LiveMembership } from "./membership.ts";
+import { checkHealth, discover, type RefreshContext } from "./refresh.ts";
+import { type LiveState, withDefaults } from "./state.ts";
 
 const STATE_KEY = "state";
 const MAX_CHAINS = 16;

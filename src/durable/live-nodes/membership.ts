@@ -1,10 +1,10 @@
-import { type AddressPolicy, checkNodeUrl } from "../balancer/address-policy.ts";
-import type { ProbeState } from "../balancer/health-probe.ts";
-import type { MemberNode, MembershipLevel } from "../balancer/membership.ts";
-import { inScope, type ScopeLevel, scopeKey } from "../balancer/scope.ts";
-import { addressPolicyOf } from "../config/network-schema.ts";
+import { type AddressPolicy, checkNodeUrl } from "../../balancer/address-policy.ts";
+import type { ProbeState } from "../../balancer/health-probe.ts";
+import type { MemberNode, MembershipLevel } from "../../balancer/membership.ts";
+import { inScope, type ScopeLevel, scopeKey } from "../../balancer/scope.ts";
+import { addressPolicyOf } from "../../config/network-schema.ts";
+import type { DeclaredNode, KeptSetting, LiveNodesConfig } from "./contract.ts";
 import { listedUrls } from "./discovery-round.ts";
-import type { DeclaredNode, KeptSetting, LiveNodesConfig } from "./live-nodes-types.ts";
 
 /** The part of a LiveNodes object's state that its membership is read from. */
 export interface MembershipState {

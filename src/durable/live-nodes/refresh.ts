@@ -1,14 +1,14 @@
-import type { ScopeLevel } from "../balancer/scope.ts";
-import type { ServiceConfig } from "../config/schema.ts";
-import { logOf } from "../logging/log-of.ts";
-import { type NodeFetcher, nodeFetcher } from "../upstream/egress.ts";
+import type { ScopeLevel } from "../../balancer/scope.ts";
+import type { ServiceConfig } from "../../config/schema.ts";
+import { logOf } from "../../logging/log-of.ts";
+import { type NodeFetcher, nodeFetcher } from "../../upstream/egress.ts";
+import { coordinatorOf, readmitNode } from "../stubs.ts";
+import { recordRouteChangeOrLog } from "../sync/record.ts";
 import { secretHeaders } from "./discovery.ts";
 import { discoveryRound, roundLevels } from "./discovery-round.ts";
-import { probeNodes } from "./live-health.ts";
-import { hostOf, type LiveMembership } from "./live-membership.ts";
-import type { LiveState } from "./live-state.ts";
-import { coordinatorOf, readmitNode } from "./stubs.ts";
-import { recordRouteChangeOrLog } from "./sync-record.ts";
+import { probeNodes } from "./health.ts";
+import { hostOf, type LiveMembership } from "./membership.ts";
+import type { LiveState } from "./state.ts";
 
 /** What a LiveNodes object lends its refreshes: its state, membership and change hook. */
 export interface RefreshContext {

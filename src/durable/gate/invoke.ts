@@ -1,11 +1,11 @@
-import type { InvokeResult } from "../transport/call.ts";
+import type { InvokeResult } from "../../transport/call.ts";
 import {
   BusyError,
   DeadlineError,
   FunctionError,
   InvokeError,
   LostAfterAckError,
-} from "../transport/errors.ts";
+} from "../../transport/errors.ts";
 
 /** How an invocation through a gate ended. */
 export type InvokeOutcome =
