@@ -6,14 +6,19 @@ import type { AttemptOutcomeLabel } from "../metrics/dispatch-metrics.ts";
 import type { DispatchDeps } from "./deps.ts";
 import { type PlanHints, planFor } from "./plan.ts";
 
+/**
+ * What an attempt's result means for the dispatch. final: it is the answer, no other node is
+ * tried. fallback: an answer that stands only if no other node does better (a 503 that may be
+ * retried). retry: no answer; another node may be tried. stop: no answer, and no other node may
+ * be tried (an upload that cannot be sent again).
+ */
+export type Decision = "final" | "fallback" | "retry" | "stop";
+
 /** What the loop needs to know of how one attempt ended. */
 export interface Verdict {
+  readonly decision: Decision;
   /** The attempt reached, or may have reached, a node: it counts toward `maxAttempts`. */
   readonly counted: boolean;
-  /** Another node may be tried after this one. */
-  readonly retryable: boolean;
-  /** The result can stand as the answer when no other node is tried. */
-  readonly answer: boolean;
   /** The attempt's handshake time is a latency sample. */
   readonly measured: boolean;
   readonly ejectedUntil?: number | undefined;
@@ -173,7 +178,7 @@ class AttemptRun<R> {
 
       // Nothing else is out: the loop's own decision, as without hedging.
       const { verdict } = event;
-      if (!verdict.retryable) this.#stop = "not-retryable";
+      if (verdict.decision === "stop") this.#stop = "not-retryable";
       else if (this.#attempts >= this.#kind.retry.maxAttempts) {
         this.#stop = this.#plan.hasNext() ? "attempts" : "exhausted";
       } else if (!this.#plan.hasNext()) this.#stop = "exhausted";
@@ -295,9 +300,9 @@ class AttemptRun<R> {
   }
 
   /**
-   * Books a settled attempt. Returns the response when it is the answer: one that stands on its
-   * own (not retryable), the others then cancelled. A retryable answer is set aside as the
-   * standing answer, which is let go of once another attempt is made.
+   * Books a settled attempt. Returns the response when it is the answer: a final one, the others
+   * then cancelled. A fallback is set aside as the standing answer, which is let go of once
+   * another attempt is made.
    */
   #settle(settled: Settled<R>): Dispatched | undefined {
     const { flight, result, verdict } = settled;
@@ -307,12 +312,12 @@ class AttemptRun<R> {
     }
     if (verdict.counted) this.#attempts++;
     this.#last = result;
-    if (verdict.answer && !verdict.retryable) {
+    if (verdict.decision === "final") {
       if (this.#standing) void this.#kind.discard(this.#standing.result);
       this.#standing = undefined;
       return this.#answer(result, flight.node.id);
     }
-    if (verdict.answer) {
+    if (verdict.decision === "fallback") {
       if (this.#standing) void this.#kind.discard(this.#standing.result);
       this.#standing = settled;
     }

@@ -64,10 +64,11 @@ function httpAttempts(request: UpstreamRequest, deps: DispatchDeps): AttemptKind
         result.kind === "response"
           ? { kind: "response" as const, status: statusOf(result) }
           : { kind: result.kind };
+      const again = shouldRetry(outcome, request.traits, retry);
+      const answered = result.kind === "response";
       return {
+        decision: answered ? (again ? "fallback" : "final") : again ? "retry" : "stop",
         counted: result.kind !== "not-sent",
-        retryable: shouldRetry(outcome, request.traits, retry),
-        answer: result.kind === "response",
         measured: result.kind === "response" || result.kind === "timeout",
         ejectedUntil: result.ejectedUntil,
         outcome: outcomeLabel(result),

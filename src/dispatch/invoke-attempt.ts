@@ -65,9 +65,9 @@ export function dispatchInvocation(
     judge(outcome) {
       const again = outcome.kind === "not-sent" || outcome.kind === "not-acked";
       return {
+        // Once a node acked, the function may have run: its result, or its loss, is final.
+        decision: again ? "retry" : "final",
         counted: outcome.kind !== "not-sent",
-        retryable: again,
-        answer: !again,
         measured: outcome.kind === "result",
         ejectedUntil: "ejectedUntil" in outcome ? outcome.ejectedUntil : undefined,
         outcome:

@@ -241,9 +241,8 @@ function hangingKind(
       return outcome();
     },
     judge: (r) => ({
+      decision: r.ok ? "final" : "retry",
       counted: true,
-      retryable: !r.ok,
-      answer: r.ok,
       measured: true,
       outcome: r.ok ? "response" : "network_error",
     }),

@@ -1,6 +1,6 @@
 import type { LeaseAnswer } from "../../src/balancer/lease-slots.ts";
 import { parseConfig, type ResolvedService } from "../../src/config/load.ts";
-import type { AttemptKind, Verdict } from "../../src/dispatch/attempt-loop.ts";
+import type { AttemptKind, Decision } from "../../src/dispatch/attempt-loop.ts";
 import type { DispatchDeps } from "../../src/dispatch/deps.ts";
 import { ServiceRuntime } from "../../src/dispatch/service-runtime.ts";
 import type { ForwardOptions, LeaseRequest } from "../../src/durable/gate/node-gate.ts";
@@ -89,12 +89,12 @@ export function world(
 /** An attempt kind whose results come from a script: node id → what happens there. */
 export function scripted(
   svc: ResolvedService,
-  script: Record<string, Partial<Verdict> & { takesMs?: number }>,
+  script: Record<string, Step>,
   clock: { now: number },
 ) {
   const tried: string[] = [];
   const discarded: string[] = [];
-  const kind: AttemptKind<{ node: string } & Partial<Verdict>> = {
+  const kind: AttemptKind<{ node: string } & Step> = {
     deadlineMs: svc.retry.deadlineMs,
     retry: svc.retry,
     run: (node) => {
@@ -104,9 +104,8 @@ export function scripted(
       return Promise.resolve({ node: node.id, ...step });
     },
     judge: (r) => ({
+      decision: decisionOf(r.answer ?? true, r.retryable ?? false),
       counted: r.counted ?? true,
-      retryable: r.retryable ?? false,
-      answer: r.answer ?? true,
       measured: true,
       ejectedUntil: r.ejectedUntil,
       outcome: (r.answer ?? true) ? "response" : "network_error",
@@ -130,3 +129,18 @@ export function scripted(
 }
 
 export const failing = { retryable: true, answer: false };
+
+/** How a scripted attempt ends: an answer or not, another node allowed or not, and its time. */
+export interface Step {
+  readonly answer?: boolean;
+  readonly retryable?: boolean;
+  readonly counted?: boolean;
+  readonly ejectedUntil?: number;
+  readonly takesMs?: number;
+}
+
+/** The loop's decision for an attempt that did or did not answer, and may or may not go on. */
+export function decisionOf(answer: boolean, retryable: boolean): Decision {
+  if (answer) return retryable ? "fallback" : "final";
+  return retryable ? "retry" : "stop";
+}
