@@ -111,7 +111,12 @@ export async function hedgeFigures(fleet: Fleet, options: Options): Promise<Hedg
     fleet.addNode(),
     fleet.addNode(),
   ]);
-  const common = { allow: ["127.0.0.0/8"], nodes: nodes.map((n) => ({ id: n.id, url: n.url })) };
+  const common = {
+    allow: ["127.0.0.0/8"],
+    // The run reads attempts from the provenance headers, as the budget's does.
+    provenance: "headers",
+    nodes: nodes.map((n) => ({ id: n.id, url: n.url })),
+  };
   const services = [
     { name: "hedge-on", ...common, retry: { hedge: { afterMs: 25, percentile: 95 } } },
     // The floor is lowered from its 50 ms default, which the slow node's mean of about 30 ms
