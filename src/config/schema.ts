@@ -77,9 +77,9 @@ const RetrySchema = z
       ),
     budget: z
       .union([RetryBudgetSchema, z.literal(false)])
-      .default({ percent: 20, minRetries: 3 })
+      .default(false)
       .describe(
-        "Envoy's retry budget: retries in flight limited to a share of the requests in flight. On by default (20%, or 3 retries whatever the share); `false` turns it off, and then every failing request may cost `maxAttempts` attempts. See [policies.md](policies.md#what-one-request-can-cost-upstream).",
+        "Envoy's retry budget: retries in flight limited to a share of the requests in flight; `{}` gives Envoy's 20%, or 3 retries whatever the share. Off (`false`) by default, so that a node or a whole scope level going down fails no idempotent request; every failing request may then cost `maxAttempts` attempts. See [policies.md](policies.md#retry-budget).",
       ),
     hedge: HedgeSchema.optional().describe(
       "Send a slow request that is safe to repeat to a second node; the first answer wins. Off when absent. Needs `maxAttempts` of 2 or more.",

@@ -308,7 +308,7 @@ describe("what one client request can cost upstream", () => {
     }
     const retry = { maxAttempts: 3, backoffBaseMs: 0, backoffMaxMs: 0, hedge: { afterMs: 5 } };
     const ejection = { consecutiveFailures: 1_000 };
-    for (const budget of [{}, { budget: false }]) {
+    for (const budget of [{ budget: {} }, { budget: false }]) {
       const svc = serviceGateway(nodes, { retry: { ...retry, ...budget }, ejection });
       const requestId = `worst-${svc.name}`;
       const response = await send(svc.fetch, {

@@ -183,7 +183,7 @@ describe("retry budget in the attempt loop", () => {
   });
 });
 
-describe("the default retry budget", () => {
+describe("Envoy's retry budget (`budget: {}`)", () => {
   /**
    * `count` requests at once whose first attempts all fail at once and whose retries hang until
    * released: how many retries started, and how many the budget refused.
@@ -214,14 +214,15 @@ describe("the default retry budget", () => {
     return { started, refused: deps.runtime.counters.retriesRefused };
   }
 
-  it("holds a burst of failing requests to 20% of them, or 3 retries, with no budget configured", async () => {
+  it("holds a burst of failing requests to 20% of them, or 3 retries", async () => {
     // 10 requests in flight: 20% is 2, so the minimum of 3 rules.
-    expect(await burst({}, 10)).toEqual({ started: 3, refused: 7 });
+    expect(await burst({ budget: {} }, 10)).toEqual({ started: 3, refused: 7 });
     // 40 in flight: 20% is 8.
-    expect(await burst({}, 40)).toEqual({ started: 8, refused: 32 });
+    expect(await burst({ budget: {} }, 40)).toEqual({ started: 8, refused: 32 });
   });
 
-  it("lets every retry start with budget: false", async () => {
+  it("lets every retry start by default, and with budget: false", async () => {
+    expect(await burst({}, 10)).toEqual({ started: 10, refused: 0 });
     expect(await burst({ budget: false }, 10)).toEqual({ started: 10, refused: 0 });
   });
 });
