@@ -173,6 +173,26 @@ describe("weight at runtime", () => {
   });
 });
 
+/** Two nodes behind a gateway with one peer, and a way to post that peer's signed changes. */
+async function peeredNodes(prefix: string) {
+  const [peer] = await addPeers(1);
+  const nodes = await addNodes(2);
+  const service = serviceName(prefix);
+  const id = gatewayId();
+  const gw = syncGateway({
+    gatewayId: id,
+    peers: [peer!],
+    service,
+    nodes: declared(nodes),
+    serviceOverrides: { slowStartMs: 0 },
+  });
+  const send = async (changes: unknown[]) => {
+    const body = JSON.stringify({ origin: "remote", changes });
+    return gw.fetch("/_gw/peer/changes", await signedInit(id, "POST", "/_gw/peer/changes", body));
+  };
+  return { nodes, service, gw, send };
+}
+
 describe("drain and weight across peers", () => {
   it("records an operator's drain and weight for the peers", async () => {
     const [peer] = await addPeers(1);
@@ -199,17 +219,7 @@ describe("drain and weight across peers", () => {
   });
 
   it("applies a peer's drain, and the later of two writes wins", async () => {
-    const [peer] = await addPeers(1);
-    const nodes = await addNodes(2);
-    const service = serviceName("opremote");
-    const id = gatewayId();
-    const gw = syncGateway({
-      gatewayId: id,
-      peers: [peer!],
-      service,
-      nodes: declared(nodes),
-      serviceOverrides: { slowStartMs: 0 },
-    });
+    const { nodes, service, gw, send } = await peeredNodes("opremote");
     const key = `${service}/${nodes[0]!.id}`;
     const drain = (draining: boolean, wallMs: number) => ({
       key,
@@ -218,10 +228,6 @@ describe("drain and weight across peers", () => {
       stamp: encodeStamp({ wallMs, counter: 0, origin: "remote" }),
     });
     const now = Date.now();
-    const send = async (changes: unknown[]) => {
-      const body = JSON.stringify({ origin: "remote", changes });
-      return gw.fetch("/_gw/peer/changes", await signedInit(id, "POST", "/_gw/peer/changes", body));
-    };
     // The later write (draining) arrives first; the earlier one (not draining) changes nothing.
     expect((await send([drain(true, now)])).status).toBe(200);
     expect((await send([drain(false, now - 1_000)])).status).toBe(200);
@@ -241,17 +247,7 @@ describe("drain and weight across peers", () => {
   });
 
   it("cannot let a peer empty a service: peer-drained nodes come back in panic, an operator's drain here stands", async () => {
-    const [peer] = await addPeers(1);
-    const nodes = await addNodes(2);
-    const service = serviceName("oppanic");
-    const id = gatewayId();
-    const gw = syncGateway({
-      gatewayId: id,
-      peers: [peer!],
-      service,
-      nodes: declared(nodes),
-      serviceOverrides: { slowStartMs: 0 },
-    });
+    const { nodes, service, gw, send } = await peeredNodes("oppanic");
     let wall = Date.now();
     const drain = (node: TestNode) => ({
       key: `${service}/${node.id}`,
@@ -259,12 +255,7 @@ describe("drain and weight across peers", () => {
       draining: true,
       stamp: encodeStamp({ wallMs: ++wall, counter: 0, origin: "remote" }),
     });
-    const body = JSON.stringify({ origin: "remote", changes: nodes.map(drain) });
-    const sent = await gw.fetch(
-      "/_gw/peer/changes",
-      await signedInit(id, "POST", "/_gw/peer/changes", body),
-    );
-    expect(sent.status).toBe(200);
+    expect((await send(nodes.map(drain))).status).toBe(200);
     const drainedBy = async () =>
       ((await gw.detail()).nodes as { id: string; drainedBy?: string }[]).map((n) => n.drainedBy);
     expect(await drainedBy()).toEqual(["peer", "peer"]);
@@ -287,8 +278,7 @@ describe("drain and weight across peers", () => {
       headers: AUTH,
     });
     expect(own.status).toBe(200);
-    const again = JSON.stringify({ origin: "remote", changes: [drain(nodes[0]!)] });
-    await gw.fetch("/_gw/peer/changes", await signedInit(id, "POST", "/_gw/peer/changes", again));
+    await send([drain(nodes[0]!)]);
     expect(await drainedBy()).toEqual(["operator", "peer"]);
     for (let i = 0; i < 4; i++) expect(await answered()).toEqual([200, nodes[1]!.id]);
   });
