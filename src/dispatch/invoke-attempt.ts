@@ -27,7 +27,8 @@ export interface Invocation {
 /**
  * Sends an invocation to one node of the service over the node's stream. It goes to another node
  * only while no node has accepted it (never sent, or not acked): once a node acks, the function
- * may have run, so a later failure is answered 502 and never repeated elsewhere. Invocations stay
+ * may have run, so a later failure is answered 502 and never repeated elsewhere, unless the ack
+ * declared the function idempotent and the stream was lost under it. Invocations stay
  * on the gate path, since the stream they travel on is held by the node's gate.
  */
 export function dispatchInvocation(
@@ -59,13 +60,18 @@ export function dispatchInvocation(
           (error: unknown): InvokeOutcome => ({
             kind: "lost-after-ack",
             detail: `node gate failed: ${String(error)}`,
+            retryable: false,
           }),
         );
     },
     judge(outcome) {
-      const again = outcome.kind === "not-sent" || outcome.kind === "not-acked";
+      const again =
+        outcome.kind === "not-sent" ||
+        outcome.kind === "not-acked" ||
+        (outcome.kind === "lost-after-ack" && outcome.retryable);
       return {
-        // Once a node acked, the function may have run: its result, or its loss, is final.
+        // Once a node acked, the function may have run: its result, or its loss, is final,
+        // unless the node's ack declared the function idempotent.
         decision: again ? "retry" : "final",
         counted: outcome.kind !== "not-sent",
         measured: outcome.kind === "result",

@@ -1,19 +1,27 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { preferredScope, scopeChain } from "../balancer/scope.ts";
 import { dispatchDeps } from "../dispatch/deps.ts";
 import { requestIdFor } from "../dispatch/headers.ts";
 import { dispatchInvocation } from "../dispatch/invoke-attempt.ts";
 import { readLimited } from "../http/limited-body.ts";
 import { problem } from "../http/problem.ts";
+import { FUNCTION_NAME, MAX_FUNCTION_NAME } from "../transport/protocol.ts";
 import { contentTypeProblem } from "../transport/typed-body.ts";
 import type { GatewayEnv } from "./context.ts";
 import { hashKeyOf } from "./hash-key.ts";
 import { logRequest } from "./request-log.ts";
 
-/** `POST /v1/invoke/{service}`: runs a function invocation on one node over its stream. */
-export const invokeRoutes = new Hono<GatewayEnv>().post("/:service", async (c) => {
+/**
+ * `POST /v1/invoke/{service}/{function}` runs the node's function of that name, and
+ * `POST /v1/invoke/{service}` its default function, on one node over the node's stream.
+ */
+export const invokeRoutes = new Hono<GatewayEnv>()
+  .post("/:service", (c) => invoke(c, undefined))
+  .post("/:service/:function", (c) => invoke(c, c.req.param("function")));
+
+async function invoke(c: Context<GatewayEnv>, fn: string | undefined): Promise<Response> {
   const startedAt = Date.now();
-  const name = c.req.param("service");
+  const name = c.req.param("service") as string;
   const service = c.get("config").get(name);
   if (!service)
     return problem({
@@ -22,6 +30,14 @@ export const invokeRoutes = new Hono<GatewayEnv>().post("/:service", async (c) =
       title: "Unknown service",
       detail: `no service named "${name}"`,
     });
+  if (fn !== undefined && !FUNCTION_NAME.test(fn)) {
+    return problem({
+      status: 400,
+      type: "bad-request",
+      title: "Invalid function name",
+      detail: `a function name is 1 to ${MAX_FUNCTION_NAME} of A-Z a-z 0-9 _ . -, starting with a letter or digit`,
+    });
+  }
   const settings = service.invoke;
   if (!settings) {
     return problem({
@@ -58,7 +74,7 @@ export const invokeRoutes = new Hono<GatewayEnv>().post("/:service", async (c) =
   const requestId = requestIdFor(c.req.raw.headers);
   const dispatched = await dispatchInvocation(
     {
-      payload: { body, contentType },
+      payload: fn === undefined ? { body, contentType } : { body, contentType, function: fn },
       chain,
       hashKey: hashKeyOf(c, service, undefined),
       requestId,
@@ -68,7 +84,7 @@ export const invokeRoutes = new Hono<GatewayEnv>().post("/:service", async (c) =
   );
   await logRequest("invocation", service, requestId, startedAt, dispatched);
   return dispatched.response;
-});
+}
 
 function tooLarge(limit: number): Response {
   return problem({

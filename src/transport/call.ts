@@ -29,6 +29,8 @@ export class Call {
   phase: CallPhase = "waiting";
   /** Whether the node acknowledged it (stays true after settling). */
   acked = false;
+  /** Whether the node's ack declared the function idempotent (the `retryable` flag). */
+  retryable = false;
   /** performance.now() when written, to measure ack latency. */
   sentAt = 0;
   /** performance.now() at which it fails, whatever its phase (see Deadlines). */
@@ -78,8 +80,9 @@ export class Call {
   }
 
   /** Records the node's ack and tells the caller; the caller's hook must not break the stream. */
-  markAcked(): void {
+  markAcked(retryable: boolean): void {
     this.acked = true;
+    this.retryable = retryable;
     if (this.#settled) return;
     this.phase = "acked";
     try {

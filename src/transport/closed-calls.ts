@@ -4,12 +4,13 @@ import type { Metrics } from "./metrics.ts";
 
 /**
  * Fails the invocations a closed link still carried: those the node acked may have run, so they
- * are lost after the ack and never sent again; the others may go to another node.
+ * are lost after the ack and sent again only when the ack said the function is idempotent; the
+ * others may go to another node.
  */
 export function failClosedCalls(calls: Iterable<Call>, reason: string, metrics: Metrics): void {
   for (const call of calls) {
     if (call.acked) {
-      if (call.reject(new LostAfterAckError(reason))) metrics.lostAfterAck++;
+      if (call.reject(new LostAfterAckError(reason, call.retryable))) metrics.lostAfterAck++;
     } else if (call.reject(new NotAckedError(reason))) {
       metrics.notAcked++;
     }

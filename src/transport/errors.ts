@@ -37,12 +37,18 @@ export class NotAckedError extends InvokeError {
   }
 }
 
-/** The stream was lost after the node acknowledged: it may have run; never run it again. */
+/**
+ * The stream was lost after the node acknowledged: it may have run, so it is run again only if
+ * the node's ack declared the function idempotent (`retryable`).
+ */
 export class LostAfterAckError extends InvokeError {
   override name = "LostAfterAckError";
+  /** The node's ack carried the `retryable` flag: running it again elsewhere is allowed. */
+  readonly retryable: boolean;
 
-  constructor(reason: string) {
+  constructor(reason: string, retryable = false) {
     super(`stream lost after the node acknowledged: ${reason}`, true);
+    this.retryable = retryable;
   }
 }
 

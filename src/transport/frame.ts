@@ -1,10 +1,13 @@
 import { FrameError } from "./frame-error.ts";
 import {
+  ACK_FLAGS,
   DEFAULT_MAX_PAYLOAD,
   ERROR_CODES,
   type ErrorCode,
   type FrameKind,
+  FUNCTION_NAME,
   HEADER_BYTES,
+  INVOKE_FLAGS,
   KIND_CODES,
   MAX_ID,
   PROTOCOL_VERSION,
@@ -16,6 +19,8 @@ export interface InvokeFrame {
   kind: "invoke";
   /** Invocation id chosen by the gateway, 1..MAX_ID, unique per stream. */
   id: number;
+  /** The function to run (the `named` flag); absent for the node's default function. */
+  function?: string | undefined;
   /** Printable-ASCII media type of the body; "" when unknown. */
   contentType: string;
   /** Request body; a view into the received bytes when decoded. */
@@ -27,6 +32,8 @@ export interface AckFrame {
   kind: "ack";
   /** Id of the accepted invocation. */
   id: number;
+  /** The function is idempotent (the `retryable` flag): a loss after this ack may be retried. */
+  retryable?: boolean | undefined;
 }
 
 /** The function's answer to invocation `id`. */
@@ -96,6 +103,14 @@ export { FrameError, type FrameErrorCode } from "./frame-error.ts";
 const KIND_BY_CODE: readonly (FrameKind | undefined)[] = Array.from({ length: 256 }, (_, code) =>
   (Object.keys(KIND_CODES) as FrameKind[]).find((name) => KIND_CODES[name] === code),
 );
+/** The flag bits each kind code may carry; every other bit is malformed. */
+const DEFINED_FLAGS: readonly number[] = Array.from({ length: 256 }, (_, code) =>
+  code === KIND_CODES.invoke
+    ? INVOKE_FLAGS.named
+    : code === KIND_CODES.ack
+      ? ACK_FLAGS.retryable
+      : 0,
+);
 const VALID_ERROR_CODES: ReadonlySet<number> = new Set(Object.values(ERROR_CODES));
 const TWO_32 = 2 ** 32;
 const utf8 = new TextEncoder();
@@ -109,8 +124,9 @@ export function encodeFrame(
   checkId(frame);
   switch (frame.kind) {
     case "invoke": {
-      const out = new Uint8Array(invokeSize(frame.contentType, frame.body, maxPayload));
-      writeInvoke(out, 0, frame.id, frame.contentType, frame.body);
+      const name = frame.function;
+      const out = new Uint8Array(invokeSize(frame.contentType, frame.body, maxPayload, name));
+      writeInvoke(out, 0, frame.id, frame.contentType, frame.body, name);
       return out;
     }
     case "result": {
@@ -122,8 +138,11 @@ export function encodeFrame(
       out[HEADER_BYTES + 1] = frame.status & 0xff;
       return out;
     }
-    case "ack":
-      return header(frame, 0, maxPayload);
+    case "ack": {
+      const out = header(frame, 0, maxPayload);
+      if (frame.retryable) out[3] = ACK_FLAGS.retryable;
+      return out;
+    }
     case "error": {
       if (!VALID_ERROR_CODES.has(frame.code)) {
         throw new FrameError("payload", `unknown error code ${frame.code}`);
@@ -153,12 +172,19 @@ export function encodeFrame(
 }
 
 /**
- * Bytes of the invoke frame that carries `contentType` and `body`; throws FrameError for one the
- * protocol cannot carry. With writeInvoke, a sender encodes into a buffer of its own.
+ * Bytes of the invoke frame that carries `contentType` and `body` (to the function `name`, or
+ * the default one); throws FrameError for one the protocol cannot carry. With writeInvoke, a
+ * sender encodes into a buffer of its own.
  */
-export function invokeSize(contentType: string, body: Uint8Array, maxPayload: number): number {
+export function invokeSize(
+  contentType: string,
+  body: Uint8Array,
+  maxPayload: number,
+  name?: string,
+): number {
   checkWrittenContentType(contentType);
-  const payloadBytes = 1 + contentType.length + body.byteLength;
+  if (name !== undefined) checkFunctionName(name);
+  const payloadBytes = nameBytes(name) + 1 + contentType.length + body.byteLength;
   checkPayloadBytes(payloadBytes, maxPayload);
   return HEADER_BYTES + payloadBytes;
 }
@@ -170,13 +196,32 @@ export function writeInvoke(
   id: number,
   contentType: string,
   body: Uint8Array,
+  name?: string,
 ): void {
   if (!Number.isInteger(id) || id < 1 || id > MAX_ID) {
     throw new FrameError("id", `invoke id ${id} is not an integer in 1..2^53 - 1`);
   }
-  const payloadBytes = 1 + contentType.length + body.byteLength;
-  writeHeader(out, at, KIND_CODES.invoke, id, payloadBytes);
-  writeTypedBody(out, at + HEADER_BYTES, contentType, body);
+  const named = nameBytes(name);
+  writeHeader(out, at, KIND_CODES.invoke, id, named + 1 + contentType.length + body.byteLength);
+  let from = at + HEADER_BYTES;
+  if (name !== undefined) {
+    out[at + 3] = INVOKE_FLAGS.named;
+    out[from++] = name.length;
+    for (let i = 0; i < name.length; i++) out[from++] = name.charCodeAt(i);
+  }
+  writeTypedBody(out, from, contentType, body);
+}
+
+/** Bytes a function name takes in an invoke payload: none for the default function. */
+function nameBytes(name: string | undefined): number {
+  return name === undefined ? 0 : 1 + name.length;
+}
+
+/** Throws the FrameError a function name the protocol cannot carry earns. */
+function checkFunctionName(name: string): void {
+  if (!FUNCTION_NAME.test(name)) {
+    throw new FrameError("payload", `function name ${JSON.stringify(name)} is not allowed`);
+  }
 }
 
 /**
@@ -238,7 +283,9 @@ export function frameAt(
   const kind = KIND_BY_CODE[kindCode];
   if (kind === undefined) throw new FrameError("kind", `unknown frame kind ${kindCode}`);
   const flags = ((message[offset + 2] as number) << 8) | (message[offset + 3] as number);
-  if (flags !== 0) throw new FrameError("flags", `flags 0x${flags.toString(16)} are not defined`);
+  if (flags !== 0 && (flags & ~(DEFINED_FLAGS[kindCode] as number)) !== 0) {
+    throw new FrameError("flags", `flags 0x${flags.toString(16)} are not defined for ${kind}`);
+  }
   const high = u32(message, offset + 4);
   // Ids above 2^53 - 1 would lose precision as numbers, so they are malformed.
   if (high > 0x1f_ffff) throw new FrameError("id", "id exceeds 2^53 - 1");
@@ -255,7 +302,7 @@ export function frameAt(
   }
   const start = offset + HEADER_BYTES;
   const end = start + length;
-  const frame = decodePayload(kind, id, message, start, end);
+  const frame = decodePayload(kind, id, flags, message, start, end);
   checkId(frame);
   return frame;
 }
@@ -264,6 +311,7 @@ export function frameAt(
 function decodePayload(
   kind: FrameKind,
   id: number,
+  flags: number,
   message: Uint8Array,
   start: number,
   end: number,
@@ -271,8 +319,16 @@ function decodePayload(
   const length = end - start;
   switch (kind) {
     case "invoke": {
-      const contentType = readContentType(message, start, end);
-      return { kind, id, contentType, body: message.subarray(start + 1 + contentType.length, end) };
+      if (flags === 0) {
+        const contentType = readContentType(message, start, end);
+        const body = message.subarray(start + 1 + contentType.length, end);
+        return { kind, id, contentType, body };
+      }
+      const name = readFunctionName(message, start, end);
+      const typed = start + 1 + name.length;
+      const contentType = readContentType(message, typed, end);
+      const body = message.subarray(typed + 1 + contentType.length, end);
+      return { kind, id, function: name, contentType, body };
     }
     case "result": {
       if (length < 2) throw new FrameError("payload", "result payload lacks a status");
@@ -286,7 +342,7 @@ function decodePayload(
     }
     case "ack":
       if (length !== 0) throw new FrameError("payload", "ack carries no payload");
-      return { kind, id };
+      return flags === 0 ? { kind, id } : { kind, id, retryable: true };
     case "error": {
       if (length < 2) throw new FrameError("payload", "error payload lacks a code");
       const code = u16(message, start);
@@ -306,6 +362,19 @@ function decodePayload(
       if (id !== 0) throw new FrameError("id", "goaway id must be 0");
       return { kind, id, reason: text(message.subarray(start, end)) };
   }
+}
+
+/** The function name of a named invoke payload starting at `from` (its length byte), checked. */
+function readFunctionName(message: Uint8Array, from: number, end: number): string {
+  if (end < from + 1) throw new FrameError("payload", "payload lacks a function name length");
+  const length = message[from] as number;
+  if (end < from + 1 + length)
+    throw new FrameError("payload", "function name runs past the payload");
+  let name = "";
+  for (let i = from + 1; i < from + 1 + length; i++)
+    name += String.fromCharCode(message[i] as number);
+  checkFunctionName(name);
+  return name;
 }
 
 /** Invocation-level frames need an id of 1 or more; goaway needs 0; heartbeats take any id. */

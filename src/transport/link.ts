@@ -158,7 +158,14 @@ export class Link {
    * Writes a new invocation straight into the next message, sparing it a buffer of its own:
    * for a call that needs no queueing, while the link is open. `size` is its invokeSize.
    */
-  sendNow(call: Call, contentType: string, body: Uint8Array, size: number, now: number): void {
+  sendNow(
+    call: Call,
+    contentType: string,
+    body: Uint8Array,
+    size: number,
+    now: number,
+    name: string | undefined,
+  ): void {
     if (this.#state !== "open") {
       call.reject(new NotAckedError(`internal: link ${this.#state} was handed an invocation`));
       return;
@@ -167,7 +174,7 @@ export class Link {
     const outbox = this.#outbox;
     if (outbox.overflows(size)) this.flush();
     const at = outbox.reserve(size); // first: it may move the bytes
-    writeInvoke(outbox.bytes, at, call.id, contentType, body);
+    writeInvoke(outbox.bytes, at, call.id, contentType, body, name);
   }
 
   #track(call: Call, now: number): void {
@@ -348,7 +355,7 @@ export class Link {
       this.#unacked--;
       metrics.acked++;
       recordAckLatency(metrics, now - call.sentAt);
-      call.markAcked();
+      call.markAcked(frame.retryable === true);
       this.#host.windowFreed(this);
       return;
     }

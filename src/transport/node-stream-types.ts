@@ -41,6 +41,8 @@ export interface InvokePayload {
   body: Uint8Array;
   /** Printable-ASCII media type; "" (the default) when unknown. */
   contentType?: string;
+  /** The node's function to run, by name; absent for the node's default function. */
+  function?: string | undefined;
 }
 
 /** Per-invocation options. */

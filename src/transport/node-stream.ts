@@ -113,10 +113,10 @@ export class NodeStream {
     }
     const id = this.#nextId++;
     const contentType = payload.contentType ?? "";
-    const { body } = payload;
+    const { body, function: name } = payload;
     let size: number;
     try {
-      size = invokeSize(contentType, body, this.#settings.maxPayload);
+      size = invokeSize(contentType, body, this.#settings.maxPayload, name);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -135,13 +135,13 @@ export class NodeStream {
       const call = new Call(id, null, now + deadlineMs, settlers, onAck);
       this.#deadlines.add(call);
       if (signal) call.listen(signal, this.#expire);
-      link.sendNow(call, contentType, body, size, now);
+      link.sendNow(call, contentType, body, size, now, name);
       this.#schedulePump(); // which flushes the message at the end of the task
       return settlers.promise;
     }
     // The caller may reuse its body once invoke returns, so a call that waits carries a copy.
     const bytes = new Uint8Array(size);
-    writeInvoke(bytes, 0, id, contentType, body);
+    writeInvoke(bytes, 0, id, contentType, body, name);
     const call = new Call(id, bytes, now + deadlineMs, settlers, onAck);
     this.#deadlines.add(call);
     if (signal) call.listen(signal, this.#expire);

@@ -21,6 +21,24 @@ export const MAX_ID = Number.MAX_SAFE_INTEGER;
 /** Longest content-type, in bytes (its length is one byte on the wire). */
 export const MAX_CONTENT_TYPE = 255;
 
+/** Longest function name, in bytes (its length is one byte on the wire, capped lower). */
+export const MAX_FUNCTION_NAME = 64;
+
+/** What a function name must look like: it travels as ASCII and appears in URLs and logs. */
+export const FUNCTION_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+/** Flag bits of an invoke frame (bytes 2-3). */
+export const INVOKE_FLAGS = {
+  /** The payload starts with the function's name (`u8` length, then the name). */
+  named: 0x0001,
+} as const;
+
+/** Flag bits of an ack frame (bytes 2-3). */
+export const ACK_FLAGS = {
+  /** The accepted function is idempotent: after a loss past this ack it may run elsewhere. */
+  retryable: 0x0001,
+} as const;
+
 /** Frame kind codes (byte 1 of the header). */
 export const KIND_CODES = {
   invoke: 1,

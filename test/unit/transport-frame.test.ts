@@ -10,7 +10,7 @@ import {
   writeInvoke,
 } from "../../src/transport/frame.ts";
 import { Outbox } from "../../src/transport/outbox.ts";
-import { HEADER_BYTES, KIND_CODES, MAX_ID } from "../../src/transport/protocol.ts";
+import { FUNCTION_NAME, HEADER_BYTES, KIND_CODES, MAX_ID } from "../../src/transport/protocol.ts";
 
 const invocationId = fc.integer({ min: 1, max: MAX_ID });
 const anyId = fc.integer({ min: 0, max: MAX_ID });
@@ -23,9 +23,19 @@ const body = fc.uint8Array({ maxLength: 300 });
 const message = fc.string({ unit: "grapheme", maxLength: 60 });
 const timestamp = fc.double({ noNaN: true, noDefaultInfinity: true });
 
+const functionName = fc.stringMatching(FUNCTION_NAME);
+
 const frame: fc.Arbitrary<Frame> = fc.oneof(
   fc.record({ kind: fc.constant("invoke" as const), id: invocationId, contentType, body }),
+  fc.record({
+    kind: fc.constant("invoke" as const),
+    id: invocationId,
+    function: functionName,
+    contentType,
+    body,
+  }),
   fc.record({ kind: fc.constant("ack" as const), id: invocationId }),
+  fc.record({ kind: fc.constant("ack" as const), id: invocationId, retryable: fc.constant(true) }),
   fc.record({
     kind: fc.constant("result" as const),
     id: invocationId,
@@ -354,6 +364,39 @@ describe("frame layout", () => {
     ]);
   });
 
+  it("writes a named invoke as the flags section documents", () => {
+    const encoded = encodeFrame({
+      kind: "invoke",
+      id: 3,
+      function: "resize",
+      contentType: "a/b",
+      body: new Uint8Array([7]),
+    });
+    expect([...encoded.subarray(0, 4)]).toEqual([1, 1, 0, 1]); // version, invoke, flag named
+    expect([...encoded.subarray(16)]).toEqual([
+      6,
+      ...new TextEncoder().encode("resize"),
+      3,
+      0x61,
+      0x2f,
+      0x62,
+      7,
+    ]);
+    expect(decodeFrame(encoded)).toMatchObject({ function: "resize", contentType: "a/b" });
+    // Unnamed, the bytes are exactly those of an invoke from before flags existed.
+    const plain = encodeFrame({ kind: "invoke", id: 3, contentType: "", body: new Uint8Array() });
+    expect([...plain]).toEqual([1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 1, 0]);
+    expect(decodeFrame(plain)).not.toHaveProperty("function");
+  });
+
+  it("carries the retryable flag of an ack, and only when set", () => {
+    const flagged = encodeFrame({ kind: "ack", id: 9, retryable: true });
+    expect(flagged[3]).toBe(1);
+    expect(decodeFrame(flagged)).toEqual({ kind: "ack", id: 9, retryable: true });
+    expect(encodeFrame({ kind: "ack", id: 9, retryable: false })[3]).toBe(0);
+    expect(decodeFrame(encodeFrame({ kind: "ack", id: 9 }))).toEqual({ kind: "ack", id: 9 });
+  });
+
   it("decodes bodies as views, without copying", () => {
     const encoded = encodeFrame({
       kind: "invoke",
@@ -375,7 +418,9 @@ describe("malformed frames", () => {
     ["version", concat(header({ version: 2, length: 0 }))],
     ["kind", concat(header({ kind: 0, length: 0 }))],
     ["kind", concat(header({ kind: 8, length: 0 }))],
-    ["flags", concat(header({ flags: 1, length: 0 }))],
+    ["flags", concat(header({ flags: 2, length: 0 }))],
+    ["flags", concat(header({ kind: KIND_CODES.result, flags: 1, length: 0 }))],
+    ["flags", concat(header({ kind: KIND_CODES.invoke, flags: 0x8001, length: 0 }))],
     ["id", concat(header({ high: 0x20_0000, length: 0 }))],
     ["id", concat(header({ id: 0, length: 0 }))],
     ["id", concat(header({ kind: KIND_CODES.goaway, id: 3, length: 0 }))],
@@ -383,6 +428,28 @@ describe("malformed frames", () => {
     ["length", concat(header({ kind: KIND_CODES.invoke, length: 5 }), new Uint8Array([0, 1]))],
     ["payload", concat(header({ length: 1 }), new Uint8Array([0]))],
     ["payload", concat(header({ kind: KIND_CODES.invoke, length: 0 }))],
+    // Named invokes: no name length, a name past the payload, an empty or forbidden name, no
+    // content-type length after the name.
+    ["payload", concat(header({ kind: KIND_CODES.invoke, flags: 1, length: 0 }))],
+    [
+      "payload",
+      concat(header({ kind: KIND_CODES.invoke, flags: 1, length: 2 }), new Uint8Array([4, 0x61])),
+    ],
+    [
+      "payload",
+      concat(header({ kind: KIND_CODES.invoke, flags: 1, length: 2 }), new Uint8Array([0, 0])),
+    ],
+    [
+      "payload",
+      concat(
+        header({ kind: KIND_CODES.invoke, flags: 1, length: 3 }),
+        new Uint8Array([1, 0x2f, 0]),
+      ),
+    ],
+    [
+      "payload",
+      concat(header({ kind: KIND_CODES.invoke, flags: 1, length: 2 }), new Uint8Array([1, 0x61])),
+    ],
     ["payload", concat(header({ kind: KIND_CODES.invoke, length: 2 }), new Uint8Array([5, 0x61]))],
     ["payload", concat(header({ kind: KIND_CODES.invoke, length: 2 }), new Uint8Array([1, 0x0a]))],
     ["payload", concat(header({ kind: KIND_CODES.result, length: 3 }), new Uint8Array([0, 99, 0]))],
@@ -442,6 +509,24 @@ describe("malformed frames", () => {
     expect(encodeCode({ kind: "error", id: 1, code: 9 as 1, message: "" })).toBe("payload");
     expect(
       encodeCode({ kind: "invoke", id: 1, contentType: "", body: new Uint8Array(10) }, 10),
+    ).toBe("oversized");
+    for (const name of ["", "-x", "a b", "é", "a".repeat(65), "a/b"]) {
+      expect(
+        encodeCode({
+          kind: "invoke",
+          id: 1,
+          function: name,
+          contentType: "",
+          body: new Uint8Array(),
+        }),
+      ).toBe("payload");
+    }
+    // The name counts toward the payload limit.
+    expect(
+      encodeCode(
+        { kind: "invoke", id: 1, function: "f", contentType: "", body: new Uint8Array(8) },
+        10,
+      ),
     ).toBe("oversized");
   });
 });

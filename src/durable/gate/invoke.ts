@@ -26,8 +26,16 @@ export type InvokeOutcome =
       readonly reason: "ejected" | "queue-timeout";
       readonly ejectedUntil?: number;
     }
-  /** The node accepted it and then the stream was lost: it may have run, so it is never sent again. */
-  | { readonly kind: "lost-after-ack"; readonly detail: string }
+  /**
+   * The node accepted it and then the stream was lost: it may have run, so it is sent again only
+   * when the node declared the function idempotent (`retryable`).
+   */
+  | {
+      readonly kind: "lost-after-ack";
+      readonly detail: string;
+      readonly retryable: boolean;
+      readonly ejectedUntil?: number;
+    }
   /** The stream's queue is full: the caller should come back later. */
   | { readonly kind: "busy"; readonly retryAfterMs: number }
   /** No result before the deadline. */
@@ -45,8 +53,8 @@ export function outcomeOfInvoke(result: InvokeResult | unknown, acked: boolean):
     return { kind: "function-error", message: result.nodeMessage };
   if (result instanceof DeadlineError) return { kind: "timeout", acked };
   if (result instanceof LostAfterAckError)
-    return { kind: "lost-after-ack", detail: result.message };
+    return { kind: "lost-after-ack", detail: result.message, retryable: result.retryable };
   if (result instanceof InvokeError && !result.mayHaveRun)
     return { kind: "not-acked", detail: result.message };
-  return { kind: "lost-after-ack", detail: result.message };
+  return { kind: "lost-after-ack", detail: result.message, retryable: false };
 }

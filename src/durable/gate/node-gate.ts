@@ -42,6 +42,8 @@ export interface InvokeOptions extends Omit<ForwardOptions, "perTryTimeoutMs"> {
 export interface InvokePayload {
   readonly body: Uint8Array;
   readonly contentType: string;
+  /** The node's function, by name; absent for its default function. */
+  readonly function?: string | undefined;
 }
 
 /** An isolate's lease call: its demand, its report, and the failure that made it call now. */
@@ -232,8 +234,9 @@ export class NodeGate extends DurableObject<Env> {
     } finally {
       release();
     }
-    // A node that cannot be reached counts toward ejection; a function that failed does not.
-    if (outcome.kind === "not-acked") {
+    // A node that cannot be reached, or whose stream broke under an invocation that will be
+    // retried elsewhere, counts toward ejection; a function that failed does not.
+    if (outcome.kind === "not-acked" || (outcome.kind === "lost-after-ack" && outcome.retryable)) {
       const ejected = await this.#failed(options);
       return ejected ? { ...outcome, ejectedUntil: ejected } : outcome;
     }
