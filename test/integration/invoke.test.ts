@@ -94,6 +94,24 @@ describe("POST /v1/invoke", () => {
     expect(response.status).toBe(504);
   });
 
+  it("answers 400 for a function name the protocol cannot carry, sending nothing", async () => {
+    const nodes = await addNodes(1);
+    const name = serviceName("inv");
+    const fetchVia = gateway({
+      services: [{ name, nodes: nodes.map((n) => ({ id: n.id, url: n.url })) }],
+    });
+    for (const fn of ["-dash", "a%2Fb", "%C3%BC", "x".repeat(65), "a%20b"]) {
+      const response = await fetchVia(`/v1/invoke/${name}/${fn}`, {
+        method: "POST",
+        body: "never sent",
+      });
+      expect(response.status, fn).toBe(400);
+      expect(response.headers.get("content-type")).toBe("application/problem+json");
+      expect(await response.json()).toMatchObject({ title: "Invalid function name" });
+    }
+    expect(await executions(nodes, "never sent")).toBe(0);
+  });
+
   it("answers 413 for a payload over the limit, and 404 for an unknown service", async () => {
     const invoke = invoker(await addNodes(1), { invoke: { maxPayloadBytes: 8 } });
     expect((await invoke("way too large")).status).toBe(413);

@@ -34,7 +34,14 @@ describe("outcomeOfInvoke", () => {
 
   it("keeps a node that never acked apart from one that lost the stream after acking", () => {
     expect(outcomeOfInvoke(new NotAckedError("closed", false), false).kind).toBe("not-acked");
-    expect(outcomeOfInvoke(new LostAfterAckError("closed"), true).kind).toBe("lost-after-ack");
+    expect(outcomeOfInvoke(new LostAfterAckError("closed"), true)).toMatchObject({
+      kind: "lost-after-ack",
+      retryable: false,
+    });
+    expect(outcomeOfInvoke(new LostAfterAckError("closed", true), true)).toMatchObject({
+      kind: "lost-after-ack",
+      retryable: true,
+    });
     expect(outcomeOfInvoke(new Error("unexpected"), false).kind).toBe("lost-after-ack");
   });
 });

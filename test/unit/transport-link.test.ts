@@ -56,6 +56,51 @@ describe("sender", () => {
     expect(stream.stats()).toMatchObject({ reconnects: 1, generation: 2, lostAfterAck: 1 });
   });
 
+  it("names the function on the wire, whether written at once or queued", async () => {
+    const { node, stream } = open({ window: 1 });
+    const s = await node.accept();
+    await tick();
+    const first = outcome(stream.invoke({ body, function: "resize" }, LONG));
+    const second = outcome(stream.invoke({ body, function: "thumb.v2" }, LONG));
+    const third = outcome(stream.invoke({ body }, LONG));
+    await tick();
+    s.deliver({ kind: "ack", id: 1 });
+    await tick();
+    s.deliver({ kind: "ack", id: 2 });
+    await tick();
+    const invokes = s.sent.filter((f) => f.kind === "invoke");
+    expect(invokes.map((f) => f.function)).toEqual(["resize", "thumb.v2", undefined]);
+    s.remoteClose(1011, "gone");
+    await Promise.all([first, second, third]);
+  });
+
+  it("refuses a function name the protocol cannot carry, before sending anything", async () => {
+    const { node, stream } = open();
+    const s = await node.accept();
+    await tick();
+    await expect(stream.invoke({ body, function: "../etc" }, LONG)).rejects.toMatchObject({
+      code: "payload",
+    });
+    await tick();
+    expect(s.invokes()).toEqual([]);
+  });
+
+  it("marks a loss after a retryable ack as retryable, and after a plain ack as not", async () => {
+    const { node, stream } = open();
+    const s = await node.accept();
+    await tick();
+    const idem = outcome(stream.invoke({ body, function: "idem" }, LONG));
+    const plain = outcome(stream.invoke({ body, function: "echo" }, LONG));
+    await tick();
+    s.deliver({ kind: "ack", id: 1, retryable: true }, { kind: "ack", id: 2 });
+    s.remoteClose(1011, "node crashed");
+    const [a, b] = [await idem, await plain];
+    expect(a).toBeInstanceOf(LostAfterAckError);
+    expect(b).toBeInstanceOf(LostAfterAckError);
+    expect((a as LostAfterAckError).retryable).toBe(true);
+    expect((b as LostAfterAckError).retryable).toBe(false);
+  });
+
   it("holds invocations beyond the window until acks free it", async () => {
     const { node, stream } = open({ window: 2 });
     const s = await node.accept();
