@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -14,6 +14,9 @@ const HOST = "127.0.0.1";
 const CONTROL_PORT = 9100;
 const BASE_PORT = 9101;
 const NODE_COUNT = 3;
+/** The Python demo node's port (service `py`). */
+const PYTHON_PORT = 9201;
+const PYTHON_NODE = path.join("nodes", "python", "examples", "demo_node.py");
 const GATEWAY_PORT = 8787;
 const GATEWAY = `http://${HOST}:${GATEWAY_PORT}`;
 const HEALTH_URL = `${GATEWAY}/_gw/health`;
@@ -28,6 +31,7 @@ const WRANGLER = path.join(ROOT, "node_modules", ".bin", "wrangler");
 function portLabel(port: number): string {
   if (port === CONTROL_PORT) return "the demo node control server";
   if (port === GATEWAY_PORT) return "wrangler dev";
+  if (port === PYTHON_PORT) return "the Python demo node";
   return `demo node node-${port - BASE_PORT + 1}`;
 }
 
@@ -50,6 +54,7 @@ function assertPortFree(port: number): Promise<void> {
 async function startBackend(): Promise<Fleet> {
   try {
     await assertPortFree(GATEWAY_PORT);
+    await assertPortFree(PYTHON_PORT);
     return await launchFleet({
       host: HOST,
       nodes: NODE_COUNT,
@@ -65,6 +70,26 @@ async function startBackend(): Promise<Fleet> {
       `port ${error.port} (${portLabel(error.port)}) ${taken}; stop whatever holds it and retry`,
     );
   }
+}
+
+/**
+ * The Python demo node behind service `py`, when Debian's python3-websockets is installed; the
+ * gateway runs without it (its invocations then answer 503).
+ */
+function startPythonNode(): ChildProcess | undefined {
+  const probe = spawnSync("python3", ["-c", "import websockets"], { stdio: "ignore" });
+  if (probe.status !== 0) {
+    console.warn(
+      "npm start: no Python demo node (service py): python3 with websockets is missing; " +
+        "install it with `apt-get install python3-websockets`",
+    );
+    return undefined;
+  }
+  return spawn("python3", [PYTHON_NODE], {
+    cwd: ROOT,
+    stdio: "inherit",
+    env: { ...process.env, PORT: String(PYTHON_PORT) },
+  });
 }
 
 function startWrangler(): ChildProcess {
@@ -112,6 +137,7 @@ function printBanner(fleet: Fleet, adminToken: string): void {
   const nodes = [...fleet.nodes.values()].map((node) => `${node.id} ${node.url}`).join(", ");
   console.log(`
 Roundhouse is up: try  curl -i ${GATEWAY}/s/echo/hello
+Functions on the Python node: curl -X POST --data 'hello' ${GATEWAY}/v1/invoke/py/upper
 Demo nodes: ${nodes}
 Control them at ${fleet.url}, e.g.
   curl -X POST -d '{"mode":"fail"}' ${fleet.url}/nodes/node-2/behaviour
@@ -161,6 +187,7 @@ async function main(): Promise<void> {
   const adminToken = devAdminToken();
   ensureDevPeerSecret();
   const fleet = await startBackend();
+  const python = startPythonNode();
   const wrangler = startWrangler();
   const exited = exitOf(wrangler);
 
@@ -169,6 +196,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     await stopWrangler(wrangler, exited);
+    python?.kill("SIGTERM");
     await fleet.close();
     process.exit(code);
   };

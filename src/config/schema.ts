@@ -136,7 +136,7 @@ export const InvokeSchema = z
   .meta({
     id: "invoke",
     description:
-      "Function invocations (`POST /v1/invoke/{service}`) over one persistent stream per node. Refused with a VPC egress, which carries no WebSocket.",
+      "Function invocations (`POST /v1/invoke/{service}/{function}`, or `POST /v1/invoke/{service}` for the node's default function) over one persistent stream per node. Refused with a VPC egress, which carries no WebSocket.",
   });
 
 const ServiceSchema = z
