@@ -12,7 +12,7 @@ import {
 const at = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 const src = sourceFiles(at("../src"));
 const elsewhere = new Map<string, string>();
-for (const dir of ["test", "bench", "scripts", "backend"]) {
+for (const dir of ["test", "bench", "scripts", "backend", "nodes"]) {
   for (const [file, text] of sourceFiles(at(`../${dir}`))) elsewhere.set(`${dir}/${file}`, text);
 }
 const problems = [
