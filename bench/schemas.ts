@@ -201,6 +201,21 @@ const Stream = z.object({
   invokePerSec: each(["stream", "http"]),
   invokeP99Ms: each(["stream", "http"]),
   invokeErrors: each(["stream", "http"], count),
+  /** Present with --node: each node library beside the reference node. */
+  libraries: z
+    .partialRecord(
+      z.enum(["typescript", "python"]),
+      z.object({
+        asyncMsgsPerSec: each(["gate", "nodeClient"]),
+        referenceAsyncMsgsPerSec: each(["gate", "nodeClient"]),
+        ratio: Ratio,
+        nodeClientRatio: figure,
+        invokePerSec: figure,
+        invokeP99Ms: figure,
+        invokeErrors: count,
+      }),
+    )
+    .optional(),
   reference: z.object({}),
 });
 

@@ -2,10 +2,12 @@
 // against a loopback node (the reference experiment: 5000 messages; sync, async and in-order; by
 // queue size), then end to end: POST /v1/invoke against one HTTP request per call through the proxy.
 // With --profile, the gate object's isolate is then sampled over more async runs, apart from the
-// measured ones, and its heaviest functions are printed per message.
+// measured ones, and its heaviest functions are printed per message. With --node, the node
+// libraries' own nodes are measured beside the reference node, in turns, as ratios to it.
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { startFleet } from "../backend/fleet.ts";
+import { IMPLEMENTATIONS, type RunningNode, startNodeCommand } from "../scripts/node-command.ts";
 import { NodeStream } from "../src/transport/node-stream.ts";
 import { DEFAULT_STREAM_PATH } from "../src/transport/protocol.ts";
 import { connectWebSocket } from "../src/transport/web-socket.ts";
@@ -19,6 +21,12 @@ import { fmt, machine, printTable, resultFile, writeResult } from "./report.ts";
 const MODES = ["sync", "async", "in-order"] as const;
 const QUEUE_SIZES = [64, 512, 1024, 2048, 4096] as const;
 type Mode = (typeof MODES)[number];
+
+/** Each node library's async msgs/s over the reference node's, measured in turns in one run. */
+export const LIBRARY_TARGETS = { typescript: 0.95, python: 0.3 } as const;
+
+/** A node library the bench can measure. */
+export type Library = keyof typeof LIBRARY_TARGETS;
 
 /** The ratios the stream is judged by (issue 20): side by side in one run, never absolute msgs/s. */
 export const RATIO_TARGETS = {
@@ -50,22 +58,34 @@ export async function streamBench(argv: string[]): Promise<void> {
       port: { type: "string", default: "8794" },
       profile: { type: "boolean", default: false },
       "profile-runs": { type: "string", default: "20" },
+      node: { type: "string", default: "" },
     },
   });
+  const libraries = parseLibraries(values.node);
   const count = Number(values.count);
   const repeats = Number(values.repeats);
   const fleet = await startFleet({ host: "127.0.0.1" });
   const node = await fleet.addNode({ id: "stream-1" });
-  const service = {
-    name: "stream",
+  const streamService = (name: string, id: string, url: string) => ({
+    name,
     allow: ["127.0.0.0/8"],
-    nodes: [{ id: node.id, url: node.url }],
+    nodes: [{ id, url }],
     retry: { maxAttempts: 1 },
-  };
+  });
+  const libraryNodes = new Map<Library, RunningNode>();
+  for (const library of libraries) {
+    libraryNodes.set(library, await startNodeCommand(IMPLEMENTATIONS[library]));
+  }
+  const services = [
+    streamService("stream", node.id, node.url),
+    ...[...libraryNodes].map(([library, running]) =>
+      streamService(`stream-${library}`, library, running.url),
+    ),
+  ];
   const port = Number(values.port);
   const inspectorPort = port + 1;
   const gateway = await startGateway(
-    { services: [service] },
+    { services },
     port,
     {},
     values.profile ? { inspectorPort } : {},
@@ -74,14 +94,18 @@ export async function streamBench(argv: string[]): Promise<void> {
   // ratios between them are read from neighbouring runs.
   const msgsPerSec = byMode();
   const nodeClient = byMode();
-  const gateRun = async (mode: Mode, queueCapacity: number): Promise<number> => {
+  const gateRun = async (
+    mode: Mode,
+    queueCapacity: number,
+    target: { service: string; nodeId: string } = { service: "stream", nodeId: node.id },
+  ): Promise<number> => {
     const response = await fetch(`${gateway.url}/_gw/admin/diagnostics/stream`, {
       method: "POST",
       headers: {
         authorization: `Bearer ${gateway.adminToken}`,
         "content-type": "application/json",
       },
-      body: JSON.stringify({ service: "stream", nodeId: node.id, mode, count, queueCapacity }),
+      body: JSON.stringify({ ...target, mode, count, queueCapacity }),
     });
     if (!response.ok) throw new Error(`stream bench: ${response.status} ${await response.text()}`);
     return ((await response.json()) as { msgsPerSec: number }).msgsPerSec;
@@ -138,6 +162,29 @@ export async function streamBench(argv: string[]): Promise<void> {
       ...load,
     });
 
+    const libraryFigures: Partial<Record<Library, LibraryFigures>> = {};
+    for (const [library, running] of libraryNodes) {
+      libraryFigures[library] = await measureLibrary(library, running.url, {
+        repeats,
+        count,
+        gate: (queueCapacity, nodeId) =>
+          gateRun(
+            "async",
+            queueCapacity,
+            nodeId === node.id
+              ? { service: "stream", nodeId }
+              : { service: `stream-${library}`, nodeId },
+          ),
+        referenceId: node.id,
+        referenceUrl: node.url,
+        invoke: async () => {
+          const url = `${gateway.url}/v1/invoke/stream-${library}`;
+          await runLoad({ url, method: "POST", body, headers, ...load, durationMs: 1_000 });
+          return runLoad({ url, method: "POST", body, headers, ...load });
+        },
+      });
+    }
+
     const best = (of: Record<Mode, Record<string, number>>, mode: Mode) =>
       Math.max(...Object.values(of[mode]));
     const ratio = (value: number, atLeast: number) => ({ value, atLeast, met: value >= atLeast });
@@ -179,6 +226,7 @@ export async function streamBench(argv: string[]): Promise<void> {
         http: quantile(http.latenciesMs, 0.99),
       },
       invokeErrors: { stream: invoke.errors, http: http.errors },
+      libraries: libraryFigures,
       reference: STREAM_REFERENCE,
     };
 
@@ -230,6 +278,7 @@ export async function streamBench(argv: string[]): Promise<void> {
         ],
       ],
     );
+    if (libraryNodes.size > 0) printLibraries(libraryFigures, result);
     console.log(`wrote ${writeResult("stream", result)}`);
     if (values.profile) {
       const queues = msgsPerSec.async;
@@ -242,8 +291,125 @@ export async function streamBench(argv: string[]): Promise<void> {
     }
   } finally {
     await gateway.stop();
+    for (const running of libraryNodes.values()) await running.stop();
     await fleet.close();
   }
+}
+
+function parseLibraries(list: string): Library[] {
+  const names = list.split(",").filter((name) => name !== "");
+  for (const name of names) {
+    if (!(name in LIBRARY_TARGETS)) {
+      throw new Error(
+        `--node ${name}: not a node library (${Object.keys(LIBRARY_TARGETS).join(", ")})`,
+      );
+    }
+  }
+  return names as Library[];
+}
+
+/** One library beside the reference node, from the same run. */
+interface LibraryFigures {
+  /** Best async msgs/s over queue sizes: the library's node, and the reference node in turns. */
+  readonly asyncMsgsPerSec: { readonly gate: number; readonly nodeClient: number };
+  readonly referenceAsyncMsgsPerSec: { readonly gate: number; readonly nodeClient: number };
+  /** The gate object's async msgs/s to the library's node over those to the reference node. */
+  readonly ratio: { readonly value: number; readonly atLeast: number; readonly met: boolean };
+  /** The same ratio from the Node client, which pushes the node harder than the gate does. */
+  readonly nodeClientRatio: number;
+  /** End to end, POST /v1/invoke to the library's node. */
+  readonly invokePerSec: number;
+  readonly invokeP99Ms: number;
+  readonly invokeErrors: number;
+}
+
+/**
+ * Async runs to the library's node and to the reference node in turns, from the gate object and
+ * from Node, at every queue size; then the library's node end to end.
+ */
+async function measureLibrary(
+  library: Library,
+  url: string,
+  run: {
+    readonly repeats: number;
+    readonly count: number;
+    readonly gate: (queueCapacity: number, nodeId: string) => Promise<number>;
+    readonly referenceId: string;
+    readonly referenceUrl: string;
+    readonly invoke: () => ReturnType<typeof runLoad>;
+  },
+): Promise<LibraryFigures> {
+  const best = { gate: 0, nodeClient: 0 };
+  const reference = { gate: 0, nodeClient: 0 };
+  for (const queueCapacity of QUEUE_SIZES) {
+    for (let r = 0; r < run.repeats; r++) {
+      reference.gate = Math.max(reference.gate, await run.gate(queueCapacity, run.referenceId));
+      best.gate = Math.max(best.gate, await run.gate(queueCapacity, library));
+      reference.nodeClient = Math.max(
+        reference.nodeClient,
+        await nodeClientRun(run.referenceUrl, "async", run.count, queueCapacity),
+      );
+      best.nodeClient = Math.max(
+        best.nodeClient,
+        await nodeClientRun(url, "async", run.count, queueCapacity),
+      );
+    }
+  }
+  const invoke = await run.invoke();
+  const value = best.gate / reference.gate;
+  const atLeast = LIBRARY_TARGETS[library];
+  return {
+    asyncMsgsPerSec: best,
+    referenceAsyncMsgsPerSec: reference,
+    ratio: { value, atLeast, met: value >= atLeast },
+    nodeClientRatio: best.nodeClient / reference.nodeClient,
+    invokePerSec: invoke.ok / (invoke.elapsedMs / 1000),
+    invokeP99Ms: quantile(invoke.latenciesMs, 0.99),
+    invokeErrors: invoke.errors,
+  };
+}
+
+function printLibraries(
+  figures: Partial<Record<Library, LibraryFigures>>,
+  result: { invokePerSec: { stream: number }; invokeP99Ms: { stream: number } },
+): void {
+  console.log(
+    "\nnode libraries beside the reference node, async, best over queue sizes, in turns:",
+  );
+  printTable(
+    [
+      "node",
+      "gate msgs/s",
+      "over reference",
+      "target",
+      "met",
+      "Node client over ref",
+      "invoke/s",
+      "p99 ms",
+    ],
+    [
+      [
+        "reference",
+        "",
+        "1.00×",
+        "",
+        "",
+        "1.00×",
+        fmt(result.invokePerSec.stream),
+        fmt(result.invokeP99Ms.stream, 1),
+      ],
+      ...(Object.entries(figures) as [Library, LibraryFigures][]).map(([library, f]) => [
+        library,
+        fmt(f.asyncMsgsPerSec.gate),
+        `${fmt(f.ratio.value, 2)}×`,
+        `≥ ${f.ratio.atLeast}×`,
+        f.ratio.met ? "yes" : "NO",
+        `${fmt(f.nodeClientRatio, 2)}×`,
+        fmt(f.invokePerSec),
+        fmt(f.invokeP99Ms, 1),
+      ]),
+    ],
+  );
 }
 
 /** Samples the gate object's isolate over `runs` async runs and prints its heaviest functions. */

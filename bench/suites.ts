@@ -43,6 +43,9 @@ const writes = (kind: SuiteEntry["writes"][number]["kind"], file: string = kind)
   { file, kind },
 ];
 
+/** The node libraries the stream benchmark measures beside the reference node. */
+const LIBRARIES = "typescript,python";
+
 const ROUNDHOUSE_ROWS = [
   "roundhouse",
   "roundhouse-workerd",
@@ -102,7 +105,7 @@ export const SMOKE: readonly SuiteEntry[] = [
   },
   {
     bench: "stream",
-    argv: ["--count", "500", "--repeats", "1", "--duration-ms", "1000"],
+    argv: ["--count", "500", "--repeats", "1", "--duration-ms", "1000", "--node", LIBRARIES],
     writes: writes("stream"),
   },
   {
@@ -136,7 +139,7 @@ export const ALL: readonly SuiteEntry[] = [
   { bench: "policies", argv: [], writes: writes("policies") },
   { bench: "failover", argv: [], writes: writes("failover") },
   { bench: "peers-sync", argv: [], writes: writes("peer-sync") },
-  { bench: "stream", argv: [], writes: writes("stream") },
+  { bench: "stream", argv: ["--node", LIBRARIES], writes: writes("stream") },
   { bench: "profile", argv: [], writes: writes("profile") },
   {
     bench: "profile",
