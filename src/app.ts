@@ -3,6 +3,7 @@ import { loadConfig } from "./config/load.ts";
 import { cachedSecretIssues } from "./config/secrets.ts";
 import { problem } from "./http/problem.ts";
 import { adminRoutes } from "./routes/admin.ts";
+import { adminHostBoundary } from "./routes/admin-host.ts";
 import { publicIssues } from "./routes/config-issues.ts";
 import type { GatewayEnv } from "./routes/context.ts";
 import { dashboardRoutes } from "./routes/dashboard.tsx";
@@ -37,11 +38,15 @@ app.use("*", async (c, next) => {
   }
   c.set("config", config.services);
   c.set("sync", config.sync);
+  c.set("adminHost", config.adminHost);
   if (config.sync) startSyncInBackground(c, config.sync);
   await next();
 });
 
 app.route("/_gw/peer", peerRoutes);
+
+// With an admin hostname, the admin surface answers there alone, and nothing else does.
+app.use("*", adminHostBoundary);
 
 app.route("/_gw/admin/diagnostics", diagnosticsRoutes);
 // Before the admin routes, whose token check covers everything else under /_gw.

@@ -52,6 +52,8 @@ export type LoadedConfig =
       readonly sync?: SyncConfig;
       /** Log level and request sampling. */
       readonly logging: LoggingSettings;
+      /** The dashboard's and admin API's own hostname, when they have one. */
+      readonly adminHost?: string;
     }
   | { readonly ok: false; readonly issues: readonly ConfigIssue[] };
 
@@ -110,8 +112,14 @@ export function parseConfig(raw: unknown): LoadedConfig {
       ...(sync === undefined ? {} : { gatewayId: sync.gatewayId }),
     });
   }
-  const { logging } = parsed.data;
-  return sync ? { ok: true, services, sync, logging } : { ok: true, services, logging };
+  const { logging, adminHost } = parsed.data;
+  return {
+    ok: true,
+    services,
+    logging,
+    ...(sync === undefined ? {} : { sync }),
+    ...(adminHost === undefined ? {} : { adminHost }),
+  };
 }
 
 function formatPath(path: readonly PropertyKey[]): string {

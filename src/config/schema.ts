@@ -301,6 +301,17 @@ export const ConfigSchema = z
     logging: LoggingSchema.prefault({}).describe(
       "Log level and the share of requests that get a line; see [operations.md](operations.md#logs).",
     ),
+    adminHost: z
+      .string()
+      .toLowerCase()
+      .regex(
+        /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/,
+        "a hostname: letters, digits, - and dots, no port",
+      )
+      .optional()
+      .describe(
+        "A hostname of its own for the dashboard, the admin API and the metrics. When set, they answer only on it (404 on every other host), and it serves no proxied request or invocation, so no page a node serves shares an origin with the dashboard. `/_gw/health` and the peer endpoints answer on every host. See [security.md](security.md#the-admin-hostname).",
+      ),
   })
   .superRefine((config, ctx) => {
     const seen = new Set<string>();

@@ -7,6 +7,7 @@ import { peerShardOf } from "../durable/stubs.ts";
 import { fail, invalidRequest, problem } from "../http/problem.ts";
 import { adminAuth } from "./admin-auth.ts";
 import { errors, lookup } from "./admin-common.ts";
+import { LOCALNODES_PATH } from "./admin-host.ts";
 import { nodeRoutes } from "./admin-nodes.ts";
 import {
   LocalNodesQuery,
@@ -41,7 +42,7 @@ adminRoutes.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
 });
 // Every route here needs the admin token unless it is one of the few read-only ones listed as
 // public: a route added later is protected without anyone having to remember it.
-const PUBLIC_PATHS = [/^\/_gw\/services\/[^/]+\/localnodes$/, /^\/_gw\/openapi\.json$/];
+const PUBLIC_PATHS = [LOCALNODES_PATH, /^\/_gw\/openapi\.json$/];
 adminRoutes.use("*", (c, next) =>
   PUBLIC_PATHS.some((path) => path.test(c.req.path)) ? next() : adminAuth(c, next),
 );

@@ -8,5 +8,7 @@ export interface GatewayEnv {
     config: ReadonlyMap<string, ResolvedService>;
     /** Peer route sync; undefined when no peers are configured. */
     sync: SyncConfig | undefined;
+    /** The admin surface's own hostname, when the configuration names one. */
+    adminHost: string | undefined;
   };
 }

@@ -404,3 +404,69 @@ async function discoveryAsked(cluster: { nodes: ClusterNode[] }): Promise<Record
   }
   return all;
 }
+
+describe("the admin hostname", () => {
+  async function split() {
+    const nodes = await addNodes(1);
+    const name = serviceName("split");
+    const config = {
+      adminHost: "Admin.Gateway.test",
+      services: [{ name, nodes: nodes.map(({ id, url }) => ({ id, url })) }],
+    };
+    return {
+      name,
+      proxyHost: gateway(config, {}, "http://gateway.test"),
+      adminHost: gateway(config, {}, "http://admin.gateway.test:8443"),
+    };
+  }
+
+  it("serves the dashboard, admin API and metrics there alone", async () => {
+    const { name, proxyHost, adminHost } = await split();
+    for (const path of [
+      "/_gw/dashboard",
+      "/_gw/dashboard/fragment",
+      "/_gw/services",
+      `/_gw/services/${name}`,
+      "/_gw/metrics",
+      "/_gw/openapi.json",
+    ]) {
+      const elsewhere = await proxyHost(path, { headers: ADMIN });
+      expect(elsewhere.status, path).toBe(404);
+      expect(await elsewhere.json()).toMatchObject({ type: "urn:roundhouse:problem:not-found" });
+    }
+    expect((await adminHost("/_gw/services", { headers: ADMIN })).status).toBe(200);
+    expect((await adminHost("/_gw/dashboard")).status).toBe(200);
+  });
+
+  it("serves no proxied request or invocation on the admin hostname", async () => {
+    const { name, proxyHost, adminHost } = await split();
+    expect((await proxyHost(`/s/${name}/page`)).status).toBe(200);
+    const proxied = await adminHost(`/s/${name}/page`);
+    expect(proxied.status).toBe(404);
+    expect(await proxied.json()).toMatchObject({
+      detail: expect.stringContaining("admin hostname"),
+    });
+    expect((await adminHost(`/v1/invoke/${name}`, { method: "POST", body: "x" })).status).toBe(404);
+  });
+
+  it("keeps health, localnodes and the peer endpoints on every host", async () => {
+    const { name, proxyHost, adminHost } = await split();
+    for (const fetchVia of [proxyHost, adminHost]) {
+      expect((await fetchVia("/_gw/health")).status).toBe(200);
+      expect((await fetchVia(`/_gw/services/${name}/localnodes`)).status).toBe(200);
+      // Answered by the peer endpoint itself (sync is off here), not by the host boundary.
+      const peer = await fetchVia("/_gw/peer/changes", { method: "POST", body: "{}" });
+      expect(await peer.json()).toMatchObject({ detail: "peer sync is not configured" });
+    }
+  });
+
+  it("refuses an admin hostname that is not a hostname", async () => {
+    for (const adminHost of ["admin.test:8443", "https://admin.test", "admin test", ""]) {
+      const response = await gateway({ adminHost, services: [] })("/_gw/services", {
+        headers: ADMIN,
+      });
+      expect(response.status, adminHost).toBe(503);
+      expect(await response.json()).toMatchObject({ type: "urn:roundhouse:problem:bad-config" });
+    }
+  });
+});
