@@ -131,6 +131,11 @@ export class NodeConnection {
     }
     const message = bytesOf(data);
     const { maxPayload } = this.#ctx;
+    if (message.byteLength > HEADER_BYTES + maxPayload) {
+      const size = message.byteLength;
+      this.#protocolError(CLOSE_CODES.tooLarge, `message of ${size} bytes exceeds the limit`);
+      return;
+    }
     let offset = 0;
     try {
       do {

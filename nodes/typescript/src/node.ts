@@ -90,7 +90,9 @@ export function attachNode(server: Server, options: AttachOptions = {}): Attache
     noServer: true,
     clientTracking: false,
     perMessageDeflate: false,
-    maxPayload: HEADER_BYTES + maxPayload,
+    // Twice the limit, so that a message somewhat over it is refused by the stream with 4002,
+    // as the protocol documents; ws itself closes with 1009 only far past it.
+    maxPayload: 2 * (HEADER_BYTES + maxPayload),
     handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
   });
 
