@@ -11,7 +11,7 @@ import { encodeFrame, type Frame, frameAt, frameEnd } from "../../src/transport/
 import { NodeStream } from "../../src/transport/node-stream.ts";
 import { SUBPROTOCOL } from "../../src/transport/protocol.ts";
 import { connectWebSocket } from "../../src/transport/web-socket.ts";
-import { bytes, type Cleanups, latch, text, waitFor } from "./transport-harness.ts";
+import { bytes, type Cleanups, latch, startTestNode, text, waitFor } from "./transport-harness.ts";
 
 const cleanups: Cleanups = [];
 
@@ -392,5 +392,25 @@ describe("@roundhouse/node", () => {
       ws.once("open", () => resolve(101));
     });
     expect(status).toBe(400);
+  });
+
+  it("is what the reference node runs: its default module and a named echo", async () => {
+    const test = await startTestNode({
+      handler: { invoke: (request) => `default:${request.text()}` },
+    });
+    cleanups.push(() => test.close());
+    const stream = new NodeStream({ connect: (signal) => connectWebSocket(test.url, { signal }) });
+    cleanups.push(() => stream.close());
+    const unnamed = await stream.invoke({ body: bytes("a") }, DEADLINE);
+    expect(text(unnamed.body)).toBe("default:a");
+    const named = await stream.invoke(
+      { body: bytes("b"), contentType: "text/x", function: "echo" },
+      DEADLINE,
+    );
+    expect([named.status, named.contentType, text(named.body)]).toEqual([200, "text/x", "b"]);
+    const unknown = await stream.invoke({ body: bytes(""), function: "nope" }, DEADLINE);
+    expect(unknown.status).toBe(404);
+    expect(test.node.stats()).toMatchObject({ results: 3, acked: 3 });
+    expect([1, 2, 3].map((id) => test.node.executions(id))).toEqual([1, 1, 0]);
   });
 });

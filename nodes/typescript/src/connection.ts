@@ -323,9 +323,18 @@ export class NodeConnection {
     const { id } = invocation;
     const chosen = invocationErrorResult(error);
     if (chosen !== undefined) {
-      this.#ctx.stats.results++;
-      this.#finish(invocation, encodeFrame({ kind: "result", id, ...chosen }));
-      return;
+      const { maxPayload } = this.#ctx;
+      let bytes: Uint8Array<ArrayBuffer> | undefined;
+      try {
+        bytes = encodeFrame({ kind: "result", id, ...chosen }, maxPayload);
+      } catch {
+        // A detail too long for a frame: the failure is reported as an error frame instead.
+      }
+      if (bytes !== undefined) {
+        this.#ctx.stats.results++;
+        this.#finish(invocation, bytes);
+        return;
+      }
     }
     this.#ctx.stats.errors++;
     const message = (error instanceof Error ? error.message : String(error)).slice(0, MAX_MESSAGE);
