@@ -69,6 +69,8 @@ class NodeServer implements BackendNode {
   #stream: StreamServer | null = null;
   #streamFaults: StreamFaults = {};
   #functions: FunctionModule;
+  readonly #streamOptions: NodeOptions["stream"];
+  readonly #libraryHealth: boolean;
   #invocations = 0;
   #invocationsByBody = new Map<string, number>();
 
@@ -88,6 +90,8 @@ class NodeServer implements BackendNode {
     this.rack = options.rack;
     this.#cluster = options.cluster;
     this.#behaviour = { ...DEFAULT_BEHAVIOUR, ...parseBehaviourPatch(options.behaviour ?? {}) };
+    this.#streamOptions = options.stream;
+    this.#libraryHealth = options.libraryHealth ?? false;
     this.#functions = countingExecutions(options.functions ?? scripted, (body) => {
       this.#invocations++;
       const key = body.length <= 200 ? body : `${body.slice(0, 200)}…`;
@@ -177,6 +181,11 @@ class NodeServer implements BackendNode {
     return this.#sync();
   }
 
+  async drain(): Promise<void> {
+    await this.#stream?.drain();
+    await this.close();
+  }
+
   #sync(): Promise<void> {
     const next = this.#transitions.then(() => this.#reconcile());
     this.#transitions = next.catch(() => {});
@@ -200,6 +209,7 @@ class NodeServer implements BackendNode {
     });
     // Function invocations arrive as a WebSocket stream on the same port (docs/protocol.md).
     const stream = attachStreamServer(server, {
+      ...this.#streamOptions,
       handler: this.#functions,
       faults: this.#streamFaults,
     });
@@ -225,6 +235,7 @@ class NodeServer implements BackendNode {
       req.socket.destroy();
       return;
     }
+    if (this.#libraryHealth && this.#stream?.answerHealth(req, res)) return;
     const target = splitTarget(req.url);
     if (this.#cluster && req.method === "GET" && target.path === LOCALNODES_PATH) {
       this.#discover(this.#cluster, target.query, behaviour, res);

@@ -1,7 +1,7 @@
 import type { Behaviour, BehaviourPatch } from "./behaviour.ts";
 import type { FunctionModule } from "./functions.ts";
 import type { ClusterMembership } from "./localnodes.ts";
-import type { StreamFaults, StreamServerStats } from "./stream-server.ts";
+import type { StreamFaults, StreamServerOptions, StreamServerStats } from "./stream-server.ts";
 
 /** Options for {@link startNode}. */
 export interface NodeOptions {
@@ -19,8 +19,18 @@ export interface NodeOptions {
   cluster?: ClusterMembership;
   /** Initial behaviour, on top of the defaults. */
   behaviour?: BehaviourPatch;
-  /** The functions invocations run; default echo, scriptable by body (see `scripted`). */
+  /** The default function's module; default echo, scriptable by body (see `scripted`). */
   functions?: FunctionModule;
+  /** Named functions, and the node library's settings (pings, concurrency, drain grace). */
+  stream?: Pick<
+    StreamServerOptions,
+    "functions" | "concurrency" | "pingIntervalMs" | "heartbeatTimeoutMs" | "graceMs"
+  >;
+  /**
+   * Answer GET /health as a library node does (200 `ok`, 503 while draining) instead of by the
+   * behaviour; for the conformance node.
+   */
+  libraryHealth?: boolean;
 }
 
 /** Request accounting since start or the last resetStats(); discovery requests are kept apart. */
@@ -85,6 +95,8 @@ export interface BackendNode {
   start(): Promise<void>;
   /** Shuts the node down for good; never waits on open connections. */
   close(): Promise<void>;
+  /** Drains the streams as a library node does on SIGTERM, then shuts the node down. */
+  drain(): Promise<void>;
   /** Makes the function stream misbehave, for tests (see StreamFaults). */
   setStreamFaults(faults: StreamFaults): void;
 }

@@ -1,40 +1,39 @@
-import type { IncomingMessage, Server } from "node:http";
-import { createRequire } from "node:module";
-import type { Duplex } from "node:stream";
-import type { WebSocketServer as WebSocketServerType } from "ws";
+import type { Server } from "node:http";
 import {
-  CLOSE_CODES,
-  DEFAULT_MAX_PAYLOAD,
-  DEFAULT_STREAM_PATH,
-  HEADER_BYTES,
-  SUBPROTOCOL,
-} from "../src/transport/protocol.ts";
-import { echo, type FunctionModule } from "./functions.ts";
-import {
-  type ConnectionContext,
-  NodeConnection,
+  type AttachedNodeHandle,
+  attachNode,
+  type FunctionSpec,
+  type Handler,
+  type NodeStats,
   type StreamFaults,
-  type StreamServerStats,
-} from "./stream-connection.ts";
+} from "../nodes/typescript/src/index.ts";
+import { echo, type FunctionModule } from "./functions.ts";
 
-export type { FaultAction, StreamFaults, StreamServerStats } from "./stream-connection.ts";
+export type { FaultAction, StreamFaults } from "../nodes/typescript/src/index.ts";
 
-// Loaded through Node's own resolver: bundler-style resolution (the Workers test pool runs this
-// file from its global setup) picks ws's browser entry, which has no server.
-const { WebSocketServer } = createRequire(import.meta.url)("ws") as {
-  WebSocketServer: typeof WebSocketServerType;
-};
+/** Totals kept across all of a server's connections (the library's own). */
+export type StreamServerStats = NodeStats;
 
 /** Options of {@link attachStreamServer}. */
 export interface StreamServerOptions {
   /** Upgrade path; default /_roundhouse/stream. */
   path?: string;
-  /** The node's functions; default echoes the body back. */
+  /** The default function's module; default echoes the body back. */
   handler?: FunctionModule;
+  /** Named functions; default just `echo`. */
+  functions?: Record<string, Handler | FunctionSpec>;
   /** Initial faults, for tests. */
   faults?: StreamFaults;
   /** Largest payload accepted or sent; default 1 MiB, must match the gateway's. */
   maxPayload?: number;
+  /** Functions running at once; default unbounded, as the reference node always was. */
+  concurrency?: number;
+  /** How often the node pings the gateway; default 0: the reference node does not ping. */
+  pingIntervalMs?: number;
+  /** Silence after which a stream is closed (4003); default 0, never. */
+  heartbeatTimeoutMs?: number;
+  /** How long drain() waits for acked invocations; default 30 s. */
+  graceMs?: number;
   /** Diagnostic sink; default console.warn. */
   log?: (message: string) => void;
 }
@@ -47,97 +46,55 @@ export interface StreamServer {
   stats(): StreamServerStats;
   /** Replaces the faults and restarts the count of onInvoke's nth. */
   setFaults(faults: StreamFaults): void;
+  /** Answers GET /health as a library node does (200 ok, 503 draining); false for others. */
+  answerHealth: AttachedNodeHandle["answerHealth"];
+  /** Drains as a library node does on SIGTERM: goaway, finish acked invocations, close 1000. */
+  drain(): Promise<void>;
   /** Stops accepting streams and closes the open ones (1001). */
   close(): Promise<void>;
 }
 
+const echoHandler: Handler = (request) => echo.invoke(request);
+
 /**
- * Serves the roundhouse.v1 stream on `server`'s upgrade requests for `path`. Other paths are
- * left to other upgrade listeners, or refused with 404 when there are none.
+ * Serves the roundhouse.v1 stream on `server`'s upgrade requests for `path`, through the node
+ * library (nodes/typescript) with the reference node's test hooks: faults and execution counts.
  */
 export function attachStreamServer(
   server: Server,
   options: StreamServerOptions = {},
 ): StreamServer {
-  const path = options.path ?? DEFAULT_STREAM_PATH;
-  const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
   let faults: StreamFaults = { ...options.faults };
   let ordinal = 0;
-  const stats: StreamServerStats = {
-    connections: 0,
-    open: 0,
-    invocations: 0,
-    acked: 0,
-    awaitingAck: 0,
-    peakAwaitingAck: 0,
-    rejected: 0,
-    results: 0,
-    errors: 0,
-    running: 0,
-    peakRunning: 0,
-    pings: 0,
-    goaways: 0,
-    protocolErrors: 0,
-  };
-  const connections = new Set<NodeConnection>();
-  const context: ConnectionContext = {
-    handler: options.handler ?? echo,
-    maxPayload,
-    stats,
-    executions: new Map(),
-    faults: () => faults,
-    nextOrdinal: () => ++ordinal,
+  const executions = new Map<number, number>();
+  const module = options.handler ?? echo;
+  const node = attachNode(server, {
+    path: options.path,
+    maxPayload: options.maxPayload,
+    default: (request) => module.invoke(request),
+    functions: options.functions ?? { echo: echoHandler },
+    concurrency: options.concurrency ?? Number.POSITIVE_INFINITY,
+    pingIntervalMs: options.pingIntervalMs ?? 0,
+    heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 0,
+    graceMs: options.graceMs,
     log: options.log ?? ((message) => console.warn(`[stream-server] ${message}`)),
-  };
-  const wss = new WebSocketServer({
-    noServer: true,
-    clientTracking: false,
-    perMessageDeflate: false,
-    maxPayload: HEADER_BYTES + maxPayload,
-    handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+    hooks: {
+      faults: () => faults,
+      nextOrdinal: () => ++ordinal,
+      started: (id) => {
+        executions.set(id, (executions.get(id) ?? 0) + 1);
+      },
+    },
   });
-
-  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const { pathname } = new URL(request.url ?? "/", "http://node");
-    if (pathname !== path) {
-      if (server.listenerCount("upgrade") === 1) refuse(socket, 404, "Not Found");
-      return;
-    }
-    if (!offersSubprotocol(request)) {
-      refuse(socket, 400, "Bad Request");
-      return;
-    }
-    wss.handleUpgrade(request, socket, head, (ws) => {
-      const connection = new NodeConnection(ws, context);
-      connections.add(connection);
-      stats.connections++;
-      connection.closed.then(() => connections.delete(connection));
-    });
-  };
-  server.on("upgrade", onUpgrade);
-
   return {
-    executions: (id) => context.executions.get(id) ?? 0,
-    stats: () => ({ ...stats, open: connections.size }),
+    executions: (id) => executions.get(id) ?? 0,
+    stats: () => node.stats(),
     setFaults(next) {
       faults = { ...next };
       ordinal = 0;
     },
-    async close() {
-      server.off("upgrade", onUpgrade);
-      await Promise.all(
-        [...connections].map((c) => c.shutdown(CLOSE_CODES.goingAway, "node shutting down")),
-      );
-      wss.close();
-    },
+    answerHealth: (request, response) => node.answerHealth(request, response),
+    drain: () => node.close(),
+    close: () => node.abort(),
   };
-}
-
-function offersSubprotocol(request: IncomingMessage): boolean {
-  const header = request.headers["sec-websocket-protocol"] ?? "";
-  return header.split(",").some((name) => name.trim() === SUBPROTOCOL);
-}
-
-function refuse(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }

@@ -153,7 +153,7 @@ export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 4_0
   );
 }
 
-/** Makes a node's function stream misbehave (see backend/stream-connection.ts StreamFaults). */
+/** Makes a node's function stream misbehave (see StreamFaults in nodes/typescript/src/hooks.ts). */
 export async function setStreamFaults(
   node: TestNode,
   faults: Record<string, unknown>,
