@@ -14,11 +14,20 @@ try {
   process.exit(2);
 }
 
+const unknown = plan.checks?.filter((id) => !allChecks.some((check) => check.id === id)) ?? [];
+if (unknown.length > 0) {
+  console.error(`conformance: no check ${unknown.join(", ")}\n${USAGE}`);
+  process.exit(2);
+}
+const checks = plan.checks
+  ? allChecks.filter((check) => plan.checks?.includes(check.id))
+  : allChecks;
+
 let passed = 0;
 let failed = 0;
 for (const target of plan.targets) {
   if (plan.headers) console.log(formatHeader(target.name, target.command));
-  const outcomes = await runChecks(target.command, allChecks, (outcome) =>
+  const outcomes = await runChecks(target.command, checks, (outcome) =>
     console.log(formatOutcome(outcome)),
   );
   const counts = tally(outcomes);

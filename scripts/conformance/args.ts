@@ -22,22 +22,26 @@ export interface Plan {
   targets: Target[];
   /** Whether a header goes before each target's checks (not for a single --node). */
   headers: boolean;
+  /** Ids of the checks to run (`--check`); undefined for all. */
+  checks?: string[] | undefined;
 }
 
 /** Reads the arguments; throws an Error with a usage message when they do not make sense. */
 export function parsePlan(argv: readonly string[]): Plan {
   const { values } = parseArgs({
     args: [...argv],
-    options: { node: { type: "string" }, only: { type: "string" } },
+    options: { node: { type: "string" }, only: { type: "string" }, check: { type: "string" } },
     strict: true,
     allowPositionals: false,
   });
+  const checks = values.check === undefined ? undefined : list(values.check);
+  if (checks?.length === 0) throw new Error("--check needs at least one check id");
   if (values.node !== undefined) {
     if (values.only !== undefined) throw new Error("--node and --only exclude each other");
     if (values.node.trim() === "") throw new Error("--node needs a command");
-    return { targets: [{ name: "node", command: values.node }], headers: false };
+    return { targets: [{ name: "node", command: values.node }], headers: false, checks };
   }
-  if (values.only === undefined) return { targets: [...IMPLEMENTATIONS], headers: true };
+  if (values.only === undefined) return { targets: [...IMPLEMENTATIONS], headers: true, checks };
   const names = values.only
     .split(",")
     .map((name) => name.trim())
@@ -52,8 +56,15 @@ export function parsePlan(argv: readonly string[]): Plan {
     return target;
   });
   if (targets.length === 0) throw new Error("--only needs at least one implementation");
-  return { targets, headers: true };
+  return { targets, headers: true, checks };
+}
+
+function list(value: string): string[] {
+  return value
+    .split(",")
+    .map((item) => item.trim())
+    .filter(Boolean);
 }
 
 /** How to call the suite. */
-export const USAGE = `usage: npm run conformance -- [--node "<command>" | --only reference,typescript,python]`;
+export const USAGE = `usage: npm run conformance -- [--node "<command>" | --only reference,typescript,python] [--check C-ACK-1,...]`;
