@@ -12,6 +12,11 @@ export interface Check {
   description: string;
   /** Upper bound of the check's run; default 5 s. */
   timeoutMs?: number;
+  /**
+   * Starts when the suite does and runs alongside the other checks, for a check that mostly
+   * waits (it must not disturb them); its verdict is reported in its place in the order.
+   */
+  background?: boolean;
   /** Resolves if the node conforms; throws an Error saying why not otherwise. */
   run(context: CheckContext): Promise<void>;
 }

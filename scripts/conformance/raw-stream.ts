@@ -2,7 +2,7 @@
 // perform (violations) or that must see message boundaries and flags.
 import WebSocket from "ws";
 import type { Frame } from "../../src/transport/frame.ts";
-import { SUBPROTOCOL } from "../../src/transport/protocol.ts";
+import { DEFAULT_MAX_PAYLOAD, HEADER_BYTES, SUBPROTOCOL } from "../../src/transport/protocol.ts";
 import { decodeMessage, describe } from "./frames.ts";
 import { handshakeViolations } from "./ledger.ts";
 
@@ -61,6 +61,8 @@ export class RawStream {
   malformed: string | undefined;
   /** Text messages from the node (never allowed). */
   texts = 0;
+  /** Bytes of the largest binary message received. */
+  largest = 0;
   /** Resolves when the stream has closed. */
   readonly closed: Promise<CloseInfo>;
   #closeInfo: CloseInfo | undefined;
@@ -78,6 +80,7 @@ export class RawStream {
           : data instanceof ArrayBuffer
             ? new Uint8Array(data)
             : data;
+        this.largest = Math.max(this.largest, bytes.byteLength);
         const decoded = decodeMessage(bytes);
         this.messages.push(decoded.frames);
         this.frames.push(...decoded.frames);
@@ -161,6 +164,11 @@ export class RawStream {
     if (this.malformed !== undefined)
       throw new Error(`node sent a malformed frame: ${this.malformed}`);
     if (this.texts > 0) throw new Error(`node sent ${this.texts} text message(s)`);
+    if (this.largest > HEADER_BYTES + DEFAULT_MAX_PAYLOAD) {
+      throw new Error(`node sent a message of ${this.largest} bytes, over 16 + maxPayload`);
+    }
+    const invoke = this.frames.find((frame) => frame.kind === "invoke");
+    if (invoke) throw new Error(`node sent an invoke (id ${invoke.id}); only the gateway may`);
     const problems = handshakeViolations(this.frames, this.invoked);
     if (problems.length > 0) throw new Error(problems.slice(0, 3).join("; "));
   }

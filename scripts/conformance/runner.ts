@@ -17,43 +17,56 @@ export async function runChecks(
   };
   const longLived = new Resources();
   const scenarios = new Map<string, Promise<unknown>>();
+  const background = new Map<Check, Promise<string | undefined>>();
   let shared: NodeProcess | undefined;
+
+  const start = (check: Check, node: NodeProcess): Promise<string | undefined> => {
+    const resources = new Resources();
+    const context: CheckContext = {
+      node,
+      raw: (target = node) => resources.raw(target.streamUrl),
+      gateway: (target = node) => resources.gateway(target.streamUrl),
+      fresh: async () => longLived.node(await startNode(command)),
+      scenario<T>(key: string, run: () => Promise<T>): Promise<T> {
+        let promise = scenarios.get(key) as Promise<T> | undefined;
+        if (!promise) {
+          promise = run();
+          scenarios.set(key, promise);
+        }
+        return promise;
+      },
+    };
+    return runBounded(check, context).finally(() => resources.release());
+  };
+
   try {
-    for (const check of checks) {
+    for (const [index, check] of checks.entries()) {
+      const started = background.get(check);
+      if (started) {
+        record(check, await started);
+        continue;
+      }
       if (!shared?.alive) {
         if (shared) await shared.stop();
         try {
           shared = await startNode(command);
         } catch (error) {
           // Each check still gets its line, so the counts say how much went unverified.
-          const why = `node did not start: ${(error as Error).message}`;
-          record(check, why);
-          for (const rest of checks.slice(checks.indexOf(check) + 1))
-            record(rest, "node did not start");
+          record(check, `node did not start: ${(error as Error).message}`);
+          for (const rest of checks.slice(index + 1)) record(rest, "node did not start");
           return outcomes;
         }
-      }
-      const node = shared;
-      const resources = new Resources();
-      const context: CheckContext = {
-        node,
-        raw: (target = node) => resources.raw(target.streamUrl),
-        gateway: (target = node) => resources.gateway(target.streamUrl),
-        fresh: async () => longLived.node(await startNode(command)),
-        scenario<T>(key: string, run: () => Promise<T>): Promise<T> {
-          let promise = scenarios.get(key) as Promise<T> | undefined;
-          if (!promise) {
-            promise = run();
-            scenarios.set(key, promise);
+        if (background.size === 0) {
+          for (const waiting of checks.filter((c) => c.background)) {
+            background.set(waiting, start(waiting, shared));
           }
-          return promise;
-        },
-      };
-      record(check, await runBounded(check, context));
-      await resources.release();
+        }
+      }
+      record(check, await start(check, shared));
     }
     return outcomes;
   } finally {
+    await Promise.all(background.values());
     await longLived.release();
     await shared?.stop();
   }

@@ -167,6 +167,32 @@ describe("runner", () => {
     ]);
   });
 
+  it("starts a background check first and reports it in its place", async () => {
+    const started: string[] = [];
+    const quiet: Check = {
+      id: "C-T-4",
+      description: "waits",
+      background: true,
+      run: async () => {
+        started.push("background");
+      },
+    };
+    const first: Check = {
+      id: "C-T-5",
+      description: "first",
+      run: async () => {
+        started.push("first");
+      },
+    };
+    const server = `require("http").createServer((q, s) => s.end("ok")).listen(process.env.PORT, "127.0.0.1")`;
+    const reported: string[] = [];
+    await runChecks(`"${process.execPath}" -e '${server}'`, [first, quiet], (o) =>
+      reported.push(o.id),
+    );
+    expect(started).toEqual(["background", "first"]);
+    expect(reported).toEqual(["C-T-5", "C-T-4"]);
+  });
+
   it("fails every check when the node does not start, saying why", async () => {
     const outcomes = await runChecks("echo broken >&2; exit 3", [pass, fail], () => {});
     expect(outcomes[0]?.failure).toMatch(

@@ -56,6 +56,8 @@ async function maxFrame(
   }
 }
 
+const LARGE_BODY = 300 * 1024;
+
 /** Checks of protocol.md "Connection" on messages and frames. */
 export const coalescingChecks: Check[] = [
   {
@@ -81,6 +83,23 @@ export const coalescingChecks: Check[] = [
     async run(context) {
       const outcome = await context.scenario("max-frame", () => maxFrame(context));
       if (outcome.why) throw new Error(outcome.why);
+    },
+  },
+  {
+    id: "C-COALESCE-4",
+    description: "the node's messages stay within 16 + maxPayload bytes when answers are large",
+    async run(context) {
+      const stream = await context.raw();
+      const body = new Uint8Array(LARGE_BODY).fill(0x62);
+      const ids = [1, 2, 3, 4];
+      // Two messages of two invokes each, written together: answers worth 1.2 MiB become ready
+      // at once, more than one message may hold.
+      stream.send(concat(invoke(1, { body }), invoke(2, { body })), [1, 2]);
+      stream.send(concat(invoke(3, { body }), invoke(4, { body })), [3, 4]);
+      for (const id of ids) {
+        await stream.waitFor((f) => f.kind === "result" && f.id === id, `result for id ${id}`);
+      }
+      stream.assertClean();
     },
   },
   {

@@ -2,6 +2,11 @@
 import type { Frame } from "../../../src/transport/frame.ts";
 import { type Check, expect } from "../check.ts";
 import { concat, ping } from "../frames.ts";
+import { formatClose } from "../raw-stream.ts";
+
+/** The node's silence limit, and how late after it the close may come (one ping interval). */
+const SILENCE_MS = 15_000;
+const SILENCE_SLACK_MS = 5_500;
 
 /** Checks of protocol.md "Connection" (pings) and "Node libraries" (heartbeat from the node). */
 export const heartbeatChecks: Check[] = [
@@ -35,6 +40,28 @@ export const heartbeatChecks: Check[] = [
       expect(
         nodePing.kind === "ping" && Number.isFinite(nodePing.timestamp),
         "ping timestamp is not finite",
+      );
+    },
+  },
+
+  {
+    id: "C-PING-3",
+    description: "the node closes with 4003 a stream on which no frame arrives for 15 s",
+    background: true,
+    timeoutMs: SILENCE_MS + SILENCE_SLACK_MS + 2_000,
+    async run(context) {
+      const stream = await context.raw();
+      const opened = Date.now();
+      // Silent: the node's own pings go unanswered.
+      const info = await stream.waitClose("a silent stream", SILENCE_MS + SILENCE_SLACK_MS);
+      const after = Date.now() - opened;
+      expect(
+        info.code === 4003,
+        `closed with ${formatClose(info)} after ${after} ms, expected 4003`,
+      );
+      expect(
+        after >= SILENCE_MS - 500,
+        `closed with 4003 after ${after} ms, before 15 s of silence`,
       );
     },
   },

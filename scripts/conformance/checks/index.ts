@@ -1,5 +1,6 @@
 // Every check, in the order they run: the shared node's state matters to some (concurrency first,
-// while nothing else runs; the heartbeat wait late; drain on a node of its own).
+// while nothing else runs); the heartbeat checks come last, as C-PING-3 runs in the background
+// from the start and reports when its 15 s of silence are over.
 import type { Check } from "../check.ts";
 import { coalescingChecks } from "./coalescing.ts";
 import { connectionChecks } from "./connection.ts";
@@ -20,6 +21,6 @@ export const allChecks: readonly Check[] = [
   ...functionChecks,
   ...malformedChecks,
   ...lossChecks,
-  ...heartbeatChecks,
   ...drainChecks,
+  ...heartbeatChecks,
 ];
