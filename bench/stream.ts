@@ -7,7 +7,8 @@
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { startFleet } from "../backend/fleet.ts";
-import { IMPLEMENTATIONS, type RunningNode, startNodeCommand } from "../scripts/node-command.ts";
+import { IMPLEMENTATIONS } from "../scripts/conformance/args.ts";
+import { type NodeProcess, startNode } from "../scripts/conformance/node-process.ts";
 import { NodeStream } from "../src/transport/node-stream.ts";
 import { DEFAULT_STREAM_PATH } from "../src/transport/protocol.ts";
 import { connectWebSocket } from "../src/transport/web-socket.ts";
@@ -72,9 +73,12 @@ export async function streamBench(argv: string[]): Promise<void> {
     nodes: [{ id, url }],
     retry: { maxAttempts: 1 },
   });
-  const libraryNodes = new Map<Library, RunningNode>();
+  const libraryNodes = new Map<Library, NodeProcess & { url: string }>();
   for (const library of libraries) {
-    libraryNodes.set(library, await startNodeCommand(IMPLEMENTATIONS[library]));
+    const target = IMPLEMENTATIONS.find((t) => t.name === library);
+    if (!target) throw new Error(`no conformance command for ${library}`);
+    const running = await startNode(target.command);
+    libraryNodes.set(library, Object.assign(running, { url: `http://127.0.0.1:${running.port}` }));
   }
   const services = [
     streamService("stream", node.id, node.url),

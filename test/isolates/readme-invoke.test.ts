@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Fleet, startFleet } from "../../backend/fleet.ts";
+import { freePort } from "../../scripts/conformance/node-process.ts";
 import { type GatewayIsolates, startGatewayIsolates } from "../../scripts/gateway-isolates.ts";
 import { PYTHON, pythonAvailable } from "../python.ts";
 
@@ -67,17 +67,6 @@ function startConfig(): { services: { name: string; nodes: { id: string; url: st
   const json = /ROUNDHOUSE_CONFIG = '''\n([\s\S]*?)'''/.exec(toml);
   if (!json) throw new Error("wrangler.toml has no ROUNDHOUSE_CONFIG block");
   return JSON.parse(json[1] as string);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen({ host: "127.0.0.1", port: 0 }, () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
 }
 
 async function healthy(url: string, deadlineMs: number): Promise<void> {
