@@ -407,7 +407,9 @@ class _Stream:
         self.flush()
         self.closing = True
         self.closer = self.loop.create_task(self.ws.close(code, _reason(reason)))
-        self.lost()
+        # After the first steps of tasks already created: a function acked before the bad frame
+        # has started, as it would have with the reference node, before it is cancelled.
+        self.loop.call_soon(self.lost)
 
     def lost(self) -> None:
         """The stream is over: running tasks are cancelled and their answers dropped."""
@@ -659,7 +661,7 @@ class Node:
         waiting = self._waiting
         while waiting and self._running < self.concurrency:
             invocation = waiting.popleft()
-            if not invocation.answered:
+            if not invocation.answered and not invocation.stream.closing:
                 invocation.stream.accept(invocation)
 
 
