@@ -50,7 +50,9 @@ CLOSE_TOO_LARGE: Final = 4002
 CLOSE_HEARTBEAT_TIMEOUT: Final = 4003
 CLOSE_INTERNAL_ERROR: Final = 4004
 
-FrameErrorCode = Literal["truncated", "version", "kind", "flags", "id", "oversized", "length", "payload"]
+FrameErrorCode = Literal[
+    "truncated", "version", "kind", "flags", "id", "oversized", "length", "payload"
+]
 """Which rule a frame broke; `oversized` maps to close code 4002, every other one to 4000."""
 
 
@@ -218,10 +220,16 @@ def encode_result(
     ct = content_type_bytes(content_type)
     size = 3 + len(ct) + len(body)
     _check_payload(size, max_payload)
-    return _RESULT_HEAD.pack(PROTOCOL_VERSION, KIND_RESULT, 0, ident, size, status, len(ct)) + ct + body
+    return (
+        _RESULT_HEAD.pack(PROTOCOL_VERSION, KIND_RESULT, 0, ident, size, status, len(ct))
+        + ct
+        + body
+    )
 
 
-def encode_error(ident: int, code: int, message: str, max_payload: int = DEFAULT_MAX_PAYLOAD) -> bytes:
+def encode_error(
+    ident: int, code: int, message: str, max_payload: int = DEFAULT_MAX_PAYLOAD
+) -> bytes:
     """An error frame (code 1 function failed, 2 rejected); the message is UTF-8."""
     _check_invocation_id(ident)
     if code not in _ERROR_CODES:

@@ -124,8 +124,14 @@ def _reason(text: str) -> str:
     return text if len(raw) <= 120 else raw[:120].decode("utf-8", "ignore")
 
 
-def _failure(ident: int, exc: BaseException) -> bytes:
-    return encode_error(ident, ERROR_FUNCTION_FAILED, str(exc)[:MAX_ERROR_MESSAGE])
+def _failure(ident: int, exc: BaseException, max_payload: int) -> bytes:
+    """The error frame (code 1) for what a function raised, its message cut to fit the frame."""
+    message = str(exc)[:MAX_ERROR_MESSAGE]
+    room = max_payload - 2
+    raw = message.encode("utf-8", "replace")
+    if len(raw) > room:
+        message = raw[: max(room, 0)].decode("utf-8", "ignore")
+    return encode_error(ident, ERROR_FUNCTION_FAILED, message, max_payload)
 
 
 class _Stream:
@@ -176,7 +182,9 @@ class _Stream:
         assert isinstance(message, bytes)
         size = len(message)
         if size > self.message_limit:
-            self.protocol_error(CLOSE_TOO_LARGE, f"message of {size} bytes exceeds {self.message_limit}")
+            self.protocol_error(
+                CLOSE_TOO_LARGE, f"message of {size} bytes exceeds {self.message_limit}"
+            )
             return
         offset = 0
         max_payload = self.max_payload
@@ -236,7 +244,11 @@ class _Stream:
         node._stats.acked += 1
         if spec is None:
             self.send(encode_ack(ident))
-            detail = "no default function" if frame.function is None else f'no function named "{frame.function}"'
+            detail = (
+                "no default function"
+                if frame.function is None
+                else f'no function named "{frame.function}"'
+            )
             body = problem(404, "unknown-function", "Unknown function", detail)
             self.answer(invocation, encode_result(ident, 404, PROBLEM_JSON, body))
             return
@@ -252,7 +264,7 @@ class _Stream:
             outcome = spec.handler(Request(ident, frame.function, body_bytes, frame.content_type))
         except Exception as exc:
             node._stats.errors += 1
-            self.answer(invocation, _failure(ident, exc))
+            self.answer(invocation, _failure(ident, exc, self.max_payload))
             return
         if type(outcome) is not CoroutineType and not inspect.isawaitable(outcome):
             self.answer(invocation, self.result_frame(ident, outcome))
@@ -272,7 +284,7 @@ class _Stream:
             data = encode_result(ident, status, content_type, body, self.max_payload)
         except Exception as exc:
             stats.errors += 1
-            return _failure(ident, exc)
+            return _failure(ident, exc, self.max_payload)
         stats.results += 1
         return data
 
@@ -291,12 +303,15 @@ class _Stream:
             except asyncio.CancelledError:
                 if not invocation.answered:
                     node._stats.errors += 1
-                    self.answer(invocation, encode_error(invocation.frame.id, ERROR_FUNCTION_FAILED, "cancelled"))
+                    self.answer(
+                        invocation,
+                        encode_error(invocation.frame.id, ERROR_FUNCTION_FAILED, "cancelled"),
+                    )
                 return
             except Exception as exc:
                 if not invocation.answered:
                     node._stats.errors += 1
-                    self.answer(invocation, _failure(invocation.frame.id, exc))
+                    self.answer(invocation, _failure(invocation.frame.id, exc, self.max_payload))
                 return
             if not invocation.answered:
                 self.answer(invocation, self.result_frame(invocation.frame.id, value))
@@ -507,13 +522,20 @@ class Node:
         """Registers the decorated function under `name`."""
 
         def register(handler: H) -> H:
-            self.add_function(name, handler, idempotent=idempotent, max_body_bytes=max_body_bytes, timeout_s=timeout_s)
+            self.add_function(
+                name,
+                handler,
+                idempotent=idempotent,
+                max_body_bytes=max_body_bytes,
+                timeout_s=timeout_s,
+            )
             return handler
 
         return register
 
     @overload
-    def default(self, handler: H, /) -> H: ...
+    def default(self, handler: H, /) -> H:
+        ...
 
     @overload
     def default(
@@ -524,7 +546,8 @@ class Node:
         idempotent: bool = False,
         max_body_bytes: int | None = None,
         timeout_s: float | None = None,
-    ) -> Callable[[H], H]: ...
+    ) -> Callable[[H], H]:
+        ...
 
     def default(
         self,
@@ -538,7 +561,9 @@ class Node:
         """Registers the default function: `@node.default` or `@node.default(idempotent=True)`."""
 
         def register(fn: H) -> H:
-            self.add_function(None, fn, idempotent=idempotent, max_body_bytes=max_body_bytes, timeout_s=timeout_s)
+            self.add_function(
+                None, fn, idempotent=idempotent, max_body_bytes=max_body_bytes, timeout_s=timeout_s
+            )
             return fn
 
         return register if handler is None else register(handler)
@@ -554,9 +579,13 @@ class Node:
     ) -> None:
         """Registers `handler` under `name`, or as the default function when `name` is None."""
         if name is not None and not is_function_name(name):
-            raise ValueError(f"function name {name!r} does not match ^[A-Za-z0-9][A-Za-z0-9_.-]{{0,63}}$")
+            raise ValueError(
+                f"function name {name!r} does not match ^[A-Za-z0-9][A-Za-z0-9_.-]{{0,63}}$"
+            )
         if (self._default if name is None else self._functions.get(name)) is not None:
-            raise ValueError(f"{'the default function' if name is None else repr(name)} is already registered")
+            raise ValueError(
+                f"{'the default function' if name is None else repr(name)} is already registered"
+            )
         if max_body_bytes is not None and max_body_bytes < 0:
             raise ValueError("max_body_bytes must not be negative")
         if timeout_s is not None and timeout_s <= 0:
@@ -613,7 +642,9 @@ class Node:
     async def close(self, grace_s: float | None = None) -> None:
         """Drains: goaway on every stream, waits for acked invocations (up to the grace), closes."""
         if self._closing is None:
-            self._closing = asyncio.ensure_future(self._drain(self.grace_s if grace_s is None else grace_s))
+            self._closing = asyncio.ensure_future(
+                self._drain(self.grace_s if grace_s is None else grace_s)
+            )
         await asyncio.shield(self._closing)
 
     def run(self, port: int, host: str = "127.0.0.1") -> None:
@@ -664,12 +695,20 @@ class Node:
         route = path.split("?", 1)[0]
         if route == self.health_path:
             if self._draining:
-                return http.HTTPStatus.SERVICE_UNAVAILABLE, [("Content-Type", "text/plain")], b"draining"
+                return (
+                    http.HTTPStatus.SERVICE_UNAVAILABLE,
+                    [("Content-Type", "text/plain")],
+                    b"draining",
+                )
             return http.HTTPStatus.OK, [("Content-Type", "text/plain")], b"ok"
         if route != self.path:
             return http.HTTPStatus.NOT_FOUND, [], b"not found\n"
         if SUBPROTOCOL not in _offered(headers.get_all("Sec-WebSocket-Protocol")):
-            return http.HTTPStatus.BAD_REQUEST, [], f"the {SUBPROTOCOL} subprotocol is required\n".encode()
+            return (
+                http.HTTPStatus.BAD_REQUEST,
+                [],
+                f"the {SUBPROTOCOL} subprotocol is required\n".encode(),
+            )
         if self._draining:
             return http.HTTPStatus.SERVICE_UNAVAILABLE, [], b"draining\n"
         return None

@@ -87,5 +87,10 @@ def normalise(value: Any) -> tuple[int, str, bytes]:
 def problem(status: int, kind: str, title: str, detail: str) -> bytes:
     """An RFC 9457 problem body in the gateway's key order."""
     return _json_bytes(
-        {"type": f"urn:roundhouse:problem:{kind}", "title": title, "status": status, "detail": detail}
+        {
+            "type": f"urn:roundhouse:problem:{kind}",
+            "title": title,
+            "status": status,
+            "detail": detail,
+        }
     )

@@ -23,7 +23,6 @@ from roundhouse_node.frame import (  # noqa: E402
     Error,
     Frame,
     Goaway,
-    Invoke,
     Ping,
     Pong,
     Result,
@@ -42,7 +41,9 @@ WAIT_S = 5.0
 MAX_PAYLOAD = 4096
 
 
-def invoke(ident: int, function: str | None = None, body: bytes = b"", content_type: str = "") -> bytes:
+def invoke(
+    ident: int, function: str | None = None, body: bytes = b"", content_type: str = ""
+) -> bytes:
     return encode_invoke(ident, content_type, body, function, MAX_PAYLOAD)
 
 
@@ -186,7 +187,10 @@ class NodeTestCase(unittest.IsolatedAsyncioTestCase):
         ws = await asyncio.wait_for(
             connect(
                 f"ws://127.0.0.1:{self.port}/_roundhouse/stream",
-                subprotocols=[Subprotocol(p) for p in (["roundhouse.v1"] if subprotocols is None else subprotocols)],
+                subprotocols=[
+                    Subprotocol(p)
+                    for p in (["roundhouse.v1"] if subprotocols is None else subprotocols)
+                ],
                 compression=None,
                 ping_interval=None,
                 max_size=None,
@@ -214,7 +218,9 @@ class Calls(NodeTestCase):
         # Acks for invocations that arrived together leave together, ahead of any result.
         self.assertEqual(first[:2], [Ack(1), Ack(2)])
         rest = first[2:] + await gw.frames(2 - len(first[2:]))
-        self.assertCountEqual(rest, [Result(1, 200, "text/plain", b"hi"), Result(2, 200, "a/b", b"yo")])
+        self.assertCountEqual(
+            rest, [Result(1, 200, "text/plain", b"hi"), Result(2, 200, "a/b", b"yo")]
+        )
 
     async def test_return_values_become_results_like_the_reference_node(self) -> None:
         gw = await self.connect()
@@ -234,7 +240,9 @@ class Calls(NodeTestCase):
         self.assertEqual(by_id[1], Result(1, 200, "text/plain; charset=utf-8", b"ABC"))
         self.assertEqual(
             by_id[2],
-            Result(2, 200, "application/json", '{"got":{"a":[1,"é"]},"ct":"application/json"}'.encode()),
+            Result(
+                2, 200, "application/json", '{"got":{"a":[1,"é"]},"ct":"application/json"}'.encode()
+            ),
         )
         self.assertEqual(by_id[3], Result(3, 200, "", b""))
         self.assertEqual(by_id[4], Result(4, 201, "text/plain; charset=utf-8", b"made"))
@@ -336,7 +344,12 @@ class ProtocolErrors(NodeTestCase):
                 await self.expect_close(4000, message)
 
     async def test_gateway_only_kinds_from_the_gateway_close_4000(self) -> None:
-        gateway_only: list[Frame] = [Ack(1), Result(1, 200, "", b""), Error(1, 2, "no"), Goaway("bye")]
+        gateway_only: list[Frame] = [
+            Ack(1),
+            Result(1, 200, "", b""),
+            Error(1, 2, "no"),
+            Goaway("bye"),
+        ]
         for frame in gateway_only:
             with self.subTest(frame=frame):
                 await self.expect_close(4000, encode_frame(frame))
@@ -405,12 +418,17 @@ class Lifecycle(NodeTestCase):
         self.assertEqual(await gw.until_pong(), [Ack(1), Ack(2)])
         closing = asyncio.ensure_future(self.node.close())
         # The waiting, never acked invocation is rejected along with the goaway.
-        self.assertEqual(await gw.frames(2), [Goaway("node shutting down"), Error(3, 2, "node is draining")])
+        self.assertEqual(
+            await gw.frames(2), [Goaway("node shutting down"), Error(3, 2, "node is draining")]
+        )
         await gw.send(invoke(4, "echo"))
         self.assertEqual(await gw.frame(), Error(4, 2, "node is draining"))
         self.assertTrue(self.node.draining)
         self.gate.set()
-        self.assertCountEqual(await gw.frames(2), [Result(i, 200, "text/plain; charset=utf-8", f"released {i}".encode()) for i in (1, 2)])
+        self.assertCountEqual(
+            await gw.frames(2),
+            [Result(i, 200, "text/plain; charset=utf-8", f"released {i}".encode()) for i in (1, 2)],
+        )
         self.assertEqual(await gw.close_code(), 1000)
         await asyncio.wait_for(closing, WAIT_S)
         self.assertEqual(self.cancelled.is_set(), False)
