@@ -77,7 +77,7 @@ async function startBackend(): Promise<Fleet> {
  * gateway runs without it (its invocations then answer 503).
  */
 function startPythonNode(): ChildProcess | undefined {
-  const probe = spawnSync("python3", ["-c", "import websockets"], { stdio: "ignore" });
+  const probe = spawnSync("/usr/bin/python3", ["-c", "import websockets"], { stdio: "ignore" });
   if (probe.status !== 0) {
     console.warn(
       "npm start: no Python demo node (service py): python3 with websockets is missing; " +
@@ -85,7 +85,7 @@ function startPythonNode(): ChildProcess | undefined {
     );
     return undefined;
   }
-  return spawn("python3", [PYTHON_NODE], {
+  return spawn("/usr/bin/python3", [PYTHON_NODE], {
     cwd: ROOT,
     stdio: "inherit",
     env: { ...process.env, PORT: String(PYTHON_PORT) },

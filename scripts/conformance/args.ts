@@ -13,7 +13,7 @@ export interface Target {
 export const IMPLEMENTATIONS: readonly Target[] = [
   { name: "reference", command: "node backend/conformance-node.ts" },
   { name: "typescript", command: "node nodes/typescript/examples/conformance-node.ts" },
-  { name: "python", command: "python3 nodes/python/examples/conformance_node.py" },
+  { name: "python", command: "/usr/bin/python3 nodes/python/examples/conformance_node.py" },
 ];
 
 /** What to run: one command (`--node`), or some or all of the implementations. */

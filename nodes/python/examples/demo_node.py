@@ -3,22 +3,23 @@
 import collections
 import os
 import sys
+from typing import Any
 
 # Runs from a checkout without installing the library.
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from roundhouse_node import Node  # noqa: E402
+from roundhouse_node import Node, Request  # noqa: E402
 
 node = Node()
 
 
 @node.function("upper")
-async def upper(req):
+async def upper(req: Request) -> str:
     return req.text().upper()
 
 
 @node.function("words", idempotent=True)
-async def words(req):
+async def words(req: Request) -> dict[str, Any]:
     counts = collections.Counter(req.json()["text"].split())
     return dict(sorted(counts.items()))
 
